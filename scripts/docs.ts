@@ -1,0 +1,64 @@
+// Keeps the generated parts of docs/ in step with the code they describe:
+//   node dist/scripts/docs.js --check   (CI: fails when a table is stale)
+//   node dist/scripts/docs.js --write   (regenerates them)
+// Generated parts sit between `<!-- BEGIN GENERATED: name -->` and `<!-- END GENERATED: name -->`.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SETTINGS } from '../src/config.js';
+import { ERROR_CODES } from '../src/errors.js';
+import { REPO_ROOT } from '../test/helpers/paths.js';
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function settingsTable(): string {
+  const groups = [...new Set(SETTINGS.map((s) => s.group))];
+  return groups
+    .map((g) => {
+      const rows = SETTINGS.filter((s) => s.group === g).map(
+        (s) =>
+          `| \`${s.name}\` | ${s.required ?? 'no'} | ${s.default !== undefined ? `\`${s.default}\`` : '—'} | ${s.secret ? 'yes' : ''} | ${cell(s.description)} |`,
+      );
+      return [`### ${g}`, '', '| Variable | Required | Default | Secret | Meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+    })
+    .join('\n\n');
+}
+
+function errorTable(): string {
+  const rows = Object.entries(ERROR_CODES).map(
+    ([code, info]) => `| \`${code}\` | ${info.retryable ? 'yes' : 'no'} | ${cell(info.meaning)} | ${cell(info.fix)} |`,
+  );
+  return ['| Code | Retryable | What happened | What to do |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+const TARGETS: Array<{ file: string; name: string; render: () => string }> = [
+  { file: 'docs/configuration.md', name: 'settings', render: settingsTable },
+  { file: 'docs/operations.md', name: 'error-codes', render: errorTable },
+];
+
+function apply(text: string, name: string, body: string, file: string): string {
+  const begin = `<!-- BEGIN GENERATED: ${name} -->`;
+  const end = `<!-- END GENERATED: ${name} -->`;
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`${file} lacks the markers for "${name}"`);
+  return `${text.slice(0, i + begin.length)}\n${body}\n${text.slice(j)}`;
+}
+
+const mode = process.argv[2];
+let stale = 0;
+for (const t of TARGETS) {
+  const path = resolve(REPO_ROOT, t.file);
+  const before = readFileSync(path, 'utf8');
+  const after = apply(before, t.name, t.render(), t.file);
+  if (before === after) continue;
+  if (mode === '--write') {
+    writeFileSync(path, after);
+    console.log(`updated ${t.file} (${t.name})`);
+  } else {
+    console.error(`${t.file}: the generated section "${t.name}" is stale; run: npm run docs`);
+    stale++;
+  }
+}
+if (stale > 0) process.exit(1);

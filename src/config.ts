@@ -1,0 +1,306 @@
+// The only reader of process.env. Settings are declared once in SETTINGS (which also
+// generates docs/configuration.md), parsed once into a frozen Config, and a bad value
+// stops the process with exit code 78 (EX_CONFIG) and one line naming the variable —
+// never the value of a secret.
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseJobKeys, type JobKey } from './protocol/signature.js';
+import { loadPolicyFile, type Policy } from './policy/schema.js';
+
+export const EXIT_CONFIG = 78;
+
+export interface SettingDoc {
+  name: string;
+  group: 'Control plane' | 'Jobs' | 'Health and logs' | 'AWS' | 'Policy';
+  description: string;
+  default?: string;
+  /** Secrets are never echoed, in errors or anywhere else. */
+  secret?: boolean;
+  required?: string;
+}
+
+export const SETTINGS: readonly SettingDoc[] = [
+  { name: 'CONNECTOR_ID', group: 'Control plane', required: 'yes', description: 'This connector\'s id as registered with the control plane: 1–128 characters of `[A-Za-z0-9._-]`. Replicas of one deployment share it.' },
+  { name: 'CONNECTOR_TOKEN', group: 'Control plane', secret: true, required: 'one of the two', description: 'Bearer token for the control plane. Prefer `CONNECTOR_TOKEN_FILE`: a changed value here needs a restart.' },
+  { name: 'CONNECTOR_TOKEN_FILE', group: 'Control plane', required: 'one of the two', description: 'Path of a file holding the token, re-read before every connection attempt, so a rotated token is used without a restart.' },
+  { name: 'CONTROL_PLANE_URL', group: 'Control plane', required: 'yes', description: '`wss://` address of the control plane. `ws://` is refused unless `ALLOW_INSECURE_CONTROL_PLANE=true` and the host is a loopback address.' },
+  { name: 'CONTROL_PLANE_CA_FILE', group: 'Control plane', description: 'PEM file of extra certificate authorities trusted for the control plane, in addition to the system and Node trust stores (for TLS-inspecting proxies or a private CA).' },
+  { name: 'CONTROL_PLANE_PINS', group: 'Control plane', description: 'Comma-separated `sha256/<base64>` hashes of public keys (SPKI). When set, a server chain holding none of them is refused before any header is sent. List two during a key rotation.' },
+  { name: 'CONTROL_PLANE_CLIENT_CERT_FILE', group: 'Control plane', description: 'PEM client certificate for mutual TLS. Requires `CONTROL_PLANE_CLIENT_KEY_FILE`.' },
+  { name: 'CONTROL_PLANE_CLIENT_KEY_FILE', group: 'Control plane', secret: true, description: 'PEM private key of the client certificate. Requires `CONTROL_PLANE_CLIENT_CERT_FILE`.' },
+  { name: 'ALLOW_INSECURE_CONTROL_PLANE', group: 'Control plane', default: 'false', description: '`true` allows `ws://` to a loopback host. For tests and the demo only.' },
+  { name: 'CONTROL_PLANE_JOB_PUBLIC_KEY', group: 'Control plane', description: 'Ed25519 public key(s), SPKI PEM (several blocks allowed), or the path of a file holding them. When set, every job must be signed by one of them (protocol §3).' },
+  { name: 'HTTPS_PROXY', group: 'Control plane', secret: true, description: 'HTTP proxy (`http://[user:pass@]host:port`) for the control-plane connection, used with HTTP CONNECT. `https_proxy` is read too. The value may hold a password and is never logged.' },
+  { name: 'NO_PROXY', group: 'Control plane', description: 'Comma-separated hosts or domain suffixes (`.example.com`, `*` for all) reached without the proxy. `no_proxy` is read too.' },
+  { name: 'MAX_CONCURRENT_JOBS', group: 'Jobs', default: '4', description: 'Jobs that run at once (1–64). As many again may wait in the queue; beyond that jobs are answered `busy`.' },
+  { name: 'SHUTDOWN_GRACE_SECONDS', group: 'Jobs', default: '25', description: 'On SIGTERM, how long running jobs may go on before they are cancelled (0–3600). The platform stop timeout must be at least this plus 15 s.' },
+  { name: 'HEALTH_PORT', group: 'Health and logs', default: '8080', description: 'Port of `/healthz`, `/readyz` and `/metrics` (0 picks a free port).' },
+  { name: 'HEALTH_HOST', group: 'Health and logs', default: '0.0.0.0', description: 'Address the health server binds to.' },
+  { name: 'LOG_LEVEL', group: 'Health and logs', default: 'info', description: 'One of `trace`, `debug`, `info`, `warn`, `error`, `fatal`, `silent`.' },
+  { name: 'LOG_FORMAT', group: 'Health and logs', default: 'json', description: '`json` (one object per line, for log pipelines) or `pretty` (for a terminal).' },
+  { name: 'AWS_REGION', group: 'AWS', description: 'Region of the connector\'s own AWS calls when a job does not name one (the SDK also reads `AWS_DEFAULT_REGION`).' },
+  { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML, protocol §7): the veto no job can override. Validated at start-up.' },
+];
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export type TokenSource = { kind: 'env'; value: string } | { kind: 'file'; path: string };
+
+export interface Config {
+  connectorId: string;
+  controlPlaneUrl: URL;
+  token: TokenSource;
+  allowInsecure: boolean;
+  caPem?: string;
+  /** SPKI SHA-256 digests, base64. Empty = no pinning. */
+  pins: string[];
+  clientCert?: { certPem: string; keyPem: string };
+  jobKeys: JobKey[];
+  proxy?: URL;
+  noProxy: string[];
+  maxConcurrentJobs: number;
+  shutdownGraceSeconds: number;
+  healthPort: number;
+  healthHost: string;
+  logLevel: LogLevel;
+  logFormat: 'json' | 'pretty';
+  awsRegion?: string;
+  policyFile?: string;
+  policy?: Policy;
+}
+
+/** Thrown by loadConfig; `variable` is the setting at fault. The message never holds a secret. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`${variable}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const KNOWN = new Set(SETTINGS.map((s) => s.name));
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  if (!KNOWN.has(name)) throw new Error(`config.ts reads ${name}, which SETTINGS does not declare`);
+  // The proxy variables are conventionally accepted in lower case too.
+  const v = env[name] ?? (name.endsWith('_PROXY') ? env[name.toLowerCase()] : undefined);
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return def;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw.slice(0, 20)}")`);
+  }
+  return Number(raw);
+}
+
+function bool(env: Env, name: string): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return false;
+  if (!/^(true|false|1|0)$/i.test(raw)) throw new ConfigError(name, `must be true or false (got "${raw.slice(0, 20)}")`);
+  return /^(true|1)$/i.test(raw);
+}
+
+function readFile(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(name, `cannot read the file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1';
+  return false;
+}
+
+/** Checks a token's shape without ever echoing it. */
+export function checkToken(token: string, name: string): string {
+  const t = token.trim();
+  if (t.length === 0) throw new ConfigError(name, 'is empty');
+  if (t.length > 8192) throw new ConfigError(name, 'is longer than 8192 characters');
+  if (!/^[\x21-\x7e]+$/.test(t)) throw new ConfigError(name, 'must be printable ASCII without spaces');
+  return t;
+}
+
+/** Parses the environment. `daemon` settings (id, URL, token) are required only for `run`. */
+export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = { daemon: true }): Config {
+  const need = opts.daemon ?? true;
+
+  const connectorId = read(env, 'CONNECTOR_ID') ?? (need ? undefined : 'local');
+  if (connectorId === undefined) throw new ConfigError('CONNECTOR_ID', 'is required');
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(connectorId)) {
+    throw new ConfigError('CONNECTOR_ID', 'must be 1–128 characters of A-Z a-z 0-9 . _ -');
+  }
+
+  const allowInsecure = bool(env, 'ALLOW_INSECURE_CONTROL_PLANE');
+  const rawUrl = read(env, 'CONTROL_PLANE_URL') ?? (need ? undefined : 'wss://control-plane.invalid/');
+  if (rawUrl === undefined) throw new ConfigError('CONTROL_PLANE_URL', 'is required (wss://host/path)');
+  let controlPlaneUrl: URL;
+  try {
+    controlPlaneUrl = new URL(rawUrl);
+  } catch {
+    throw new ConfigError('CONTROL_PLANE_URL', 'is not a URL (expected wss://host/path)');
+  }
+  if (controlPlaneUrl.username || controlPlaneUrl.password) {
+    throw new ConfigError('CONTROL_PLANE_URL', 'must not hold credentials; use CONNECTOR_TOKEN_FILE');
+  }
+  if (controlPlaneUrl.protocol === 'ws:') {
+    if (!allowInsecure || !isLoopbackHost(controlPlaneUrl.hostname)) {
+      throw new ConfigError(
+        'CONTROL_PLANE_URL',
+        'ws:// is allowed only with ALLOW_INSECURE_CONTROL_PLANE=true and a loopback host; use wss://',
+      );
+    }
+  } else if (controlPlaneUrl.protocol !== 'wss:') {
+    throw new ConfigError('CONTROL_PLANE_URL', `must start with wss:// (got ${controlPlaneUrl.protocol}//)`);
+  }
+
+  const tokenValue = read(env, 'CONNECTOR_TOKEN');
+  const tokenFile = read(env, 'CONNECTOR_TOKEN_FILE');
+  let token: TokenSource;
+  if (tokenValue !== undefined && tokenFile !== undefined) {
+    throw new ConfigError('CONNECTOR_TOKEN', 'set either CONNECTOR_TOKEN or CONNECTOR_TOKEN_FILE, not both');
+  } else if (tokenFile !== undefined) {
+    checkToken(readFile('CONNECTOR_TOKEN_FILE', tokenFile), 'CONNECTOR_TOKEN_FILE');
+    token = { kind: 'file', path: tokenFile };
+  } else if (tokenValue !== undefined) {
+    token = { kind: 'env', value: checkToken(tokenValue, 'CONNECTOR_TOKEN') };
+  } else if (need) {
+    throw new ConfigError('CONNECTOR_TOKEN_FILE', 'is required (or CONNECTOR_TOKEN)');
+  } else {
+    token = { kind: 'env', value: 'unused' };
+  }
+
+  const caFile = read(env, 'CONTROL_PLANE_CA_FILE');
+  let caPem: string | undefined;
+  if (caFile !== undefined) {
+    caPem = readFile('CONTROL_PLANE_CA_FILE', caFile);
+    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError('CONTROL_PLANE_CA_FILE', `${caFile} holds no PEM certificate`);
+    }
+  }
+
+  const pins = (read(env, 'CONTROL_PLANE_PINS') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      const m = /^sha256\/([A-Za-z0-9+/]{43}=)$/.exec(p);
+      if (!m) throw new ConfigError('CONTROL_PLANE_PINS', 'each pin must be sha256/<44 characters of base64>');
+      return m[1]!;
+    });
+
+  const certFile = read(env, 'CONTROL_PLANE_CLIENT_CERT_FILE');
+  const keyFile = read(env, 'CONTROL_PLANE_CLIENT_KEY_FILE');
+  let clientCert: Config['clientCert'];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(
+      certFile === undefined ? 'CONTROL_PLANE_CLIENT_CERT_FILE' : 'CONTROL_PLANE_CLIENT_KEY_FILE',
+      'CONTROL_PLANE_CLIENT_CERT_FILE and CONTROL_PLANE_CLIENT_KEY_FILE go together',
+    );
+  }
+  if (certFile !== undefined && keyFile !== undefined) {
+    clientCert = {
+      certPem: readFile('CONTROL_PLANE_CLIENT_CERT_FILE', certFile),
+      keyPem: readFile('CONTROL_PLANE_CLIENT_KEY_FILE', keyFile),
+    };
+  }
+
+  let jobKeys: JobKey[] = [];
+  const jobKeyRaw = read(env, 'CONTROL_PLANE_JOB_PUBLIC_KEY');
+  if (jobKeyRaw !== undefined) {
+    const pem = jobKeyRaw.includes('-----BEGIN') ? jobKeyRaw.replace(/\\n/g, '\n') : readFile('CONTROL_PLANE_JOB_PUBLIC_KEY', jobKeyRaw);
+    try {
+      jobKeys = parseJobKeys(pem);
+    } catch (err) {
+      throw new ConfigError('CONTROL_PLANE_JOB_PUBLIC_KEY', `must be Ed25519 public key(s) in SPKI PEM: ${(err as Error).message}`);
+    }
+  }
+
+  let proxy: URL | undefined;
+  const proxyRaw = read(env, 'HTTPS_PROXY');
+  if (proxyRaw !== undefined) {
+    try {
+      proxy = new URL(proxyRaw.includes('://') ? proxyRaw : `http://${proxyRaw}`);
+    } catch {
+      throw new ConfigError('HTTPS_PROXY', 'is not a URL (expected http://host:port)');
+    }
+    if (proxy.protocol !== 'http:') throw new ConfigError('HTTPS_PROXY', 'must be an http:// proxy (HTTP CONNECT)');
+  }
+  const noProxy = (read(env, 'NO_PROXY') ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+
+  const logLevel = (read(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', 'must be one of trace, debug, info, warn, error, fatal, silent');
+  }
+  const logFormat = (read(env, 'LOG_FORMAT') ?? 'json').toLowerCase();
+  if (logFormat !== 'json' && logFormat !== 'pretty') throw new ConfigError('LOG_FORMAT', 'must be json or pretty');
+
+  const awsRegion = read(env, 'AWS_REGION');
+  if (awsRegion !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(awsRegion)) {
+    throw new ConfigError('AWS_REGION', 'must be a region name such as us-east-1');
+  }
+
+  const policyFile = read(env, 'CONNECTOR_POLICY_FILE');
+  let policy: Policy | undefined;
+  if (policyFile !== undefined) {
+    if (!existsSync(policyFile)) throw new ConfigError('CONNECTOR_POLICY_FILE', `no file at ${policyFile}`);
+    try {
+      policy = loadPolicyFile(policyFile);
+    } catch (err) {
+      throw new ConfigError('CONNECTOR_POLICY_FILE', (err as Error).message);
+    }
+  }
+
+  const config: Config = {
+    connectorId,
+    controlPlaneUrl,
+    token,
+    allowInsecure,
+    pins,
+    jobKeys,
+    noProxy,
+    maxConcurrentJobs: int(env, 'MAX_CONCURRENT_JOBS', 4, 1, 64),
+    shutdownGraceSeconds: int(env, 'SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
+    healthPort: int(env, 'HEALTH_PORT', 8080, 0, 65535),
+    healthHost: read(env, 'HEALTH_HOST') ?? '0.0.0.0',
+    logLevel: logLevel as LogLevel,
+    logFormat,
+    ...(caPem !== undefined && { caPem }),
+    ...(clientCert !== undefined && { clientCert }),
+    ...(proxy !== undefined && { proxy }),
+    ...(awsRegion !== undefined && { awsRegion }),
+    ...(policyFile !== undefined && { policyFile }),
+    ...(policy !== undefined && { policy }),
+  };
+  return Object.freeze(config);
+}
+
+/** Reads the current token (the file is re-read on every call: rotation without restart). */
+export function readToken(source: TokenSource): string {
+  if (source.kind === 'env') return source.value;
+  return checkToken(readFileSync(source.path, 'utf8'), 'CONNECTOR_TOKEN_FILE');
+}
+
+/** Every secret value the configuration holds, for the log scrubber. */
+export function secretValues(config: Config): string[] {
+  const out: string[] = [];
+  if (config.token.kind === 'env') out.push(config.token.value);
+  if (config.proxy?.password) out.push(decodeURIComponent(config.proxy.password), config.proxy.password);
+  if (config.proxy?.username && config.proxy.password) out.push(config.proxy.href);
+  if (config.clientCert) out.push(config.clientCert.keyPem.trim());
+  return out.filter((s) => s.length >= 4);
+}

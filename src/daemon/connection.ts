@@ -1,0 +1,374 @@
+// The outbound WebSocket to the control plane (protocol §1): dial, hello/welcome,
+// heartbeat and dead-socket detection, and reconnection with backoff. Everything above
+// it (outbox, jobs) survives a reconnect; this class only owns the socket.
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ClientRequest } from 'node:http';
+import WebSocket from 'ws';
+import { readToken, type Config } from '../config.js';
+import { ConnectorError, type ErrorCode } from '../errors.js';
+import { registerSecret, type Logger } from '../log.js';
+import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import { PROTOCOL, welcomeFrame, describeIssues, type HelloFrame, type OutboundFrame, type WelcomeFrame } from '../protocol/messages.js';
+import { ControlPlaneAgent } from './dialer.js';
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'ready' | 'waiting' | 'auth_rejected' | 'stopped';
+export const CONNECTION_STATES: readonly ConnectionState[] = ['idle', 'connecting', 'open', 'ready', 'waiting', 'auth_rejected', 'stopped'];
+
+/** Protocol §1 timings. Tests shrink them; production uses the defaults. */
+export interface Timing {
+  firstReconnectMaxMs: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  resetAfterMs: number;
+  authRetryMs: number;
+  handshakeTimeoutMs: number;
+  defaultHeartbeatSeconds: number;
+}
+
+export const DEFAULT_TIMING: Timing = {
+  firstReconnectMaxMs: 10_000,
+  backoffBaseMs: 1_000,
+  backoffCapMs: 60_000,
+  resetAfterMs: 60_000,
+  authRetryMs: 5 * 60_000,
+  handshakeTimeoutMs: 15_000,
+  defaultHeartbeatSeconds: 20,
+};
+
+/** Largest frame we accept from the socket at all; 1 MiB–8 MiB is answered with `error`. */
+const HARD_MAX_PAYLOAD = 8 * 1024 * 1024;
+
+export interface ConnectionEvents {
+  state: [ConnectionState];
+  ready: [WelcomeFrame];
+  frame: [Record<string, unknown>, string];
+  down: [];
+}
+
+export interface ConnectionDeps {
+  config: Config;
+  log: Logger;
+  version: string;
+  hello: () => HelloFrame;
+  timing?: Partial<Timing>;
+  random?: () => number;
+  onFrameIn?: (type: string) => void;
+  onFrameOut?: (type: string) => void;
+}
+
+/** Full-jitter exponential backoff: uniform in [0, min(cap, base·2^(n-1))]. */
+export function backoffDelay(failures: number, t: Pick<Timing, 'backoffBaseMs' | 'backoffCapMs'>, random: () => number): number {
+  const ceiling = Math.min(t.backoffCapMs, t.backoffBaseMs * 2 ** Math.max(0, failures - 1));
+  return Math.floor(random() * ceiling);
+}
+
+export class Connection extends EventEmitter<ConnectionEvents> {
+  private readonly timing: Timing;
+  private readonly random: () => number;
+  private ws: WebSocket | undefined;
+  private stateValue: ConnectionState = 'idle';
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatSeconds: number;
+  private lastByteAt = 0;
+  private lastPingAt = 0;
+  private openedAt = 0;
+  private authRejectedLogged = false;
+  private unreachableLogged = false;
+  private stopping = false;
+  welcome: WelcomeFrame | undefined;
+  reconnects = 0;
+
+  constructor(private readonly deps: ConnectionDeps) {
+    super();
+    this.timing = { ...DEFAULT_TIMING, ...deps.timing };
+    this.random = deps.random ?? Math.random;
+    this.heartbeatSeconds = this.timing.defaultHeartbeatSeconds;
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  get isReady(): boolean {
+    return this.stateValue === 'ready';
+  }
+
+  start(): void {
+    if (this.stateValue !== 'idle') return;
+    this.dial();
+  }
+
+  /** Sends now if the session is ready (or if it is the hello). Returns whether it was written. */
+  send(frame: OutboundFrame): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    if (this.stateValue !== 'ready' && frame.type !== 'hello') return false;
+    ws.send(encodeFrame(frame));
+    this.deps.onFrameOut?.(frame.type);
+    return true;
+  }
+
+  /** Closes with 1001 (going away) and stops reconnecting. */
+  async close(code = 1001, reason = 'going away'): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.retryTimer);
+    this.stopHeartbeat();
+    const ws = this.ws;
+    if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 2000);
+        ws.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+        else ws.terminate();
+      });
+    }
+    this.setState('stopped');
+  }
+
+  private setState(s: ConnectionState): void {
+    if (this.stateValue === s) return;
+    this.stateValue = s;
+    this.emit('state', s);
+  }
+
+  private dial(): void {
+    if (this.stopping) return;
+    this.setState('connecting');
+    const { config, log } = this.deps;
+    let token: string;
+    try {
+      token = readToken(config.token);
+      registerSecret(token);
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : 'unreadable';
+      log.error({ code: 'CONFIG_INVALID' }, `cannot read the connector token: ${detail}`);
+      this.scheduleRetry('failure');
+      return;
+    }
+    const agent = new ControlPlaneAgent({
+      url: config.controlPlaneUrl,
+      pins: config.pins,
+      noProxy: config.noProxy,
+      timeoutMs: this.timing.handshakeTimeoutMs,
+      ...(config.caPem !== undefined && { caPem: config.caPem }),
+      ...(config.clientCert !== undefined && { clientCert: config.clientCert }),
+      ...(config.proxy !== undefined && { proxy: config.proxy }),
+    });
+    const ws = new WebSocket(config.controlPlaneUrl, PROTOCOL, {
+      agent,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'X-Connector-Id': config.connectorId,
+        'User-Agent': `access-connector/${this.deps.version}`,
+      },
+      followRedirects: false,
+      handshakeTimeout: this.timing.handshakeTimeoutMs,
+      maxPayload: HARD_MAX_PAYLOAD,
+      // Compression of frames that mix secrets and attacker-chosen text is a known
+      // side channel; frames are small JSON anyway.
+      perMessageDeflate: false,
+    });
+    this.ws = ws;
+    let outcome: 'auth' | 'failure' | 'up' | undefined;
+    let failure: { code: ErrorCode; message: string } | undefined;
+
+    ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      res.resume();
+      req.destroy();
+      if (status === 401 || status === 403) {
+        outcome = 'auth';
+      } else if (status >= 300 && status < 400) {
+        outcome = 'failure';
+        failure = { code: 'CONTROL_PLANE_REDIRECT', message: `control plane answered the upgrade with a ${status} redirect, which is never followed` };
+      } else {
+        outcome = 'failure';
+        failure = { code: 'CONTROL_PLANE_UNREACHABLE', message: `control plane answered the upgrade with HTTP ${status}` };
+      }
+      ws.terminate();
+    });
+    ws.on('upgrade', (res: IncomingMessage) => {
+      if (res.headers['sec-websocket-protocol'] !== PROTOCOL) {
+        outcome = 'failure';
+        failure = { code: 'PROTOCOL_ERROR', message: `control plane did not agree to the ${PROTOCOL} subprotocol` };
+      }
+    });
+    ws.on('open', () => {
+      outcome = 'up';
+      this.openedAt = Date.now();
+      this.lastByteAt = Date.now();
+      this.lastPingAt = Date.now();
+      this.heartbeatSeconds = this.timing.defaultHeartbeatSeconds;
+      this.welcome = undefined;
+      this.setState('open');
+      this.startHeartbeat();
+      this.send(this.deps.hello());
+    });
+    ws.on('message', (data, isBinary) => {
+      this.lastByteAt = Date.now();
+      this.onMessage(ws, data as Buffer, isBinary);
+    });
+    ws.on('ping', () => {
+      this.lastByteAt = Date.now();
+    });
+    ws.on('pong', () => {
+      this.lastByteAt = Date.now();
+    });
+    ws.on('error', (err: Error) => {
+      if (outcome === undefined) {
+        outcome = 'failure';
+        failure =
+          err instanceof ConnectorError
+            ? { code: err.code, message: err.message }
+            : { code: 'CONTROL_PLANE_UNREACHABLE', message: err.message };
+      }
+      log.debug({ err: { message: err.message } }, 'control plane socket error');
+    });
+    ws.on('close', (code: number, reasonBuf: Buffer) => {
+      if (this.ws === ws) this.ws = undefined;
+      this.stopHeartbeat();
+      const wasReady = this.stateValue === 'ready';
+      if (this.stopping) return;
+      const reason = reasonBuf.toString('utf8').slice(0, 200);
+      if (outcome === 'up') {
+        if (wasReady) this.emit('down');
+        if (code === 4401) {
+          this.onAuthRejected('closed the connection with 4401 (token revoked)');
+          return;
+        }
+        const upFor = Date.now() - this.openedAt;
+        log.warn(
+          { event: 'connection.down', closeCode: code, reason, upForMs: upFor },
+          `disconnected from control plane (close ${code}${reason ? `: ${reason}` : ''})`,
+        );
+        if (upFor >= this.timing.resetAfterMs) this.failures = 0;
+        this.scheduleRetry('after-up');
+      } else if (outcome === 'auth') {
+        this.onAuthRejected('rejected the token (HTTP 401/403)');
+      } else {
+        const f = failure ?? { code: 'CONTROL_PLANE_UNREACHABLE' as const, message: `connection closed (${code})` };
+        this.logUnreachable(f);
+        this.scheduleRetry('failure');
+      }
+    });
+  }
+
+  private onMessage(ws: WebSocket, data: Buffer, isBinary: boolean): void {
+    const decoded = decodeFrame(data, isBinary);
+    if (!decoded.ok) {
+      this.deps.onFrameIn?.('invalid');
+      this.deps.log.warn({ code: 'PROTOCOL_ERROR', frameError: decoded.error.code, bytes: decoded.bytes }, 'control plane sent an invalid frame');
+      // hello was written when the socket opened, so an error frame is always in order here.
+      if (ws.readyState === WebSocket.OPEN) {
+        ws.send(encodeFrame(decoded.error));
+        this.deps.onFrameOut?.('error');
+      }
+      return;
+    }
+    this.deps.onFrameIn?.(decoded.type);
+    if (decoded.type === 'welcome') {
+      const parsed = welcomeFrame.safeParse(decoded.raw);
+      if (!parsed.success) {
+        this.deps.log.warn({ code: 'PROTOCOL_ERROR' }, `invalid welcome: ${describeIssues(parsed.error)}`);
+        ws.close(4400, 'invalid welcome');
+        return;
+      }
+      this.welcome = parsed.data;
+      this.heartbeatSeconds = parsed.data.heartbeatSeconds;
+      this.authRejectedLogged = false;
+      const recovered = this.unreachableLogged || this.reconnects > 0;
+      this.unreachableLogged = false;
+      this.setState('ready');
+      this.deps.log.info(
+        { event: 'connection.ready', sessionId: parsed.data.sessionId, heartbeatSeconds: parsed.data.heartbeatSeconds, window: parsed.data.window },
+        recovered ? 'reconnected to control plane' : 'connected to control plane',
+      );
+      this.emit('ready', parsed.data);
+      return;
+    }
+    if (this.stateValue !== 'ready') {
+      // §2 order: nothing but welcome before welcome. Answer, do not act.
+      this.deps.log.debug({ type: decoded.type }, 'frame before welcome ignored');
+      return;
+    }
+    this.emit('frame', decoded.raw, decoded.type);
+  }
+
+  private onAuthRejected(how: string): void {
+    this.setState('auth_rejected');
+    const delay = this.timing.authRetryMs;
+    if (!this.authRejectedLogged) {
+      this.authRejectedLogged = true;
+      this.deps.log.error(
+        { event: 'connection.auth_rejected', code: 'CONTROL_PLANE_TOKEN_REJECTED', retryInMs: delay },
+        `control plane rejected the token: it ${how}; next attempt in ${Math.round(delay / 1000)} s (the token file is re-read then)`,
+      );
+    } else {
+      this.deps.log.debug({ retryInMs: delay }, 'control plane still rejects the token');
+    }
+    this.retryTimer = setTimeout(() => this.dial(), delay);
+  }
+
+  private logUnreachable(f: { code: ErrorCode; message: string }): void {
+    if (!this.unreachableLogged) {
+      this.unreachableLogged = true;
+      this.deps.log.warn({ event: 'connection.failed', code: f.code }, `cannot connect to control plane: ${f.message}; retrying with backoff`);
+    } else {
+      this.deps.log.debug({ code: f.code, failures: this.failures }, `connection attempt failed: ${f.message}`);
+    }
+  }
+
+  private scheduleRetry(kind: 'failure' | 'after-up'): void {
+    if (this.stopping) return;
+    this.setState('waiting');
+    let delay: number;
+    if (kind === 'after-up' && this.failures === 0) {
+      // Spread a fleet's reconnects after a control-plane restart (§1).
+      delay = Math.floor(this.random() * this.timing.firstReconnectMaxMs);
+    } else {
+      delay = backoffDelay(this.failures, this.timing, this.random);
+    }
+    this.failures++;
+    this.reconnects++;
+    this.deps.log.debug({ delayMs: delay, failures: this.failures }, 'reconnect scheduled');
+    this.retryTimer = setTimeout(() => this.dial(), delay);
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    // Check at a quarter of the interval so a dead socket is found within ~2.25 × hb.
+    const tick = () => {
+      const ws = this.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      const hbMs = this.heartbeatSeconds * 1000;
+      const now = Date.now();
+      if (now - this.lastByteAt >= 2 * hbMs) {
+        this.deps.log.warn(
+          { event: 'connection.heartbeat_timeout', code: 'HEARTBEAT_TIMEOUT', silentForMs: now - this.lastByteAt },
+          `no data from control plane for ${Math.round((now - this.lastByteAt) / 1000)} s; dropping the connection`,
+        );
+        ws.terminate();
+        return;
+      }
+      if (now - this.lastPingAt >= hbMs) {
+        this.lastPingAt = now;
+        ws.ping();
+      }
+      this.heartbeatTimer = setTimeout(tick, Math.max(50, Math.floor(hbMs / 4)));
+    };
+    this.heartbeatTimer = setTimeout(tick, Math.max(50, Math.floor((this.heartbeatSeconds * 1000) / 4)));
+  }
+
+  private stopHeartbeat(): void {
+    clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+}

@@ -1,0 +1,113 @@
+// Every error the connector reports carries a stable `code`. Operators and control
+// planes match on the code, never on the message. docs/operations.md is checked against
+// this catalogue by scripts/check-docs.mjs, so a new code cannot ship undocumented.
+
+export interface ErrorCodeInfo {
+  /** Whether repeating the same job later may succeed without anyone changing anything. */
+  retryable: boolean;
+  /** What happened, in an operator's words. */
+  meaning: string;
+  /** What to do about it. */
+  fix: string;
+}
+
+export const ERROR_CODES = {
+  CONFIG_INVALID: {
+    retryable: false,
+    meaning: 'A setting is missing or has a value that is not allowed. The process exits with code 78.',
+    fix: 'Read the one-line message: it names the variable and what it accepts. See docs/configuration.md.',
+  },
+  POLICY_FILE_INVALID: {
+    retryable: false,
+    meaning: 'CONNECTOR_POLICY_FILE could not be read or does not match the policy schema. The process exits with code 78.',
+    fix: 'Fix the file at the path and field named in the message; see docs/configuration.md for the schema.',
+  },
+  CONTROL_PLANE_TOKEN_REJECTED: {
+    retryable: true,
+    meaning: 'The control plane answered 401/403 to the upgrade or closed with 4401: the token is wrong, expired or revoked.',
+    fix: 'Put a valid token in CONNECTOR_TOKEN_FILE (re-read before every attempt; attempts are 5 minutes apart) or CONNECTOR_TOKEN (needs a restart).',
+  },
+  CONTROL_PLANE_UNREACHABLE: {
+    retryable: true,
+    meaning: 'The control plane could not be reached (DNS, TCP, proxy or TLS failure, or an unexpected HTTP answer to the upgrade).',
+    fix: 'Check egress to the control plane host on 443 (security group, NetworkPolicy, proxy). The connector keeps retrying with backoff.',
+  },
+  CONTROL_PLANE_PIN_MISMATCH: {
+    retryable: true,
+    meaning: 'The server certificate chain holds none of the public keys in CONTROL_PLANE_PINS. Nothing was sent to it.',
+    fix: 'If the control plane rotated its key, add the new pin next to the old one. If not, something is intercepting TLS: investigate.',
+  },
+  CONTROL_PLANE_REDIRECT: {
+    retryable: true,
+    meaning: 'The control plane answered the upgrade with a redirect. Redirects are never followed because they would carry the token elsewhere.',
+    fix: 'Set CONTROL_PLANE_URL to the final wss:// address.',
+  },
+  PROTOCOL_ERROR: {
+    retryable: true,
+    meaning: 'The peer sent something that breaks protocol v1 (or closed with 4400).',
+    fix: 'Usually a control-plane bug or a version mismatch; the connector reconnects. Report it with the logged frame type and code.',
+  },
+  HEARTBEAT_TIMEOUT: {
+    retryable: true,
+    meaning: 'No byte arrived on the socket for twice the heartbeat interval: the connection was dead and has been replaced.',
+    fix: 'Nothing if it is rare. If frequent, look for a proxy or load balancer that cuts idle or long-lived connections.',
+  },
+  JOB_EXPIRED: {
+    retryable: false,
+    meaning: "The job's notAfter passed while it waited in the queue.",
+    fix: 'The control plane should send a new job; if it happens often, raise MAX_CONCURRENT_JOBS or add replicas.',
+  },
+  JOB_CANCELLED: {
+    retryable: true,
+    meaning: 'The job was cancelled (job.cancel or shutdown). AWS is as it was before the job.',
+    fix: 'Nothing; the control plane may send the job again.',
+  },
+  SHUTDOWN_INTERRUPTED: {
+    retryable: true,
+    meaning: 'The connector stopped while a job was still undoing its work after cancellation; its AWS state must be checked.',
+    fix: 'Send the job again (same grantId): jobs are idempotent. Raise SHUTDOWN_GRACE_SECONDS if jobs need longer to finish.',
+  },
+  JOB_PARAMS_INVALID: {
+    retryable: false,
+    meaning: "The job's params do not match what its job type accepts.",
+    fix: 'A control-plane bug: the message names the field.',
+  },
+  JOB_HANDLER_FAILED: {
+    retryable: true,
+    meaning: 'The job failed with an error the connector did not classify.',
+    fix: 'Read the job end log line (same jobId) for the cause; report it if it persists.',
+  },
+  INTERNAL_ERROR: {
+    retryable: true,
+    meaning: 'A bug in the connector.',
+    fix: 'Report it with the log lines around it.',
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error class of the connector: thrown when an operation fails for a reason we can name. */
+export class ConnectorError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConnectorError';
+    this.code = code;
+    this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+  }
+}
+
+/** True when the error means an AbortSignal fired. */
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR');
+}
+
+/** The job-result form of any thrown value. Messages of unknown errors are kept short. */
+export function toJobError(err: unknown): { code: string; message: string; retryable: boolean } {
+  if (err instanceof ConnectorError) return { code: err.code, message: err.message, retryable: err.retryable };
+  if (isAbortError(err)) return { code: 'JOB_CANCELLED', message: ERROR_CODES.JOB_CANCELLED.meaning, retryable: true };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'JOB_HANDLER_FAILED', message: message.slice(0, 1000), retryable: true };
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// access-connector CLI. `run` (the default) is the daemon; the other commands are tools
+// for operators. Exit codes: 0 ok, 1 failure, 64 usage, 78 configuration.
+import { ConfigError, EXIT_CONFIG, loadConfig, secretValues } from './config.js';
+import { Daemon } from './daemon/daemon.js';
+import { defaultHandlers } from './jobs/registry.js';
+import type { JobHandler } from './jobs/types.js';
+import { createLogger, registerSecret, scrub } from './log.js';
+import { VERSION } from './version.js';
+
+const EXIT_USAGE = 64;
+
+const HELP: Record<string, string> = {
+  main: `access-connector ${VERSION}
+
+Usage: access-connector [command] [options]
+
+Commands:
+  run        Run the daemon (default): connect to the control plane and take jobs.
+  version    Print the version.
+  help       Show help for a command: access-connector help run
+
+Configuration comes from environment variables; see docs/configuration.md.
+`,
+  run: `Usage: access-connector run
+
+Runs the daemon. It dials CONTROL_PLANE_URL, takes jobs, and serves /healthz, /readyz
+and /metrics on HEALTH_PORT. SIGTERM drains (running jobs get SHUTDOWN_GRACE_SECONDS);
+a second SIGTERM or SIGINT exits at once.
+
+Required: CONNECTOR_ID, CONTROL_PLANE_URL, CONNECTOR_TOKEN_FILE (or CONNECTOR_TOKEN).
+Exit codes: 0 after a clean drain, 78 on a configuration error.
+`,
+  version: `Usage: access-connector version
+
+Prints the version and exits.
+`,
+};
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  /** Extra job handlers (tests plug a controllable job in here). */
+  extraHandlers?: JobHandler[];
+  timing?: ConstructorParameters<typeof Daemon>[0]['timing'];
+}
+
+export async function runDaemon(opts: RunOptions = {}): Promise<never> {
+  let config;
+  try {
+    config = loadConfig(opts.env ?? process.env, { daemon: true });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`access-connector: configuration error: ${scrub(err.message)}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+  for (const s of secretValues(config)) registerSecret(s);
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, base: { connectorId: config.connectorId } });
+
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason, code: 'INTERNAL_ERROR' }, 'unhandled promise rejection');
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err, code: 'INTERNAL_ERROR' }, 'uncaught exception; exiting');
+    process.exit(70);
+  });
+
+  const daemon = new Daemon({
+    config,
+    log,
+    handlers: [...defaultHandlers(), ...(opts.extraHandlers ?? [])],
+    ...(opts.timing !== undefined && { timing: opts.timing }),
+  });
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ event: 'daemon.forced_exit', signal: sig }, `second signal (${sig}): exiting now`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
+    daemon.shutdown(sig).then(
+      () => {
+        log.info({ event: 'daemon.exit', code: 0 }, 'stopped cleanly');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.fatal({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+      process.stderr.write(`access-connector: configuration error: HEALTH_PORT: cannot listen on ${config.healthHost}:${config.healthPort} (${e.code})\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+  return new Promise<never>(() => {});
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = argv.slice(2);
+  const wantsHelp = args.includes('--help') || args.includes('-h');
+  const command = args.find((a) => !a.startsWith('-')) ?? (wantsHelp ? 'help' : 'run');
+  if (command === 'help') {
+    const topic = args.filter((a) => !a.startsWith('-'))[1] ?? 'main';
+    process.stdout.write(HELP[topic] ?? HELP['main']!);
+    return;
+  }
+  if (wantsHelp) {
+    process.stdout.write(HELP[command] ?? HELP['main']!);
+    return;
+  }
+  switch (command) {
+    case 'run':
+      await runDaemon();
+      return;
+    case 'version':
+      process.stdout.write(`access-connector ${VERSION}\n`);
+      return;
+    default:
+      process.stderr.write(`access-connector: unknown command "${command.slice(0, 40)}"\n\n${HELP['main']}`);
+      process.exit(EXIT_USAGE);
+  }
+}
+
+// Run when executed directly (not when imported by tests or wrappers).
+const invokedAs = process.argv[1] ?? '';
+if (/(?:^|[\\/])(?:main\.js|access-connector)$/.test(invokedAs)) {
+  main(process.argv).catch((err: unknown) => {
+    process.stderr.write(`access-connector: ${scrub(err instanceof Error ? err.message : String(err))}\n`);
+    process.exit(1);
+  });
+}
