@@ -2,8 +2,8 @@
 //   node dist/scripts/docs.js --check   (CI: fails when a table is stale)
 //   node dist/scripts/docs.js --write   (regenerates them)
 // Generated parts sit between `<!-- BEGIN GENERATED: name -->` and `<!-- END GENERATED: name -->`.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { SETTINGS } from '../src/config.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
@@ -46,8 +46,27 @@ function apply(text: string, name: string, body: string, file: string): string {
   return `${text.slice(0, i + begin.length)}\n${body}\n${text.slice(j)}`;
 }
 
+/** Every `event: '…'` the code logs must be explained in docs/operations.md. */
+function undocumentedEvents(): string[] {
+  const ops = readFileSync(resolve(REPO_ROOT, 'docs/operations.md'), 'utf8');
+  const events = new Set<string>();
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/event: '([a-z][\w.]*)'/g)) events.add(m[1]!);
+    }
+  };
+  walk(resolve(REPO_ROOT, 'src'));
+  return [...events].filter((e) => !ops.includes(`\`${e}\``)).sort();
+}
+
 const mode = process.argv[2];
 let stale = 0;
+for (const e of undocumentedEvents()) {
+  console.error(`docs/operations.md: log event "${e}" is not documented in the Log events table`);
+  stale++;
+}
 for (const t of TARGETS) {
   const path = resolve(REPO_ROOT, t.file);
   const before = readFileSync(path, 'utf8');

@@ -101,7 +101,10 @@ export class ConnectorError extends Error {
 
 /** True when the error means an AbortSignal fired. */
 export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR');
+  // Duck-typed: DOMException and errors from other realms fail `instanceof Error`.
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; code?: unknown };
+  return e.name === 'AbortError' || e.code === 'ABORT_ERR';
 }
 
 /** The job-result form of any thrown value. Messages of unknown errors are kept short. */

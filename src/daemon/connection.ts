@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { readToken, type Config } from '../config.js';
 import { ConnectorError, type ErrorCode } from '../errors.js';
 import { registerSecret, type Logger } from '../log.js';
-import { decodeFrame, encodeFrame } from '../protocol/codec.js';
+import { decodeFrame, encodeFrame, errorFrame, refIdOf } from '../protocol/codec.js';
 import { PROTOCOL, welcomeFrame, describeIssues, type HelloFrame, type OutboundFrame, type WelcomeFrame } from '../protocol/messages.js';
 import { ControlPlaneAgent } from './dialer.js';
 
@@ -275,10 +275,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.deps.onFrameIn?.(decoded.type);
     if (decoded.type === 'welcome') {
+      if (this.stateValue === 'ready') {
+        this.deps.log.debug('second welcome on one session ignored');
+        return;
+      }
       const parsed = welcomeFrame.safeParse(decoded.raw);
       if (!parsed.success) {
-        this.deps.log.warn({ code: 'PROTOCOL_ERROR' }, `invalid welcome: ${describeIssues(parsed.error)}`);
-        ws.close(4400, 'invalid welcome');
+        // §2: answered with error and otherwise ignored; we keep waiting for a valid one.
+        const detail = describeIssues(parsed.error);
+        this.deps.log.warn({ code: 'PROTOCOL_ERROR' }, `invalid welcome: ${detail}`);
+        ws.send(encodeFrame(errorFrame('FRAME_INVALID', detail, refIdOf(decoded.raw))));
+        this.deps.onFrameOut?.('error');
         return;
       }
       this.welcome = parsed.data;

@@ -3,7 +3,7 @@
 // optional client certificate, and public-key pinning. Because the socket reaches the
 // HTTP layer only after every check passed, a server that fails a check never sees a
 // single header — in particular never the Authorization header.
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { Agent, request as httpRequest, type ClientRequest } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import * as tls from 'node:tls';
@@ -49,7 +49,11 @@ export function bypassesProxy(host: string, port: string, noProxy: readonly stri
 }
 
 function spkiDigest(cert: tls.PeerCertificate): string | undefined {
-  return cert.pubkey ? createHash('sha256').update(cert.pubkey).digest('base64') : undefined;
+  // `cert.pubkey` is not SPKI for every key type (for EC it is the bare point), so the
+  // SubjectPublicKeyInfo is taken from the certificate itself.
+  if (!cert.raw) return undefined;
+  const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
 }
 
 /** Every SPKI digest in the presented chain (leaf first). */

@@ -6,7 +6,7 @@ import PQueue from 'p-queue';
 import type { Config } from '../config.js';
 import { ERROR_CODES, isAbortError, toJobError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { errorFrame } from '../protocol/codec.js';
+import { errorFrame, refIdOf } from '../protocol/codec.js';
 import {
   JOB_ID_PATTERN,
   MAX_BATCH_ENTITIES,
@@ -118,9 +118,8 @@ export class Dispatcher {
   }
 
   private protocolError(raw: Record<string, unknown>, detail: string): void {
-    const refId = typeof raw['id'] === 'string' ? raw['id'].slice(0, 128) : undefined;
     this.deps.log.warn({ code: 'PROTOCOL_ERROR', type: String(raw['type']).slice(0, 64) }, `invalid frame: ${detail}`);
-    this.deps.send(errorFrame('FRAME_INVALID', detail.slice(0, 1000), refId));
+    this.deps.send(errorFrame('FRAME_INVALID', detail.slice(0, 1000), refIdOf(raw)));
   }
 
   // ---------------------------------------------------------------------------------

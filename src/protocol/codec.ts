@@ -28,6 +28,12 @@ function depthExceeds(text: string, max: number): boolean {
   return false;
 }
 
+/** The id of the frame an error answers, when it has a usable one. */
+export function refIdOf(raw: Record<string, unknown>): string | undefined {
+  const id = raw['id'];
+  return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined;
+}
+
 export function errorFrame(code: string, message: string, refId?: string): ErrorFrame {
   return { type: 'error', id: randomUUID(), code, message, ...(refId !== undefined && { refId }) };
 }
@@ -53,7 +59,7 @@ export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boo
     return { ok: false, bytes, error: errorFrame('FRAME_NOT_OBJECT', 'frame must be a JSON object') };
   }
   const raw = value as Record<string, unknown>;
-  const refId = typeof raw['id'] === 'string' && raw['id'].length <= 128 ? raw['id'] : undefined;
+  const refId = refIdOf(raw);
   if (typeof raw['type'] !== 'string' || raw['type'].length === 0 || raw['type'].length > 64) {
     return { ok: false, bytes, error: errorFrame('FRAME_INVALID', 'frame has no valid "type"', refId) };
   }

@@ -175,8 +175,8 @@ export type Entity = z.infer<typeof entitySchema>;
 export const helloFrame = z.object({
   type: z.literal('hello'),
   id: messageId,
-  connectorId: z.string(),
-  version: z.string(),
+  connectorId: z.string().min(1).max(128),
+  version: z.string().min(1).max(64),
   protocol: z.literal(PROTOCOL_VERSION),
   capabilities: z.object({
     jobTypes: z.array(z.string()),
@@ -184,29 +184,29 @@ export const helloFrame = z.object({
     entityKinds: z.array(z.string()),
   }),
   maxConcurrentJobs: z.number().int(),
-  running: z.array(z.string()),
+  running: z.array(jobIdSchema),
 });
 
-export const jobAcceptedFrame = z.object({ type: z.literal('job.accepted'), id: messageId, jobId: z.string() });
+export const jobAcceptedFrame = z.object({ type: z.literal('job.accepted'), id: messageId, jobId: jobIdSchema });
 export const jobRejectedFrame = z.object({
   type: z.literal('job.rejected'),
   id: messageId,
-  jobId: z.string(),
+  jobId: jobIdSchema,
   reason: z.enum(REJECT_REASONS),
   message: z.string(),
 });
 export const jobProgressFrame = z.object({
   type: z.literal('job.progress'),
   id: messageId,
-  jobId: z.string(),
-  phase: z.string(),
-  done: z.number(),
-  total: z.number().optional(),
+  jobId: jobIdSchema,
+  phase: z.string().min(1).max(128),
+  done: z.number().int().min(0),
+  total: z.number().int().min(0).optional(),
 });
 export const syncBatchFrame = z.object({
   type: z.literal('sync.batch'),
   id: messageId,
-  jobId: z.string(),
+  jobId: jobIdSchema,
   seq: z.number().int().min(0),
   entities: z.array(entitySchema).max(MAX_BATCH_ENTITIES),
   cursor: z.string().max(16 * 1024).optional(),
@@ -216,7 +216,7 @@ export type JobError = z.infer<typeof jobErrorSchema>;
 export const jobResultFrame = z.object({
   type: z.literal('job.result'),
   id: messageId,
-  jobId: z.string(),
+  jobId: jobIdSchema,
   status: z.enum(['succeeded', 'failed', 'cancelled']),
   output: z.unknown().optional(),
   error: jobErrorSchema.optional(),
@@ -249,7 +249,7 @@ export type OutboundFrame =
   | ErrorFrame;
 
 /** §2 table, column "acked": these stay in the outbox until an `ack` names them. */
-export const ACKED_TYPES: ReadonlySet<OutboundFrame['type']> = new Set([
+export const ACKED_TYPES: ReadonlySet<string> = new Set<OutboundFrame['type']>([
   'job.accepted',
   'job.rejected',
   'sync.batch',

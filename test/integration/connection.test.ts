@@ -1,0 +1,162 @@
+// Protocol §1 against the real connector process and the reference control plane.
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReferenceControlPlane } from '../sim/control-plane/server.js';
+import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
+
+const FAST = JSON.stringify({ firstReconnectMaxMs: 200, backoffBaseMs: 100, backoffCapMs: 400, authRetryMs: 1500 });
+const dir = mkdtempSync(join(tmpdir(), 'ac-conn-'));
+const running: ConnectorProcess[] = [];
+const planes: ReferenceControlPlane[] = [];
+
+async function plane(opts: Parameters<typeof ReferenceControlPlane.start>[0] = {}) {
+  const cp = await ReferenceControlPlane.start(opts);
+  planes.push(cp);
+  return cp;
+}
+function connector(env: Record<string, string>) {
+  const p = new ConnectorProcess({ TEST_CONNECTOR_TIMING: FAST, ...env });
+  running.push(p);
+  return p;
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+  await Promise.all(planes.splice(0).map((c) => c.close()));
+});
+
+describe('connection', () => {
+  test('upgrade headers, hello, welcome, readiness and metrics', async () => {
+    const cp = await plane();
+    const c = connector(connectorEnv(cp.url));
+    const health = await c.healthUrl();
+    const session = await cp.waitForSession();
+    const up = cp.upgrades[0]!;
+    expect(up.headers['authorization']).toBe('Bearer test-token');
+    expect(up.headers['x-connector-id']).toBe('conn-it');
+    expect(up.headers['sec-websocket-protocol']).toBe('access-connector.v1');
+    expect(up.headers['user-agent']).toMatch(/^access-connector\/\d+\.\d+\.\d+/);
+    expect(session.hello).toMatchObject({ connectorId: 'conn-it', protocol: 1, maxConcurrentJobs: 4, running: [] });
+    expect(session.hello.capabilities.jobTypes).toContain('test.sleep');
+    await c.waitForEvent('connection.ready');
+    expect((await fetch(`${health}/readyz`)).status).toBe(200);
+    expect((await fetch(`${health}/healthz`)).status).toBe(200);
+    const metrics = await (await fetch(`${health}/metrics`)).text();
+    expect(metrics).toMatch(/access_connector_connection_state\{state="ready"\} 1/);
+    expect(metrics).toMatch(/access_connector_frames_total\{direction="out",type="hello"\} 1/);
+    expect(cp.violations).toEqual([]);
+  });
+
+  test('a control-plane restart: reconnect, outbox resent in order, nothing lost or duplicated after dedupe', async () => {
+    const cp = await plane({ window: 64 });
+    const c = connector(connectorEnv(cp.url));
+    await cp.waitForSession();
+    cp.setAutoAck(false);
+    const { jobId } = cp.sendJob({ jobType: 'test.sleep', params: { batches: 20, entitiesPerBatch: 5, ms: 0 } });
+    await cp.waitFor((f) => f.frame?.['type'] === 'job.result' && f.frame['jobId'] === jobId);
+    const firstSession = cp.sessions()[0]!.sessionId;
+    await cp.restart();
+    const second = await cp.waitForSession(10_000, (s) => s.sessionId !== firstSession);
+    // Everything unacked comes again on the new session, in the original order.
+    await cp.waitFor((f) => f.sessionId === second.sessionId && f.frame?.['type'] === 'job.result', 10_000);
+    const resent = cp.received.filter((f) => f.sessionId === second.sessionId && f.frame && f.frame['type'] !== 'hello');
+    const firstRun = cp.received.filter((f) => f.sessionId === firstSession && f.frame && f.frame['type'] !== 'hello');
+    expect(resent.map((f) => f.frame!['id'])).toEqual(firstRun.map((f) => f.frame!['id']).filter((id) => resent.some((r) => r.frame!['id'] === id)));
+    expect(resent.map((f) => f.frame!['type'])).toEqual(['job.accepted', ...Array(20).fill('sync.batch'), 'job.result']);
+    cp.ackAll();
+    const batches = cp.unique().filter((f) => f.frame?.['type'] === 'sync.batch');
+    expect(batches.map((f) => f.frame!['seq'])).toEqual([...Array(20).keys()]);
+    const ids = batches.flatMap((f) => (f.frame!['entities'] as Array<{ id: string }>).map((e) => e.id));
+    expect(new Set(ids).size).toBe(100);
+    expect(c.logs().filter((e) => e['event'] === 'connection.ready')).toHaveLength(2);
+    expect(cp.violations).toEqual([]);
+  });
+
+  test('token rotation through the token file', async () => {
+    const tokenFile = join(dir, 'token-rotate');
+    writeFileSync(tokenFile, 'token-one\n');
+    const cp = await plane({ tokens: ['token-one'] });
+    const c = connector(connectorEnv(cp.url, { CONNECTOR_TOKEN: '', CONNECTOR_TOKEN_FILE: tokenFile }));
+    await cp.waitForSession();
+    writeFileSync(tokenFile, 'token-two\n');
+    cp.setTokens(['token-two']);
+    cp.dropSessions('close', 1001);
+    await c.waitForLog((e) => e['msg'] === 'reconnected to control plane', 10_000);
+    const last = cp.upgrades.at(-1)!;
+    expect(last.headers['authorization']).toBe('Bearer token-two');
+    expect(last.status).toBe(101);
+    expect(c.output()).not.toMatch(/token-one|token-two/);
+  });
+
+  test('401: one clear log line, retries only at the auth interval, recovery once the token is fixed', async () => {
+    const tokenFile = join(dir, 'token-401');
+    writeFileSync(tokenFile, 'wrong-token');
+    const cp = await plane({ tokens: ['right-token'] });
+    const c = connector(connectorEnv(cp.url, { CONNECTOR_TOKEN: '', CONNECTOR_TOKEN_FILE: tokenFile }));
+    const health = await c.healthUrl();
+    await c.waitForEvent('connection.auth_rejected');
+    await new Promise((r) => setTimeout(r, 4000));
+    // authRetryMs is 1.5 s in this test (5 min in production): at most 1 + 4/1.5 attempts.
+    expect(cp.upgrades.length).toBeGreaterThanOrEqual(2);
+    expect(cp.upgrades.length).toBeLessThanOrEqual(4);
+    expect(cp.upgrades.every((u) => u.status === 401)).toBe(true);
+    expect(c.logs().filter((e) => e['event'] === 'connection.auth_rejected')).toHaveLength(1);
+    expect(c.logs().find((e) => e['event'] === 'connection.auth_rejected')!['msg']).toMatch(/^control plane rejected the token/);
+    const ready = await fetch(`${health}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ reason: 'control plane rejected the token' });
+    writeFileSync(tokenFile, 'right-token');
+    await cp.waitForSession(5000);
+    await c.waitForEvent('connection.ready');
+    expect((await fetch(`${health}/readyz`)).status).toBe(200);
+    expect(c.output()).not.toMatch(/wrong-token|right-token/);
+  });
+
+  test('close code 4401 is treated as a rejected token', async () => {
+    const cp = await plane();
+    const c = connector(connectorEnv(cp.url));
+    await cp.waitForSession();
+    cp.setTokens(['another']);
+    cp.dropSessions('close', 4401);
+    const line = await c.waitForEvent('connection.auth_rejected');
+    expect(line['msg']).toMatch(/4401/);
+  });
+
+  test('a redirect on upgrade is not followed', async () => {
+    const target = await plane();
+    const cp = await plane({ redirectTo: target.url });
+    const c = connector(connectorEnv(cp.url));
+    const line = await c.waitForEvent('connection.failed');
+    expect(line['code']).toBe('CONTROL_PLANE_REDIRECT');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(target.upgrades).toHaveLength(0);
+    expect(cp.upgrades.length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('a silent control plane is detected within 2 × heartbeat and the connection replaced', async () => {
+    const cp = await plane({ heartbeatSeconds: 5 });
+    const c = connector(connectorEnv(cp.url));
+    const first = await cp.waitForSession();
+    await c.waitForEvent('connection.ready');
+    const silentAt = Date.now();
+    cp.goSilent(true);
+    const timeout = await c.waitForEvent('connection.heartbeat_timeout', 15_000);
+    const detectedAfter = Number(timeout['time']) - silentAt;
+    expect(detectedAfter).toBeGreaterThanOrEqual(9_000);
+    expect(detectedAfter).toBeLessThanOrEqual(11_500);
+    cp.goSilent(false);
+    await cp.waitForSession(10_000, (s) => s.sessionId !== first.sessionId);
+  }, 30_000);
+
+  test('the first reconnect after a connection that was up waits within the jitter window', async () => {
+    const cp = await plane();
+    const c = connector(connectorEnv(cp.url));
+    await cp.waitForSession();
+    cp.dropSessions('terminate');
+    const sched = await c.waitForLog((e) => e['msg'] === 'reconnect scheduled');
+    expect(Number(sched['delayMs'])).toBeGreaterThanOrEqual(0);
+    expect(Number(sched['delayMs'])).toBeLessThan(200); // firstReconnectMaxMs in this test
+    await c.waitForLog((e) => e['msg'] === 'reconnected to control plane');
+  });
+});

@@ -1,0 +1,130 @@
+// TLS, public-key pinning, mutual TLS and the HTTP CONNECT proxy, on real sockets.
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { ReferenceControlPlane } from '../sim/control-plane/server.js';
+import { testPki } from '../helpers/certs.js';
+import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
+import { ConnectProxy } from '../helpers/proxy.js';
+
+const FAST = JSON.stringify({ firstReconnectMaxMs: 200, backoffBaseMs: 100, backoffCapMs: 400 });
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function tlsPlane(which: 'server' | 'impostor' = 'server', extra: { requestClientCert?: boolean } = {}) {
+  const pki = testPki();
+  const cp = await ReferenceControlPlane.start({ tls: { keyPem: pki[which].keyPem, certPem: pki[which].certPem, caPem: pki.caCertPem, ...extra } });
+  cleanup.push(() => cp.close());
+  return cp;
+}
+function connector(url: string, env: Record<string, string> = {}) {
+  const p = new ConnectorProcess({ TEST_CONNECTOR_TIMING: FAST, ...connectorEnv(url, { ALLOW_INSECURE_CONTROL_PLANE: 'false', ...env }) });
+  cleanup.push(() => p.stop());
+  return p;
+}
+
+/** A raw TLS endpoint that counts every application byte it receives. */
+async function recordingTlsServer(which: 'server' | 'impostor') {
+  const pki = testPki();
+  const received: Buffer[] = [];
+  let connections = 0;
+  const server: TlsServer = createTlsServer({ key: pki[which].keyPem, cert: pki[which].certPem }, (sock) => {
+    sock.on('data', (d: Buffer) => received.push(d));
+    sock.on('error', () => {});
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanup.push(() => new Promise((r) => server.close(() => r(undefined))));
+  return { port: (server.address() as AddressInfo).port, received, connections: () => connections };
+}
+
+describe('TLS to the control plane', () => {
+  test('wss:// with CONTROL_PLANE_CA_FILE connects; without it the certificate is refused', async () => {
+    const cp = await tlsPlane();
+    const trusted = connector(cp.url, { CONTROL_PLANE_CA_FILE: testPki().caFile });
+    await cp.waitForSession();
+    await trusted.waitForEvent('connection.ready');
+    const untrusted = connector(cp.url, { CONNECTOR_ID: 'conn-untrusted' });
+    const failed = await untrusted.waitForEvent('connection.failed');
+    expect(failed['code']).toBe('CONTROL_PLANE_UNREACHABLE');
+    expect(String(failed['msg'])).toMatch(/TLS/);
+    expect(cp.upgrades.filter((u) => u.headers['x-connector-id'] === 'conn-untrusted')).toHaveLength(0);
+  });
+
+  test('pinning accepts the leaf key or the CA key; a rotation list with one right pin works', async () => {
+    const pki = testPki();
+    const cp = await tlsPlane();
+    const leaf = connector(cp.url, { CONNECTOR_ID: 'leaf', CONTROL_PLANE_CA_FILE: pki.caFile, CONTROL_PLANE_PINS: `sha256/${pki.impostor.pin},sha256/${pki.server.pin}` });
+    const ca = connector(cp.url, { CONNECTOR_ID: 'ca', CONTROL_PLANE_CA_FILE: pki.caFile, CONTROL_PLANE_PINS: `sha256/${pki.caPin}` });
+    await leaf.waitForEvent('connection.ready');
+    await ca.waitForEvent('connection.ready');
+  });
+
+  test('a valid certificate with another key under pinning: refused before any byte is sent', async () => {
+    const pki = testPki();
+    const mitm = await recordingTlsServer('impostor');
+    const c = connector(`wss://localhost:${mitm.port}/v1/connect`, {
+      CONTROL_PLANE_CA_FILE: pki.caFile,
+      CONTROL_PLANE_PINS: `sha256/${pki.server.pin}`,
+      CONNECTOR_TOKEN: 'pin-canary-token',
+    });
+    const failed = await c.waitForEvent('connection.failed');
+    expect(failed['code']).toBe('CONTROL_PLANE_PIN_MISMATCH');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(mitm.connections()).toBeGreaterThanOrEqual(2); // it kept trying, with backoff
+    expect(Buffer.concat(mitm.received).length).toBe(0); // not one byte of HTTP: no Authorization header
+  });
+
+  test('mutual TLS presents the client certificate', async () => {
+    const pki = testPki();
+    const cp = await tlsPlane('server', { requestClientCert: true });
+    const c = connector(cp.url, { CONTROL_PLANE_CA_FILE: pki.caFile, CONTROL_PLANE_CLIENT_CERT_FILE: pki.client.certFile, CONTROL_PLANE_CLIENT_KEY_FILE: pki.client.keyFile });
+    await c.waitForEvent('connection.ready');
+    expect(cp.upgrades[0]!.clientCert).toMatchObject({ presented: true, authorized: true, subject: 'conn-it' });
+  });
+});
+
+describe('HTTP CONNECT proxy', () => {
+  test('the connection goes through the proxy with Basic credentials that never reach the logs', async () => {
+    const pki = testPki();
+    const cp = await tlsPlane();
+    const proxy = await ConnectProxy.start({ auth: 'proxyuser:proxy-canary-pw' });
+    cleanup.push(() => proxy.close());
+    const c = connector(cp.url, { CONTROL_PLANE_CA_FILE: pki.caFile, HTTPS_PROXY: `http://proxyuser:proxy-canary-pw@127.0.0.1:${proxy.port}` });
+    await c.waitForEvent('connection.ready');
+    expect(proxy.requests[0]).toMatchObject({ target: `localhost:${cp.port}`, status: 200 });
+    expect(c.output()).not.toContain('proxy-canary-pw');
+    expect(c.output()).not.toContain(Buffer.from('proxyuser:proxy-canary-pw').toString('base64'));
+  });
+
+  test('a proxy that refuses is reported without its credentials; NO_PROXY bypasses it', async () => {
+    const pki = testPki();
+    const cp = await tlsPlane();
+    const proxy = await ConnectProxy.start({ auth: 'u:right' });
+    cleanup.push(() => proxy.close());
+    const refused = connector(cp.url, { CONNECTOR_ID: 'refused', CONTROL_PLANE_CA_FILE: pki.caFile, HTTPS_PROXY: `http://u:wrong-canary@127.0.0.1:${proxy.port}` });
+    const failed = await refused.waitForEvent('connection.failed');
+    expect(String(failed['msg'])).toMatch(/proxy 127\.0\.0\.1 answered CONNECT with 407/);
+    expect(refused.output()).not.toContain('wrong-canary');
+    const bypass = connector(cp.url, { CONNECTOR_ID: 'bypass', CONTROL_PLANE_CA_FILE: pki.caFile, HTTPS_PROXY: `http://u:right@127.0.0.1:${proxy.port}`, NO_PROXY: 'localhost' });
+    await bypass.waitForEvent('connection.ready');
+    expect(cp.upgrades.some((u) => u.headers['x-connector-id'] === 'bypass')).toBe(true);
+    expect(proxy.requests.every((r) => r.status === 407)).toBe(true);
+  });
+
+  test('a man in the middle behind the proxy, under pinning: refused, no token leaves', async () => {
+    const pki = testPki();
+    const mitm = await recordingTlsServer('impostor');
+    const proxy = await ConnectProxy.start({ redirectToPort: mitm.port });
+    cleanup.push(() => proxy.close());
+    const c = connector('wss://localhost:443/v1/connect', {
+      CONTROL_PLANE_CA_FILE: pki.caFile,
+      CONTROL_PLANE_PINS: `sha256/${pki.server.pin}`,
+      HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`,
+    });
+    expect((await c.waitForEvent('connection.failed'))['code']).toBe('CONTROL_PLANE_PIN_MISMATCH');
+    expect(proxy.requests[0]!.target).toBe('localhost:443');
+    expect(Buffer.concat(mitm.received).length).toBe(0);
+  });
+});
