@@ -159,4 +159,27 @@ describe('connection', () => {
     expect(Number(sched['delayMs'])).toBeLessThan(200); // firstReconnectMaxMs in this test
     await c.waitForLog((e) => e['msg'] === 'reconnected to control plane');
   });
+
+  test('backoff grows while the control plane is down and resets after a connection stays up', async () => {
+    const cp = await plane();
+    const timing = JSON.stringify({ firstReconnectMaxMs: 100, backoffBaseMs: 50, backoffCapMs: 400, resetAfterMs: 1500 });
+    const c = new ConnectorProcess({ ...connectorEnv(cp.url), TEST_CONNECTOR_TIMING: timing });
+    running.push(c);
+    await cp.waitForSession();
+    await cp.stop();
+    await new Promise((r) => setTimeout(r, 2500));
+    const delays = c.logs().filter((e) => e['msg'] === 'reconnect scheduled').map((e) => ({ d: Number(e['delayMs']), n: Number(e['failures']) }));
+    expect(delays.length).toBeGreaterThanOrEqual(5);
+    // Failure n waits at most min(cap, base · 2^(n-2)) (the first one is the 0–100 ms jitter).
+    for (const { d, n } of delays.slice(1)) expect(d).toBeLessThan(Math.min(400, 50 * 2 ** Math.max(0, n - 2)) + 1);
+    expect(Math.max(...delays.map((x) => x.n))).toBeGreaterThanOrEqual(5);
+    await cp.restart();
+    await c.waitForLog((e) => e['msg'] === 'reconnected to control plane', 5000);
+    await new Promise((r) => setTimeout(r, 1700)); // up for longer than resetAfterMs
+    const droppedAt = Date.now();
+    cp.dropSessions('terminate');
+    const next = await c.waitForLog((e) => e['msg'] === 'reconnect scheduled' && Number(e['time']) >= droppedAt);
+    expect(next['failures']).toBe(1); // the counter was reset: back to the first jittered wait
+    expect(Number(next['delayMs'])).toBeLessThan(100);
+  });
 });
