@@ -39,6 +39,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'LOG_LEVEL', group: 'Health and logs', default: 'info', description: 'One of `trace`, `debug`, `info`, `warn`, `error`, `fatal`, `silent`.' },
   { name: 'LOG_FORMAT', group: 'Health and logs', default: 'json', description: '`json` (one object per line, for log pipelines) or `pretty` (for a terminal).' },
   { name: 'AWS_REGION', group: 'AWS', description: 'Region of the connector\'s own AWS calls when a job does not name one (the SDK also reads `AWS_DEFAULT_REGION`).' },
+  { name: 'AWS_QUOTA_SHARE', group: 'AWS', default: '0.5', description: 'Share of each AWS API quota the connector may use, per account and API family (0.05–1). The rest stays for the customer\'s own console and automation.' },
   { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML, protocol §7): the veto no job can override. Validated at start-up.' },
 ];
 
@@ -65,6 +66,7 @@ export interface Config {
   logLevel: LogLevel;
   logFormat: 'json' | 'pretty';
   awsRegion?: string;
+  awsQuotaShare: number;
   policyFile?: string;
   policy?: Policy;
 }
@@ -254,6 +256,12 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     throw new ConfigError('AWS_REGION', 'must be a region name such as us-east-1');
   }
 
+  const shareRaw = read(env, 'AWS_QUOTA_SHARE') ?? '0.5';
+  const awsQuotaShare = Number(shareRaw);
+  if (!/^\d*\.?\d+$/.test(shareRaw) || !(awsQuotaShare >= 0.05 && awsQuotaShare <= 1)) {
+    throw new ConfigError('AWS_QUOTA_SHARE', 'must be a number from 0.05 to 1');
+  }
+
   const policyFile = read(env, 'CONNECTOR_POLICY_FILE');
   let policy: Policy | undefined;
   if (policyFile !== undefined) {
@@ -279,6 +287,7 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     healthHost: read(env, 'HEALTH_HOST') ?? '0.0.0.0',
     logLevel: logLevel as LogLevel,
     logFormat,
+    awsQuotaShare,
     ...(caPem !== undefined && { caPem }),
     ...(clientCert !== undefined && { clientCert }),
     ...(proxy !== undefined && { proxy }),

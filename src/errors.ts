@@ -77,6 +77,66 @@ export const ERROR_CODES = {
     meaning: 'The job failed with an error the connector did not classify.',
     fix: 'Read the job end log line (same jobId) for the cause; report it if it persists.',
   },
+  INTEGRATION_INVALID: {
+    retryable: false,
+    meaning: 'The integration sent with the job is inconsistent (for example an aws-organization without a management role, or a field the connector cannot use).',
+    fix: 'Correct the integration settings in the control plane; the message names the field.',
+  },
+  BASE_CREDENTIALS_MISSING: {
+    retryable: false,
+    meaning: "The connector's own AWS identity could not be found: no task role (ECS), no IRSA web identity or Pod Identity association (EKS), no environment credentials.",
+    fix: 'ECS: set the task role (TaskRoleArn). EKS: annotate the service account with eks.amazonaws.com/role-arn (IRSA) or create a Pod Identity association. Never use long-lived access keys.',
+  },
+  ASSUME_ROLE_DENIED: {
+    retryable: false,
+    meaning: "sts:AssumeRole into the management or member role was denied. AWS gives the same answer for a trust policy that does not trust the caller and for a wrong ExternalId, so both are named.",
+    fix: "Check the role's trust policy trusts the connector's identity (the message names both ARNs) and that the integration's externalId equals the ExternalId parameter of the roles stack; for a member account, that the member role exists there (member-role StackSet).",
+  },
+  AWS_ACCESS_DENIED: {
+    retryable: false,
+    meaning: 'AWS refused an API call: the role lacks the permission, or a service control policy or permissions boundary denies it.',
+    fix: 'The message names the action and the role. Update the roles stack (or its feature switches) so the role is allowed that action; check SCPs on the account.',
+  },
+  AWS_ORGANIZATION_UNAVAILABLE: {
+    retryable: false,
+    meaning: 'The management role is not in the management account (or a delegated administrator) of an organization, or the account is not in an organization.',
+    fix: 'Deploy the management-roles stack in the management account, or register the account as a delegated administrator; use an aws-account integration for a single account.',
+  },
+  AWS_THROTTLED: {
+    retryable: true,
+    meaning: 'AWS kept throttling a call after the SDK\'s adaptive retries.',
+    fix: 'Usually transient; lower AWS_QUOTA_SHARE if the customer\'s own tools are throttled too, or spread jobs over time.',
+  },
+  AWS_CONFLICT: {
+    retryable: true,
+    meaning: 'AWS reported a conflicting operation in progress (ConflictException).',
+    fix: 'Retry; the connector already retried for a while.',
+  },
+  AWS_NOT_FOUND: {
+    retryable: false,
+    meaning: 'An AWS resource named by the job does not exist.',
+    fix: 'Check the ids in the job; the message names the resource.',
+  },
+  AWS_CREDENTIALS_EXPIRED: {
+    retryable: true,
+    meaning: 'AWS rejected expired temporary credentials, and refreshing them did not help.',
+    fix: 'Check the clock of the node (NTP) and the maximum session duration of the roles.',
+  },
+  AWS_UNAVAILABLE: {
+    retryable: true,
+    meaning: 'AWS answered with a server error or did not answer in time.',
+    fix: 'Transient; see the AWS Health Dashboard if it persists. VPC without NAT: check the VPC endpoints (docs/install-ecs.md).',
+  },
+  AWS_INVALID_REQUEST: {
+    retryable: false,
+    meaning: 'AWS rejected a request as invalid (validation error, malformed policy, limit exceeded).',
+    fix: 'The message holds AWS\'s explanation; report it if the request came from the connector itself.',
+  },
+  AWS_ERROR: {
+    retryable: true,
+    meaning: 'An AWS error the connector does not classify.',
+    fix: 'The message holds the AWS error code and call; report it.',
+  },
   INTERNAL_ERROR: {
     retryable: true,
     meaning: 'A bug in the connector.',

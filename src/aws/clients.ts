@@ -1,0 +1,193 @@
+// Every AWS SDK client the connector uses is made here, so that region, endpoint, retry,
+// user agent, client-side rate limiting, metrics and cancellation are set in one place.
+//
+// Endpoints: the SDK itself honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> and
+// AWS_USE_FIPS_ENDPOINT, and resolves partition-correct endpoints from the region, so
+// nothing here hard-codes a host.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Logger } from '../log.js';
+import { classifyAwsError, isExpiredCredentials, isThrottle } from './errors.js';
+import { RateLimiter } from './limiter.js';
+import { AWS_RATES, GLOBAL_FAMILIES, familyOf } from './quotas.js';
+
+/** Per-job figures, filled by the middleware for calls made inside runInAwsScope(). */
+export interface AwsCallStats {
+  calls: number;
+  throttles: number;
+  errors: number;
+  byService: Record<string, number>;
+}
+
+export function newAwsCallStats(): AwsCallStats {
+  return { calls: 0, throttles: 0, errors: 0, byService: {} };
+}
+
+interface AwsScope {
+  signal?: AbortSignal;
+  stats?: AwsCallStats;
+}
+
+const scopeStorage = new AsyncLocalStorage<AwsScope>();
+
+/**
+ * Runs `fn` so that every AWS call inside it is aborted by `signal` (pending requests and
+ * waits for a rate-limit token alike) and counted in `stats`.
+ */
+export function runInAwsScope<T>(scope: AwsScope, fn: () => Promise<T>): Promise<T> {
+  return scopeStorage.run(scope, fn);
+}
+
+/** Where the factory reports calls (the daemon's Prometheus metrics). */
+export interface AwsMetricsSink {
+  call(service: string, operation: string, outcome: 'ok' | 'throttled' | 'error', seconds: number): void;
+}
+
+/** A source of credentials, as made by CredentialBroker. */
+export interface CredentialSource {
+  key: string;
+  /** The role whose credentials these are, when assumed (for error messages). */
+  roleArn?: string;
+  provider: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: Date }>;
+  invalidate(): void;
+}
+
+/** The part of an SDK client the factory needs; every v3 client has it. */
+interface SdkClient {
+  middlewareStack: {
+    add(mw: (next: (args: unknown) => Promise<unknown>, context: Record<string, unknown>) => (args: unknown) => Promise<unknown>, opts: Record<string, unknown>): void;
+  };
+  destroy(): void;
+}
+
+export interface ClientScope {
+  region: string;
+  /** Account the calls act in: the key of the rate-limit buckets. */
+  accountId: string;
+  credentials: CredentialSource;
+}
+
+export interface AwsClientsOptions {
+  userAgent: string;
+  /** Share of AWS's published rate the connector may use (0 < share ≤ 1). */
+  quotaShare: number;
+  log: Logger;
+  metrics?: AwsMetricsSink;
+  /** SDK attempts per call, throttling included (adaptive retry mode). */
+  maxAttempts?: number;
+}
+
+/** Passes the scope's AbortSignal to every request the SDK sends. */
+class ScopedHttpHandler extends NodeHttpHandler {
+  override handle(request: Parameters<NodeHttpHandler['handle']>[0], options: Parameters<NodeHttpHandler['handle']>[1] = {}) {
+    const signal = options.abortSignal ?? scopeStorage.getStore()?.signal;
+    return super.handle(request, { ...options, ...(signal !== undefined && { abortSignal: signal }) });
+  }
+}
+
+function serviceOf(clientName: unknown): string {
+  return String(clientName ?? 'Unknown').replace(/Client$/, '');
+}
+function operationOf(commandName: unknown): string {
+  return String(commandName ?? 'Unknown').replace(/Command$/, '');
+}
+
+export class AwsClients {
+  private readonly cache = new Map<string, SdkClient>();
+  readonly limiter = new RateLimiter();
+
+  constructor(readonly opts: AwsClientsOptions) {
+    if (!(opts.quotaShare > 0 && opts.quotaShare <= 1)) throw new Error('quotaShare must be in (0, 1]');
+  }
+
+  /** The client of `Ctor` for this scope, made once and reused. */
+  get<C extends object>(Ctor: new (config: Record<string, unknown>) => C, scope: ClientScope): C {
+    const key = `${Ctor.name}|${scope.region}|${scope.accountId}|${scope.credentials.key}`;
+    let client = this.cache.get(key);
+    if (!client) {
+      client = new Ctor({
+        region: scope.region,
+        credentials: scope.credentials.provider,
+        retryMode: 'adaptive',
+        maxAttempts: this.opts.maxAttempts ?? 8,
+        customUserAgent: this.opts.userAgent,
+        requestHandler: new ScopedHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000 }),
+      }) as unknown as SdkClient;
+      this.instrument(client, scope);
+      this.cache.set(key, client);
+    }
+    return client as unknown as C;
+  }
+
+  /** Rate of one family for one account at the configured share. */
+  rate(family: ReturnType<typeof familyOf>): number {
+    return AWS_RATES[family] * this.opts.quotaShare;
+  }
+
+  private instrument(client: SdkClient, scope: ClientScope): void {
+    // Outermost: refresh credentials once on ExpiredToken, then give every error a code.
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const service = serviceOf(context['clientName']);
+        const operation = operationOf(context['commandName']);
+        try {
+          return await next(args);
+        } catch (err) {
+          if (isExpiredCredentials(err)) {
+            // A session AWS no longer honours (revoked, or expired early): get new
+            // credentials and try once more. The SDK re-reads our provider within ~2 s.
+            this.opts.log.debug({ service, operation, accountId: scope.accountId }, 'AWS credentials expired; refreshing');
+            scope.credentials.invalidate();
+            await new Promise((r) => setTimeout(r, 2_100));
+            try {
+              return await next(args);
+            } catch (again) {
+              throw classifyAwsError(again, { service, operation, accountId: scope.accountId, region: scope.region, ...(scope.credentials.roleArn !== undefined && { roleArn: scope.credentials.roleArn }) });
+            }
+          }
+          throw classifyAwsError(err, { service, operation, accountId: scope.accountId, region: scope.region, ...(scope.credentials.roleArn !== undefined && { roleArn: scope.credentials.roleArn }) });
+        }
+      },
+      { step: 'initialize', name: 'accessConnectorErrors', priority: 'high' },
+    );
+    // Innermost of the retry loop: every attempt waits for a token and is measured.
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const service = serviceOf(context['clientName']);
+        const operation = operationOf(context['commandName']);
+        const family = familyOf(service, operation);
+        const store = scopeStorage.getStore();
+        const bucket = GLOBAL_FAMILIES.has(family) ? `${scope.accountId}|${family}` : `${scope.accountId}|${family}|${scope.region}`;
+        await this.limiter.acquire(bucket, this.rate(family), store?.signal);
+        const started = process.hrtime.bigint();
+        const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+        const stats = store?.stats;
+        if (stats) {
+          stats.calls++;
+          stats.byService[service] = (stats.byService[service] ?? 0) + 1;
+        }
+        try {
+          const out = await next(args);
+          this.opts.metrics?.call(service, operation, 'ok', seconds());
+          return out;
+        } catch (err) {
+          const throttled = isThrottle(err);
+          if (stats) {
+            if (throttled) stats.throttles++;
+            else stats.errors++;
+          }
+          this.opts.metrics?.call(service, operation, throttled ? 'throttled' : 'error', seconds());
+          if (throttled) this.opts.log.debug({ service, operation, accountId: scope.accountId }, 'AWS throttled a call; the SDK backs off');
+          throw err;
+        }
+      },
+      { step: 'finalizeRequest', name: 'accessConnectorLimiter', priority: 'low' },
+    );
+  }
+
+  /** Closes every client's sockets. */
+  destroy(): void {
+    for (const c of this.cache.values()) c.destroy();
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,143 @@
+// The AWS layer (credentials, client factory, rate limiting, error codes) against the
+// wire-level simulator, with the unmodified AWS SDK underneath.
+import { ListRootsCommand, OrganizationsClient, ListAccountsCommand } from '@aws-sdk/client-organizations';
+import { GetAccountAuthorizationDetailsCommand, IAMClient, GetRoleCommand } from '@aws-sdk/client-iam';
+import { ListInstancesCommand, SSOAdminClient } from '@aws-sdk/client-sso-admin';
+import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
+import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT } from '../sim/aws/worlds/demo.js';
+import { runInAwsScope, newAwsCallStats } from '../../src/aws/clients.js';
+import { roleSessionName } from '../../src/aws/credentials.js';
+import { ConnectorError } from '../../src/errors.js';
+import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
+
+const MGMT_ROLE = `arn:aws:iam::${DEMO_MANAGEMENT_ACCOUNT}:role/AccessConnectorManagement`;
+let sim: AwsSimulator;
+let restoreEnv: () => void;
+
+beforeAll(async () => {
+  sim = await startAwsSimulator({ world: 'demo', quotas: false });
+  restoreEnv = useAwsEnv(sim.env);
+});
+afterAll(async () => {
+  destroyAwsLayers();
+  restoreEnv();
+  await sim.close();
+});
+afterEach(() => sim.faults.clear());
+
+async function memberAccount(): Promise<string> {
+  const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+  const org = await session.managementClient(OrganizationsClient);
+  const out = await org.send(new ListAccountsCommand({}));
+  return out.Accounts!.find((a) => a.Id !== DEMO_MANAGEMENT_ACCOUNT && a.State === 'ACTIVE')!.Id!;
+}
+
+describe('credentials', () => {
+  test('base identity from the default chain, management role with ExternalId, member role as a second hop', async () => {
+    const { session, broker } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const base = await broker.whoAmI(broker.base());
+    expect(base.arn).toMatch(/^arn:aws:sts::\d{12}:assumed-role\/ConnectorTaskRole\//);
+    const mgmt = await broker.whoAmI(session.management());
+    expect(mgmt.arn).toBe(`arn:aws:sts::${DEMO_MANAGEMENT_ACCOUNT}:assumed-role/AccessConnectorManagement/${roleSessionName('conn-test')}`);
+    const org = await session.managementClient(OrganizationsClient);
+    expect((await org.send(new ListRootsCommand({}))).Roots).toHaveLength(1);
+    const account = await memberAccount();
+    const iam = await session.memberClient(IAMClient, account);
+    const details = await iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 10 }));
+    expect(details.RoleDetailList!.length).toBeGreaterThan(0);
+  });
+
+  test('a wrong ExternalId is ASSUME_ROLE_DENIED, naming both causes', async () => {
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: 'wrong-external-id' });
+    const org = await session.managementClient(OrganizationsClient);
+    const err = await org.send(new ListRootsCommand({})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect(err).toMatchObject({ code: 'ASSUME_ROLE_DENIED', retryable: false });
+    expect((err as Error).message).toMatch(/trust policy trusts .*externalId/);
+  });
+
+  test('an account that denies the member role fails alone with ASSUME_ROLE_DENIED', async () => {
+    const account = await memberAccount();
+    sim.faults.denyAccount(account);
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const iam = await session.memberClient(IAMClient, account);
+    await expect(iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1 }))).rejects.toMatchObject({ code: 'ASSUME_ROLE_DENIED' });
+    const org = await session.managementClient(OrganizationsClient);
+    await expect(org.send(new ListRootsCommand({}))).resolves.toBeDefined();
+  });
+
+  test('sessions expired early by AWS are replaced after one ExpiredToken', async () => {
+    const { session, logs } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const org = await session.managementClient(OrganizationsClient);
+    await org.send(new ListRootsCommand({}));
+    expect(sim.faults.expireSessionsNow()).toBeGreaterThan(0);
+    const out = await org.send(new ListRootsCommand({}));
+    expect(out.Roots).toHaveLength(1);
+    expect(logs.lines.some((l) => l.includes('AWS credentials expired; refreshing'))).toBe(true);
+  }, 20_000);
+
+  test('no credentials at all is BASE_CREDENTIALS_MISSING with the fix', async () => {
+    const restore = useAwsEnv({ AWS_ENDPOINT_URL: sim.url, AWS_REGION: 'us-east-1', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' });
+    try {
+      const { broker } = awsLayer({});
+      await expect(broker.whoAmI(broker.base())).rejects.toMatchObject({ code: 'BASE_CREDENTIALS_MISSING', message: expect.stringMatching(/task role.*IRSA/) });
+    } finally {
+      restore();
+      useAwsEnv(sim.env);
+    }
+  });
+
+  test('member role ARNs follow the partition of the management role', async () => {
+    const { session } = awsLayer({ roleArn: 'arn:aws-us-gov:iam::123456789012:role/AccessConnectorManagement', externalId: 'x1' });
+    expect((await session.member('210987654321')).roleArn).toBe('arn:aws-us-gov:iam::210987654321:role/AccessConnectorMember');
+    const cn = awsLayer({ roleArn: 'arn:aws-cn:iam::123456789012:role/M', memberRoleName: 'Member' });
+    expect((await cn.session.member('210987654321')).roleArn).toBe('arn:aws-cn:iam::210987654321:role/Member');
+  });
+});
+
+describe('client factory', () => {
+  test('AWS errors get stable codes naming the call; AccessDenied names the role', async () => {
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const iam = await session.managementClient(IAMClient);
+    const err = await iam.send(new GetRoleCommand({ RoleName: 'NoSuchRoleAnywhere' })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'AWS_NOT_FOUND', message: expect.stringMatching(/^iam\.GetRole in 111111111111\/us-east-1: NoSuchEntity/) });
+  });
+
+  test('client-side rate limiting keeps a family at the configured share of its quota', async () => {
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID }, { quotaShare: 0.5 });
+    const org = await session.managementClient(OrganizationsClient);
+    const stats = newAwsCallStats();
+    const t0 = Date.now();
+    // Organizations: 4 TPS × 0.5 = 2 per second, burst 2: 8 calls need ≥ 3 s.
+    await runInAwsScope({ stats }, () => Promise.all(Array.from({ length: 8 }, () => org.send(new ListRootsCommand({})))));
+    const elapsed = Date.now() - t0;
+    expect(stats.byService['Organizations']).toBe(8);
+    expect(elapsed).toBeGreaterThanOrEqual(2900);
+  }, 20_000);
+
+  test('throttling by AWS is retried adaptively and counted; it does not fail the call', async () => {
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const sso = await session.managementClient(SSOAdminClient);
+    await sso.send(new ListInstancesCommand({})); // credentials in place before the storm
+    sim.faults.throttleStorm({ service: 'sso-admin' as never, fraction: 0.6, durationMs: 3000 });
+    const stats = newAwsCallStats();
+    await runInAwsScope({ stats }, async () => {
+      for (let i = 0; i < 10; i++) await sso.send(new ListInstancesCommand({}));
+    });
+    expect(stats.throttles).toBeGreaterThan(0);
+    expect(stats.calls).toBe(10 + stats.throttles + stats.errors);
+  }, 60_000);
+
+  test('an AbortSignal stops a pending call and a wait for a rate-limit token promptly', async () => {
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const org = await session.managementClient(OrganizationsClient);
+    await org.send(new ListRootsCommand({}));
+    sim.faults.setLatency(5000);
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const p = runInAwsScope({ signal: ac.signal }, () => org.send(new ListRootsCommand({})));
+    setTimeout(() => ac.abort(new DOMException('cancelled', 'AbortError')), 200);
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+});

@@ -1,0 +1,135 @@
+// Out-of-band view and control of the world, for test assertions and set-up. Every method
+// takes one plain object, so the same methods serve in-process callers and the HTTP admin
+// API (POST /__sim/admin/<method> with a JSON body, or GET with query parameters).
+import type { SimRuntime } from './runtime.js';
+import type { Account, AccountState, Assignment, IdentitySource, TrailEvent } from './world.js';
+import { addAssignment, assignmentKey, globalRegion, removeAssignment, ssmRegion } from './world.js';
+import { settle } from './services/sso-admin.js';
+import type { Family } from './quotas.js';
+import { uuid } from './util.js';
+
+export class AdminError extends Error {}
+
+export class SimAdmin {
+  constructor(private readonly rt: SimRuntime) {}
+
+  private account(accountId: string): Account {
+    const a = this.rt.world.accounts.get(accountId);
+    if (!a) throw new AdminError(`no account ${accountId}`);
+    return a;
+  }
+  private sso() {
+    const s = this.rt.world.sso;
+    if (!s) throw new AdminError('the world has no Identity Center instance');
+    settle(this.rt, s);
+    return s;
+  }
+
+  summary(): Record<string, unknown> {
+    const w = this.rt.world;
+    return {
+      name: w.name, partition: w.partition, regions: w.regions, organizationId: w.organization?.id,
+      managementAccountId: w.organization?.managementAccountId, accounts: w.accounts.size, ous: w.ous.size,
+      resources: w.resources.length, base: { accessKeyId: w.base.accessKeyId, roleArn: w.base.roleArn }, connector: w.connector,
+    };
+  }
+
+  /** Identity Center exposes no API for the identity source: it is readable (and settable) here. */
+  ssoInstance(): Record<string, unknown> {
+    const s = this.sso();
+    return { instanceArn: s.arn, identityStoreId: s.identityStoreId, region: s.region, ownerAccountId: s.ownerAccountId, identitySource: s.identitySource };
+  }
+  setIdentitySource(a: { source: IdentitySource }): void { this.sso().identitySource = a.source; }
+
+  listAssignments(f: { accountId?: string; principalId?: string; permissionSetArn?: string } = {}): Assignment[] {
+    return [...this.sso().assignments.values()].filter((a) =>
+      (!f.accountId || a.accountId === f.accountId) && (!f.principalId || a.principalId === f.principalId) &&
+      (!f.permissionSetArn || a.permissionSetArn === f.permissionSetArn));
+  }
+  hasAssignment(a: Assignment): boolean { return this.sso().assignments.has(assignmentKey(a)); }
+  addAssignment(a: Assignment): void { addAssignment(this.sso(), a); }
+  removeAssignment(a: Assignment): boolean { return removeAssignment(this.sso(), a); }
+  listAssignmentOperations(): unknown[] { return [...this.sso().ops.values()]; }
+  /** The next `count` create/delete operations end FAILED with `reason`. */
+  failNextAssignments(a: { count?: number; reason?: string }): void {
+    this.rt.ssoFailures.push({ count: a.count ?? 1, reason: a.reason ?? 'Injected failure' });
+  }
+
+  listGroupMemberships(f: { groupId?: string; userId?: string } = {}): { MembershipId: string; GroupId: string; UserId: string }[] {
+    return [...this.sso().memberships.values()].filter((m) => (!f.groupId || m.GroupId === f.groupId) && (!f.userId || m.UserId === f.userId));
+  }
+  addGroupMembership(a: { groupId: string; userId: string }): string {
+    const m = { MembershipId: uuid(), GroupId: a.groupId, UserId: a.userId };
+    this.sso().memberships.set(m.MembershipId, m);
+    return m.MembershipId;
+  }
+  removeGroupMembership(a: { groupId: string; userId: string }): boolean {
+    const s = this.sso();
+    for (const m of s.memberships.values()) if (m.GroupId === a.groupId && m.UserId === a.userId) return s.memberships.delete(m.MembershipId);
+    return false;
+  }
+
+  getRole(a: { accountId: string; roleName: string }): Record<string, unknown> | undefined {
+    const r = this.account(a.accountId).iam.roles.get(a.roleName);
+    return r && { trustPolicy: r.trust, boundary: r.boundary ?? null, tags: r.tags ?? [], inline: r.inline ?? {}, attached: r.attached ?? [], permissions: r.sim ?? null, maxSessionDuration: r.maxSession };
+  }
+  setTrustPolicy(a: { accountId: string; roleName: string; document: string | object }): void {
+    const r = this.account(a.accountId).iam.roles.get(a.roleName);
+    if (!r) throw new AdminError(`no role ${a.roleName}`);
+    r.trust = typeof a.document === 'string' ? a.document : JSON.stringify(a.document);
+  }
+  /** What sessions of the role may call (IAM action globs). This is how tests take a permission away. */
+  setRolePermissions(a: { accountId: string; roleName: string; allow: string[]; deny?: string[] }): void {
+    const r = this.account(a.accountId).iam.roles.get(a.roleName);
+    if (!r) throw new AdminError(`no role ${a.roleName}`);
+    r.sim = { allow: a.allow, ...(a.deny ? { deny: a.deny } : {}) };
+  }
+  deleteRole(a: { accountId: string; roleName: string }): boolean { return this.account(a.accountId).iam.roles.delete(a.roleName); }
+  getUser(a: { accountId: string; userName: string }): Record<string, unknown> | undefined {
+    const acct = this.account(a.accountId);
+    const u = acct.iam.users.get(a.userName);
+    return u && { boundary: u.boundary ?? null, tags: u.tags ?? [], groups: [...acct.iam.groups.values()].filter((g) => g.members.includes(u.name)).map((g) => g.name), accessKeys: u.accessKeys ?? [] };
+  }
+  getGroupMembers(a: { accountId: string; groupName: string }): string[] | undefined { return this.account(a.accountId).iam.groups.get(a.groupName)?.members; }
+  setAccountState(a: { accountId: string; state: AccountState }): void { this.account(a.accountId).state = a.state; }
+
+  ddbItems(a: { accountId: string; region: string; table: string }): unknown[] {
+    const t = this.account(a.accountId).dynamodb.get(a.region)?.get(a.table);
+    if (!t) throw new AdminError(`no table ${a.table}`);
+    return [...t.items.values()];
+  }
+
+  ssmCommands(a: { accountId: string; region: string }): unknown[] { return [...ssmRegion(this.account(a.accountId), a.region).commands.values()]; }
+  ssmInstance(a: { accountId: string; region: string; instanceId: string }): unknown {
+    return ssmRegion(this.account(a.accountId), a.region).instances.get(a.instanceId);
+  }
+  /** A live Session Manager session appears, as if a user had started one. */
+  startSsmSession(a: { accountId: string; region: string; target: string; owner: string }): string {
+    const id = `${a.owner.split('/').pop()}-${uuid().slice(0, 17)}`;
+    ssmRegion(this.account(a.accountId), a.region).sessions.set(id, { id, target: a.target, owner: a.owner, started: this.rt.now(), status: 'Connected' });
+    return id;
+  }
+  ssmSessions(a: { accountId: string; region: string }): unknown[] { return [...ssmRegion(this.account(a.accountId), a.region).sessions.values()]; }
+  failNextCommands(a: { count?: number; output?: string }): void { this.rt.ssmFailures.push({ count: a.count ?? 1, output: a.output ?? 'injected failure' }); }
+
+  trailEvents(a: { accountId: string; region?: string }): TrailEvent[] {
+    return this.account(a.accountId).trail.filter((e) => !a.region || e.region === a.region);
+  }
+  addTrailEvent(a: { accountId: string; region?: string; eventName: string; username: string; resourceName?: string; eventSource?: string; eventTime?: number }): void {
+    this.account(a.accountId).trail.push({
+      EventId: uuid(), EventName: a.eventName, EventSource: a.eventSource ?? 'signin.amazonaws.com', EventTime: a.eventTime ?? this.rt.now(),
+      Username: a.username, AccessKeyId: '', ReadOnly: 'false', Resources: a.resourceName ? [{ ResourceName: a.resourceName }] : [],
+      region: a.region ?? globalRegion(this.rt.world), detail: {},
+    });
+  }
+
+  advanceClock(a: { ms: number }): void { this.rt.advanceClock(a.ms); }
+  setQuotas(a: { enabled?: boolean; timeScale?: number; rates?: Partial<Record<Family, number>> }): void {
+    if (a.enabled !== undefined) this.rt.quotas.enabled = a.enabled;
+    if (a.timeScale !== undefined) this.rt.quotas.timeScale = a.timeScale;
+    if (a.rates) Object.assign(this.rt.quotas.rates, a.rates);
+    this.rt.quotas.reset();
+  }
+}
+
+export const ADMIN_METHODS = Object.getOwnPropertyNames(SimAdmin.prototype).filter((m) => m !== 'constructor' && m !== 'account' && m !== 'sso');
