@@ -6,6 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
+import { startAwsSimulator } from '../test/sim/aws/index.js';
+import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT } from '../test/sim/aws/worlds/demo.js';
+import { renderReport, type CheckReport } from '../src/check/report.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
 
 const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
@@ -25,6 +28,10 @@ async function main(): Promise<void> {
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, 'demo-token\n', { mode: 0o600 });
 
+  say('starting the AWS simulator (demo organization) on loopback');
+  const sim = await startAwsSimulator({ world: 'demo', quotas: true, latencyMs: 5 });
+  console.log(`AWS simulator at ${sim.url}: ${sim.world.accounts.size} accounts`);
+
   say('starting the reference control plane on loopback');
   const cp = await ReferenceControlPlane.start({ tokens: ['demo-token'], heartbeatSeconds: 20 });
   console.log(`control plane listening at ${cp.url}`);
@@ -34,6 +41,8 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, [resolve(REPO_ROOT, 'dist/src/main.js'), 'run'], {
     env: {
       PATH: process.env['PATH'] ?? '',
+      ...sim.env,
+      LEDGER_TABLE: 'access-connector-ledger',
       CONNECTOR_ID: 'demo-connector',
       CONTROL_PLANE_URL: cp.url,
       ALLOW_INSECURE_CONTROL_PLANE: 'true',
@@ -56,10 +65,21 @@ async function main(): Promise<void> {
   const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
   console.log(`GET /readyz → ${ready.status} ${await ready.text()}`.trim());
 
-  say('control plane sends a `check` job');
-  const { jobId } = cp.sendJob({ jobType: 'check' });
-  const answer = await cp.waitFor((f) => (f.frame?.['type'] === 'job.rejected' || f.frame?.['type'] === 'job.result') && f.frame['jobId'] === jobId, 30_000);
-  console.log(`answer: ${JSON.stringify(answer.frame)}`);
+  say('control plane sends a `check` job for the demo organization');
+  const integration = {
+    id: 'int-demo',
+    name: 'demo-org',
+    type: 'aws-organization' as const,
+    region: 'us-east-1',
+    roleArn: `arn:aws:iam::${DEMO_MANAGEMENT_ACCOUNT}:role/AccessConnectorManagement`,
+    externalId: DEMO_EXTERNAL_ID,
+    ssoRegion: 'us-east-1',
+    ssoPortalUrl: 'https://d-1234567890.awsapps.com/start',
+  };
+  const { jobId } = cp.sendJob({ jobType: 'check', integration });
+  const result = await cp.waitForResult(jobId, 60_000);
+  console.log(`job.result: ${result.status}, stats ${JSON.stringify(result.stats)}`);
+  if (result.output) process.stdout.write(renderReport(result.output as CheckReport, process.stdout.isTTY === true));
 
   const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
   say('a few metrics');
@@ -73,7 +93,8 @@ async function main(): Promise<void> {
   console.log(`connector exited with code ${code}`);
   console.log(`frames received by the control plane: ${cp.unique().length} (duplicates: ${cp.duplicates()}), protocol violations: ${cp.violations.length}`);
   await cp.close();
-  if (code !== 0 || cp.violations.length > 0) process.exit(1);
+  await sim.close();
+  if (code !== 0 || cp.violations.length > 0 || result.status !== 'succeeded') process.exit(1);
 }
 
 main().catch((err: unknown) => {

@@ -3,6 +3,9 @@
 // for operators. Exit codes: 0 ok, 1 failure, 64 usage, 78 configuration.
 import { ConfigError, EXIT_CONFIG, loadConfig, secretValues } from './config.js';
 import { Daemon } from './daemon/daemon.js';
+import { Metrics } from './daemon/metrics.js';
+import { AwsRuntime } from './aws/runtime.js';
+import { doctor } from './commands/doctor.js';
 import { defaultHandlers } from './jobs/registry.js';
 import type { JobHandler } from './jobs/types.js';
 import { createLogger, registerSecret, scrub } from './log.js';
@@ -17,6 +20,7 @@ Usage: access-connector [command] [options]
 
 Commands:
   run        Run the daemon (default): connect to the control plane and take jobs.
+  doctor     Check the configuration, the control plane and AWS access; name each fix.
   version    Print the version.
   help       Show help for a command: access-connector help run
 
@@ -30,6 +34,21 @@ a second SIGTERM or SIGINT exits at once.
 
 Required: CONNECTOR_ID, CONTROL_PLANE_URL, CONNECTOR_TOKEN_FILE (or CONNECTOR_TOKEN).
 Exit codes: 0 after a clean drain, 78 on a configuration error.
+`,
+  doctor: `Usage: access-connector doctor --integration FILE [--json]
+
+Checks what the connector needs, and says exactly what to fix: the control-plane
+connection and token (when CONTROL_PLANE_URL is set), the connector's AWS identity, the
+management role and ExternalId, organization access, the member role in a few accounts,
+IAM Identity Center, Resource Explorer, SSM, CloudTrail (when audit is on) and the grant
+ledger (LEDGER_TABLE). Every AWS check is a real read-only call; nothing is changed.
+
+  --integration FILE   the integration, as JSON (protocol §4), e.g. the one the control
+                       plane shows for this connector
+  --json               print the report as JSON instead of a table
+  --accounts N         member accounts to try the member role in (default 3)
+
+Exit codes: 0 when nothing failed, 1 when a check failed, 64 on bad usage.
 `,
   version: `Usage: access-connector version
 
@@ -66,10 +85,13 @@ export async function runDaemon(opts: RunOptions = {}): Promise<never> {
     process.exit(70);
   });
 
+  const metrics = new Metrics();
+  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, metrics });
   const daemon = new Daemon({
     config,
     log,
-    handlers: [...defaultHandlers(), ...(opts.extraHandlers ?? [])],
+    metrics,
+    handlers: [...defaultHandlers({ aws }), ...(opts.extraHandlers ?? [])],
     ...(opts.timing !== undefined && { timing: opts.timing }),
   });
 
@@ -126,6 +148,9 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case 'version':
       process.stdout.write(`access-connector ${VERSION}\n`);
+      return;
+    case 'doctor':
+      process.exitCode = await doctor(args.slice(args.indexOf('doctor') + 1));
       return;
     default:
       process.stderr.write(`access-connector: unknown command "${command.slice(0, 40)}"\n\n${HELP['main']}`);

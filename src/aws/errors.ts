@@ -62,8 +62,11 @@ export function isConflict(err: unknown): boolean {
   return CONFLICT.has(awsErrorCode(err));
 }
 
+/** SDK client names → the service names operators know from the AWS CLI. */
+const CLI_NAMES: Record<string, string> = { SSOAdmin: 'sso-admin', ResourceExplorer2: 'resource-explorer-2', Identitystore: 'identitystore', CloudTrail: 'cloudtrail', DynamoDB: 'dynamodb' };
+
 function where(ctx: AwsCallContext): string {
-  const svc = ctx.service.toLowerCase().replace(/\s+/g, '-');
+  const svc = CLI_NAMES[ctx.service] ?? ctx.service.toLowerCase().replace(/\s+/g, '-');
   const scope = [ctx.accountId, ctx.region].filter(Boolean).join('/');
   return `${svc}.${ctx.operation}${scope ? ` in ${scope}` : ''}`;
 }

@@ -56,6 +56,28 @@ export interface ConnectionDeps {
   onFrameOut?: (type: string) => void;
 }
 
+/** The upgrade request's headers (§1). */
+export function upgradeHeaders(connectorId: string, token: string, version: string): Record<string, string> {
+  return {
+    Authorization: `Bearer ${token}`,
+    'X-Connector-Id': connectorId,
+    'User-Agent': `access-connector/${version}`,
+  };
+}
+
+/** The checked agent for this configuration (proxy, trust, client certificate, pins). */
+export function agentFor(config: Config, timeoutMs: number): ControlPlaneAgent {
+  return new ControlPlaneAgent({
+    url: config.controlPlaneUrl,
+    pins: config.pins,
+    noProxy: config.noProxy,
+    timeoutMs,
+    ...(config.caPem !== undefined && { caPem: config.caPem }),
+    ...(config.clientCert !== undefined && { clientCert: config.clientCert }),
+    ...(config.proxy !== undefined && { proxy: config.proxy }),
+  });
+}
+
 /** Full-jitter exponential backoff: uniform in [0, min(cap, base·2^(n-1))]. */
 export function backoffDelay(failures: number, t: Pick<Timing, 'backoffBaseMs' | 'backoffCapMs'>, random: () => number): number {
   const ceiling = Math.min(t.backoffCapMs, t.backoffBaseMs * 2 ** Math.max(0, failures - 1));
@@ -153,22 +175,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.scheduleRetry('failure');
       return;
     }
-    const agent = new ControlPlaneAgent({
-      url: config.controlPlaneUrl,
-      pins: config.pins,
-      noProxy: config.noProxy,
-      timeoutMs: this.timing.handshakeTimeoutMs,
-      ...(config.caPem !== undefined && { caPem: config.caPem }),
-      ...(config.clientCert !== undefined && { clientCert: config.clientCert }),
-      ...(config.proxy !== undefined && { proxy: config.proxy }),
-    });
     const ws = new WebSocket(config.controlPlaneUrl, PROTOCOL, {
-      agent,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        'X-Connector-Id': config.connectorId,
-        'User-Agent': `access-connector/${this.deps.version}`,
-      },
+      agent: agentFor(config, this.timing.handshakeTimeoutMs),
+      headers: upgradeHeaders(config.connectorId, token, this.deps.version),
       followRedirects: false,
       handshakeTimeout: this.timing.handshakeTimeoutMs,
       maxPayload: HARD_MAX_PAYLOAD,

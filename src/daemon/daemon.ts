@@ -20,6 +20,8 @@ const OUTBOX_FLUSH_MS = 3_000;
 
 export interface DaemonOptions {
   config: Config;
+  /** Shared with the AWS layer so its calls show up on /metrics. */
+  metrics?: Metrics;
   log: Logger;
   handlers: readonly JobHandler[];
   timing?: Partial<Timing>;
@@ -29,7 +31,7 @@ export interface DaemonOptions {
 }
 
 export class Daemon {
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   readonly outbox = new Outbox();
   readonly connection: Connection;
   readonly dispatcher: Dispatcher;
@@ -40,6 +42,7 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     const { config, log, handlers } = opts;
+    this.metrics = opts.metrics ?? new Metrics();
     const caps = capabilitiesOf(handlers);
     this.connection = new Connection({
       config,

@@ -25,6 +25,7 @@ import {
 } from '../protocol/messages.js';
 import { CLOCK_SKEW_MS, verifyJobSignature } from '../protocol/signature.js';
 import type { JobContext, JobHandler, JobOutcome } from '../jobs/types.js';
+import { newAwsCallStats, runInAwsScope } from '../aws/clients.js';
 import { jobTypeLabel, type Metrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
 
@@ -284,14 +285,22 @@ export class Dispatcher {
 
     let outcome: JobOutcome | undefined;
     let failure: unknown;
+    const aws = newAwsCallStats();
     try {
-      outcome = await handler.run(ctx);
+      // Every AWS call the job makes is cancelled by its signal and counted in its stats.
+      outcome = await runInAwsScope({ signal, stats: aws }, () => handler.run(ctx));
     } catch (err) {
       failure = err;
     }
     const cpu = process.cpuUsage(cpuStart);
     const durationMs = this.now() - started;
-    const stats = { durationMs, cpuMs: Math.round((cpu.user + cpu.system) / 1000), ...(outcome?.stats ?? {}) };
+    const stats = {
+      durationMs,
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      awsCalls: aws.calls,
+      awsThrottles: aws.throttles,
+      ...(outcome?.stats ?? {}),
+    };
     if ((entry.state as JobState) === 'finished') return; // answered already (shutdown gave up waiting)
     if (failure === undefined && !outcome?.cancelled) {
       this.finish(entry, jobLog, 'succeeded', durationMs, { output: outcome?.output, stats });

@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CONNECTION_STATES, type ConnectionState } from './connection.js';
 import { JOB_TYPES } from '../protocol/messages.js';
+import type { AwsMetricsSink } from '../aws/clients.js';
 
 const KNOWN_FRAME_TYPES = new Set([
   'hello', 'welcome', 'job', 'job.cancel', 'ack', 'error', 'job.accepted', 'job.rejected', 'job.progress', 'sync.batch', 'job.result', 'invalid',
@@ -13,7 +14,7 @@ export function jobTypeLabel(t: string): string {
   return KNOWN_JOB_TYPES.has(t) ? t : 'other';
 }
 
-export class Metrics {
+export class Metrics implements AwsMetricsSink {
   readonly registry = new Registry();
   readonly connectionState = new Gauge({ name: 'access_connector_connection_state', help: 'Current control-plane connection state (1 for the current state).', labelNames: ['state'], registers: [this.registry] });
   readonly reconnects = new Counter({ name: 'access_connector_reconnects_total', help: 'Reconnect attempts scheduled.', registers: [this.registry] });
@@ -24,6 +25,8 @@ export class Metrics {
   readonly jobsQueued = new Gauge({ name: 'access_connector_jobs_queued', help: 'Jobs accepted and waiting for a slot.', registers: [this.registry] });
   readonly outboxDepth = new Gauge({ name: 'access_connector_outbox_depth', help: 'Frames sent or waiting to be sent and not yet acknowledged.', registers: [this.registry] });
   readonly frames = new Counter({ name: 'access_connector_frames_total', help: 'Frames by direction and type.', labelNames: ['direction', 'type'], registers: [this.registry] });
+  readonly awsCalls = new Counter({ name: 'access_connector_aws_calls_total', help: 'AWS API attempts, by service, operation and outcome (ok, throttled, error).', labelNames: ['service', 'operation', 'outcome'], registers: [this.registry] });
+  readonly awsLatency = new Histogram({ name: 'access_connector_aws_call_duration_seconds', help: 'AWS API attempt latency by service.', labelNames: ['service'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });
   readonly ready = new Gauge({ name: 'access_connector_ready', help: '1 when connected, welcomed and not draining.', registers: [this.registry] });
 
   constructor() {
@@ -33,6 +36,11 @@ export class Metrics {
 
   setConnectionState(state: ConnectionState): void {
     for (const s of CONNECTION_STATES) this.connectionState.set({ state: s }, s === state ? 1 : 0);
+  }
+
+  call(service: string, operation: string, outcome: 'ok' | 'throttled' | 'error', seconds: number): void {
+    this.awsCalls.inc({ service, operation, outcome });
+    this.awsLatency.observe({ service }, seconds);
   }
 
   frame(direction: 'in' | 'out', type: string): void {

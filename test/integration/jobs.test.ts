@@ -41,8 +41,8 @@ describe('jobs over the wire', () => {
 
   test('unsupported and invalid jobs are rejected with reasons', async () => {
     const { cp } = await setup();
-    const check = cp.sendJob({ jobType: 'check' });
-    expect(await rejection(cp, check.jobId)).toMatchObject({ reason: 'unsupported' });
+    const unknown = cp.sendJob({ jobType: 'frobnicate' });
+    expect(await rejection(cp, unknown.jobId)).toMatchObject({ reason: 'unsupported', message: 'job type "frobnicate" is not supported by this connector' });
     const bad = cp.sendJob({ jobType: 'test.sleep', params: { ms: 'soon' } });
     expect(await rejection(cp, bad.jobId)).toMatchObject({ reason: 'invalid', message: expect.stringContaining('params.ms') });
     const expired = cp.sendJob({ jobType: 'test.sleep', notAfter: new Date(Date.now() - 60_000).toISOString() });

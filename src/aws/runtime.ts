@@ -1,0 +1,43 @@
+// The process-wide AWS machinery: one client factory (so rate-limit buckets are shared
+// by every job acting in the same account) and one credential broker per STS region (so
+// role sessions are reused across jobs until they near expiry).
+import type { Logger } from '../log.js';
+import type { Integration } from '../protocol/messages.js';
+import { VERSION } from '../version.js';
+import { AwsClients, type AwsMetricsSink } from './clients.js';
+import { CredentialBroker } from './credentials.js';
+import { IntegrationSession } from './session.js';
+
+export interface AwsRuntimeOptions {
+  connectorId: string;
+  log: Logger;
+  quotaShare: number;
+  metrics?: AwsMetricsSink;
+}
+
+export class AwsRuntime {
+  readonly clients: AwsClients;
+  private readonly brokers = new Map<string, CredentialBroker>();
+
+  constructor(private readonly opts: AwsRuntimeOptions) {
+    this.clients = new AwsClients({
+      userAgent: `access-connector/${VERSION}`,
+      quotaShare: opts.quotaShare,
+      log: opts.log,
+      ...(opts.metrics !== undefined && { metrics: opts.metrics }),
+    });
+  }
+
+  session(integration: Integration): IntegrationSession {
+    let broker = this.brokers.get(integration.region);
+    if (!broker) {
+      broker = new CredentialBroker({ clients: this.clients, connectorId: this.opts.connectorId, log: this.opts.log, region: integration.region });
+      this.brokers.set(integration.region, broker);
+    }
+    return new IntegrationSession(integration, this.clients, broker);
+  }
+
+  destroy(): void {
+    this.clients.destroy();
+  }
+}

@@ -1,0 +1,217 @@
+// The AWS half of the integration check: each item makes the cheapest real call that
+// proves a permission or a setting, and says "not tested" rather than guess. Items that
+// depend on an earlier failure are skipped with the reason.
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetAccountAuthorizationDetailsCommand, IAMClient } from '@aws-sdk/client-iam';
+import { IdentitystoreClient, ListGroupsCommand, ListUsersCommand } from '@aws-sdk/client-identitystore';
+import { DescribeOrganizationCommand, ListAccountsForParentCommand, ListAccountsCommand, ListRootsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
+import { GetDefaultViewCommand, ListIndexesCommand, ResourceExplorer2Client } from '@aws-sdk/client-resource-explorer-2';
+import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { ListInstancesCommand, ListPermissionSetsCommand, SSOAdminClient } from '@aws-sdk/client-sso-admin';
+import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
+import { ConnectorError, ERROR_CODES } from '../errors.js';
+import { parseArn } from '../aws/credentials.js';
+import type { IntegrationSession } from '../aws/session.js';
+import type { CheckItem } from './report.js';
+
+/** Stack parameters named in fixes; cloudformation/ uses the same names. */
+const STACK = 'the access-connector roles stack';
+
+export interface AwsCheckOptions {
+  ledgerTable?: string;
+  /** Member accounts to try the member role in (the first N active, non-excluded). */
+  sampleAccounts?: number;
+}
+
+function failure(err: unknown, base: Pick<CheckItem, 'id' | 'title' | 'actions'>, fix?: string): CheckItem {
+  const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
+  const message = err instanceof Error ? err.message : String(err);
+  const known = (ERROR_CODES as Record<string, { fix: string }>)[code];
+  return { ...base, status: 'fail', code, detail: message.slice(0, 400), fix: fix ?? known?.fix ?? 'See docs/operations.md for this code.' };
+}
+
+export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOptions = {}): Promise<CheckItem[]> {
+  const items: CheckItem[] = [];
+  const integ = session.integration;
+  const { broker } = session;
+
+  // 1. The connector's own identity.
+  const baseItem = { id: 'base-identity', title: 'connector identity', actions: ['sts:GetCallerIdentity'] };
+  try {
+    const me = await broker.whoAmI(broker.base(integ.profile));
+    items.push({ ...baseItem, status: 'pass', detail: me.arn });
+  } catch (err) {
+    items.push(failure(err, baseItem));
+    items.push({ id: 'rest', title: 'remaining checks', status: 'skip', detail: 'skipped: the connector has no AWS identity' });
+    return items;
+  }
+
+  // 2. The management role.
+  let mgmtAccount = '';
+  if (integ.roleArn) {
+    const roleItem = { id: 'management-role', title: 'management role', actions: ['sts:AssumeRole'] };
+    try {
+      const id = await broker.whoAmI(session.management());
+      mgmtAccount = id.accountId;
+      items.push({ ...roleItem, status: 'pass', detail: `assumed ${integ.roleArn}${integ.externalId ? ' with ExternalId' : ''}` });
+    } catch (err) {
+      items.push(failure(err, roleItem, `Check the trust policy of ${integ.roleArn} trusts the connector's role, and that the integration's externalId equals the ExternalId parameter of ${STACK}.`));
+      items.push({ id: 'rest', title: 'remaining checks', status: 'skip', detail: 'skipped: the management role cannot be assumed' });
+      return items;
+    }
+    if (!integ.externalId) {
+      items.push({ id: 'external-id', title: 'ExternalId', status: 'warn', detail: 'the integration sets no externalId', fix: `Require an ExternalId in the role's trust policy (parameter ExternalId of ${STACK}) and set it on the integration: it prevents the confused-deputy problem.` });
+    }
+  } else {
+    mgmtAccount = (await session.managementIdentity()).accountId;
+  }
+
+  // 3. Organization access and the accounts to sample.
+  let sample: string[] = [];
+  if (integ.type === 'aws-organization') {
+    const orgItem = { id: 'organization', title: 'organization', actions: ['organizations:DescribeOrganization', 'organizations:ListRoots', 'organizations:ListAccountsForParent', 'organizations:ListAccounts'] };
+    try {
+      const org = await session.managementClient(OrganizationsClient);
+      const o = (await org.send(new DescribeOrganizationCommand({}))).Organization;
+      const roots = (await org.send(new ListRootsCommand({ MaxResults: 20 }))).Roots ?? [];
+      if (roots[0]?.Id) await org.send(new ListAccountsForParentCommand({ ParentId: roots[0].Id, MaxResults: 1 }));
+      const accounts = (await org.send(new ListAccountsCommand({ MaxResults: 20 }))).Accounts ?? [];
+      if (o?.MasterAccountId && o.MasterAccountId !== mgmtAccount) {
+        items.push({ ...orgItem, status: 'warn', detail: `${o.Id}: the role is in ${mgmtAccount}, a delegated administrator; the management account is ${o.MasterAccountId}`, fix: 'Grants in the management account itself need a member role there (the roles stack creates it).' });
+      } else {
+        items.push({ ...orgItem, status: 'pass', detail: `${o?.Id ?? '?'} (management account ${o?.MasterAccountId ?? '?'}, ${roots.length} root${roots.length === 1 ? '' : 's'})` });
+      }
+      sample = accounts
+        .filter((a) => a.Id && a.Id !== mgmtAccount && (a.State ?? a.Status) === 'ACTIVE' && !integ.excludeAccountIds.includes(a.Id))
+        .slice(0, opts.sampleAccounts ?? 3)
+        .map((a) => a.Id!);
+    } catch (err) {
+      items.push(failure(err, orgItem, `Deploy ${STACK} in the management account (or a delegated administrator), and allow the organizations:List*/Describe* actions.`));
+    }
+  } else {
+    sample = [mgmtAccount];
+  }
+
+  // 4. The member role (a second hop) and IAM reads in a few accounts.
+  if (integ.resourceTypes.includes('iam') || integ.type === 'aws-organization') {
+    const memberItem = { id: 'member-role', title: integ.type === 'aws-organization' ? `member role (${integ.memberRoleName})` : 'IAM read', actions: ['sts:AssumeRole', 'iam:GetAccountAuthorizationDetails'] };
+    if (sample.length === 0) {
+      items.push({ ...memberItem, status: 'skip', detail: 'no active member account to try' });
+    } else {
+      const failures: string[] = [];
+      for (const account of sample) {
+        try {
+          const iam = await session.memberClient(IAMClient, account);
+          await iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1 }));
+        } catch (err) {
+          failures.push(`${account}: ${err instanceof ConnectorError ? err.code : 'error'}`);
+        }
+      }
+      if (failures.length === 0) items.push({ ...memberItem, status: 'pass', detail: `works in ${sample.join(', ')}` });
+      else {
+        items.push({
+          ...memberItem,
+          status: 'fail',
+          code: 'ASSUME_ROLE_DENIED',
+          detail: `failed in ${failures.join('; ')} (of ${sample.length} tried)`,
+          fix: `Deploy the member-role StackSet to those accounts' OUs (parameter OrganizationalUnitIds); the role ${integ.memberRoleName} must trust the management role.`,
+        });
+      }
+    }
+  }
+
+  // 5. IAM Identity Center.
+  if (integ.resourceTypes.includes('sso')) {
+    const ssoItem = { id: 'identity-center', title: 'IAM Identity Center', actions: ['sso:ListInstances', 'sso:ListPermissionSets', 'identitystore:ListUsers', 'identitystore:ListGroups'] };
+    const region = integ.ssoRegion ?? integ.region;
+    try {
+      const sso = await session.managementClient(SSOAdminClient, region);
+      const instances = (await sso.send(new ListInstancesCommand({ MaxResults: 100 }))).Instances ?? [];
+      const inst = instances[0];
+      if (!inst?.InstanceArn || !inst.IdentityStoreId) {
+        items.push({ ...ssoItem, status: 'fail', code: 'AWS_NOT_FOUND', detail: `no Identity Center instance in ${region}`, fix: 'Set the integration\'s ssoRegion to the region where IAM Identity Center is enabled.' });
+      } else {
+        await sso.send(new ListPermissionSetsCommand({ InstanceArn: inst.InstanceArn, MaxResults: 1 }));
+        const ids = await session.managementClient(IdentitystoreClient, region);
+        await ids.send(new ListUsersCommand({ IdentityStoreId: inst.IdentityStoreId, MaxResults: 1 }));
+        await ids.send(new ListGroupsCommand({ IdentityStoreId: inst.IdentityStoreId, MaxResults: 1 }));
+        items.push({ ...ssoItem, status: 'pass', detail: `${inst.InstanceArn} (identity store ${inst.IdentityStoreId}) in ${region}` });
+      }
+    } catch (err) {
+      items.push(failure(err, ssoItem));
+    }
+  }
+
+  // 6. Resource Explorer.
+  if (integ.resourceTypes.includes('resources')) {
+    const reItem = { id: 'resource-explorer', title: 'Resource Explorer', actions: ['resource-explorer-2:ListIndexes', 'resource-explorer-2:GetDefaultView'] };
+    try {
+      const re = await session.managementClient(ResourceExplorer2Client);
+      const aggs = (await re.send(new ListIndexesCommand({ Type: 'AGGREGATOR', MaxResults: 10 }))).Indexes ?? [];
+      const agg = aggs[0];
+      if (!agg?.Region) {
+        items.push({ ...reItem, status: 'warn', detail: 'no aggregator index: sync falls back to each region\'s local index', fix: `Enable the ResourceExplorer option of ${STACK} (creates an aggregator index and a default view), or create one in the console.` });
+      } else {
+        const reAgg = await session.managementClient(ResourceExplorer2Client, agg.Region);
+        const view = (await reAgg.send(new GetDefaultViewCommand({}))).ViewArn;
+        items.push(
+          view
+            ? { ...reItem, status: 'pass', detail: `aggregator index in ${agg.Region}, default view ${view}` }
+            : { ...reItem, status: 'warn', detail: `aggregator index in ${agg.Region} but no default view`, fix: 'Create a default view in the aggregator region (Resource Explorer → Views).' },
+        );
+      }
+    } catch (err) {
+      items.push(failure(err, reItem));
+    }
+  }
+
+  // 7. SSM-managed instances.
+  if (integ.resourceTypes.includes('ec2')) {
+    const ssmItem = { id: 'ssm', title: 'SSM (EC2 instances)', actions: ['ssm:DescribeInstanceInformation'] };
+    const account = sample[0] ?? mgmtAccount;
+    try {
+      const ssm = account === mgmtAccount && integ.type === 'aws-account' ? await session.managementClient(SSMClient) : await session.memberClient(SSMClient, account);
+      const n = (await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5 }))).InstanceInformationList?.length ?? 0;
+      items.push({ ...ssmItem, status: 'pass', detail: `${account} ${integ.region}: ${n}${n === 5 ? '+' : ''} managed instance${n === 1 ? '' : 's'} visible` });
+    } catch (err) {
+      items.push(failure(err, ssmItem));
+    }
+  }
+
+  // 8. CloudTrail, for revoke audits.
+  if (integ.enableAudit) {
+    const ctItem = { id: 'audit', title: 'CloudTrail (audit)', actions: ['cloudtrail:LookupEvents'] };
+    try {
+      const ct = await session.managementClient(CloudTrailClient);
+      await ct.send(new LookupEventsCommand({ MaxResults: 1 }));
+      items.push({ ...ctItem, status: 'pass', detail: 'LookupEvents allowed' });
+    } catch (err) {
+      items.push(failure(err, ctItem, `Enable the Audit option of ${STACK} (adds cloudtrail:LookupEvents).`));
+    }
+  }
+
+  // 9. The grant ledger (the connector's own account, its own identity).
+  const ledgerItem = { id: 'ledger', title: 'grant ledger', actions: ['dynamodb:DescribeTable'] };
+  if (!opts.ledgerTable) {
+    items.push({ ...ledgerItem, status: 'skip', detail: 'LEDGER_TABLE is not set (needed for grant and revoke)' });
+  } else {
+    try {
+      const arn = parseArn(opts.ledgerTable);
+      const base = broker.base(integ.profile);
+      const self = await broker.whoAmI(base);
+      const ddb = session.clients.get(DynamoDBClient, { region: arn?.region || integ.region, accountId: self.accountId, credentials: base });
+      const t = (await ddb.send(new DescribeTableCommand({ TableName: opts.ledgerTable }))).Table;
+      items.push({ ...ledgerItem, status: t?.TableStatus === 'ACTIVE' ? 'pass' : 'warn', detail: `${t?.TableName ?? opts.ledgerTable}: ${t?.TableStatus ?? 'unknown'}` });
+    } catch (err) {
+      items.push(failure(err, ledgerItem, 'Create the ledger table (connector stack) and allow the connector\'s role dynamodb:DescribeTable/GetItem/PutItem/UpdateItem/Query on it.'));
+    }
+  }
+
+  // 10. Settings that are checked, not called.
+  if (integ.ssoPortalUrl !== undefined) {
+    const ok = /^https:\/\/[a-z0-9-]+\.awsapps\.(com|cn)\/start\/?(#.*)?$/.test(integ.ssoPortalUrl) || /^https:\/\/start\.[a-z0-9-]+\.us-gov-home\.awsapps\.com\/directory\/[a-z0-9-]+\/?$/.test(integ.ssoPortalUrl);
+    items.push({ id: 'portal-url', title: 'SSO portal URL', status: ok ? 'pass' : 'fail', detail: integ.ssoPortalUrl, ...(!ok && { code: 'INTEGRATION_INVALID', fix: 'Use the AWS access portal URL from the Identity Center settings, e.g. https://d-1234567890.awsapps.com/start.' }) });
+  }
+  items.push({ id: 'writes', title: 'write permissions', status: 'skip', detail: 'not tested: the check never changes AWS' });
+  return items;
+}

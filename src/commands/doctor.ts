@@ -1,0 +1,68 @@
+// `access-connector doctor`: the integration check for an operator at a terminal.
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, secretValues } from '../config.js';
+import { AwsRuntime } from '../aws/runtime.js';
+import { runAwsChecks } from '../check/aws-checks.js';
+import { probeControlPlane } from '../check/control-plane.js';
+import { makeReport, renderReport } from '../check/report.js';
+import { createLogger, registerSecret, scrub } from '../log.js';
+import { describeIssues, integrationSchema, type Integration } from '../protocol/messages.js';
+import { VERSION } from '../version.js';
+import { parseFlags, UsageError } from './args.js';
+
+const EXIT_USAGE = 64;
+
+/** Reads an integration (protocol §4) from a JSON file; the message names the bad field. */
+export function readIntegration(path: string): Integration {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read the integration file ${path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const parsed = integrationSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`integration file ${path}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export async function doctor(args: string[]): Promise<number> {
+  let flags: Record<string, string | boolean>;
+  let integration: Integration;
+  try {
+    flags = parseFlags(args, { integration: 'string', json: 'boolean', accounts: 'string' });
+    if (typeof flags['integration'] !== 'string') throw new UsageError('--integration FILE is required');
+    integration = readIntegration(flags['integration']);
+  } catch (err) {
+    process.stderr.write(`access-connector doctor: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  let config;
+  try {
+    config = loadConfig(process.env, { daemon: false });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`access-connector doctor: configuration error: ${scrub(err.message)}\n`);
+      return 78;
+    }
+    throw err;
+  }
+  for (const s of secretValues(config)) registerSecret(s);
+  // Diagnostics go to stderr at warn level so stdout holds only the report.
+  const log = createLogger({ level: 'warn', destination: process.stderr, base: { command: 'doctor' } });
+  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare });
+  try {
+    const items = [
+      await probeControlPlane(config, VERSION),
+      ...(await runAwsChecks(aws.session(integration), {
+        sampleAccounts: Number(flags['accounts'] ?? 3) || 3,
+        ...(config.ledgerTable !== undefined && { ledgerTable: config.ledgerTable }),
+      })),
+    ];
+    const report = makeReport(items, integration.id);
+    const text = flags['json'] ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, process.stdout.isTTY === true);
+    process.stdout.write(scrub(text));
+    return report.ok ? 0 : 1;
+  } finally {
+    aws.destroy();
+  }
+}
