@@ -23,7 +23,10 @@ afterAll(async () => {
   restoreEnv();
   await sim.close();
 });
-afterEach(() => sim.faults.clear());
+afterEach(() => {
+  sim.faults.clear();
+  sim.faults.setLatency(0);
+});
 
 async function memberAccount(): Promise<string> {
   const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
@@ -140,4 +143,30 @@ describe('client factory', () => {
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
     expect(Date.now() - t0).toBeLessThan(1500);
   });
+
+  test('every call carries the connector in its User-Agent', async () => {
+    sim.stats.reset();
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    await (await session.managementClient(OrganizationsClient)).send(new ListRootsCommand({}));
+    const agents = sim.stats.snapshot().userAgents;
+    expect(agents.length).toBeGreaterThan(0);
+    for (const ua of agents) expect(ua).toContain('access-connector/test');
+  });
+
+  test('sessions are refreshed before they expire: a long run never sees ExpiredToken', async () => {
+    // Sessions now live 5 min + 4 s, so every session is inside the 5-minute refresh margin
+    // after 4 s: the broker must replace it before AWS would refuse it.
+    sim.faults.expireSessionsAfter(304);
+    const { session, logs } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const org = await session.managementClient(OrganizationsClient);
+    const stats = newAwsCallStats();
+    await runInAwsScope({ stats }, async () => {
+      for (let i = 0; i < 8; i++) {
+        await org.send(new ListRootsCommand({}));
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    });
+    expect(stats.byService['STS']).toBeGreaterThanOrEqual(2); // re-assumed, not reused to death
+    expect(logs.lines.some((l) => l.includes('credentials expired'))).toBe(false);
+  }, 30_000);
 });

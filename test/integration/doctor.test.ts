@@ -146,6 +146,10 @@ describe('check job', () => {
       expect(report.items.map((i) => i.id)).toContain('identity-center');
       expect(report.items.some((i) => i.id === 'control-plane')).toBe(false);
       expect(result.stats['awsCalls']).toBeGreaterThan(5);
+      // The AWS calls show on /metrics, by service and outcome.
+      const metrics = await (await fetch(`${await c.healthUrl()}/metrics`)).text();
+      expect(metrics).toMatch(/access_connector_aws_calls_total\{service="Organizations",operation="ListRoots",outcome="ok"\} [1-9]/);
+      expect(metrics).toMatch(/access_connector_aws_call_duration_seconds_count\{service="SSOAdmin"\} [1-9]/);
     } finally {
       await c.stop();
     }

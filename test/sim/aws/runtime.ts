@@ -94,6 +94,7 @@ export class SimRuntime {
     let input: Record<string, unknown> = {};
     const target = req.headers['x-amz-target'];
     const auth = parseAuthorization(req.headers.authorization);
+    this.stats.userAgent(typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined);
     try {
       if (typeof target === 'string') {
         const [prefix, name] = target.split('.');

@@ -9,6 +9,8 @@ export interface StatsSnapshot {
   byServiceAccount: Record<string, Counter>; // "service|account"
   /** Highest number of requests in flight at once. */
   maxInFlight: number;
+  /** Distinct User-Agent headers seen (at most 20), so tests can check who called. */
+  userAgents: string[];
 }
 
 export class Stats {
@@ -16,7 +18,7 @@ export class Stats {
   inFlight = 0;
 
   private static empty(): StatsSnapshot {
-    return { total: c(), byService: {}, byOperation: {}, byAccount: {}, byServiceAccount: {}, maxInFlight: 0 };
+    return { total: c(), byService: {}, byOperation: {}, byAccount: {}, byServiceAccount: {}, maxInFlight: 0, userAgents: [] };
   }
 
   record(service: string, op: string, account: string, outcome: 'ok' | 'throttled' | 'error'): void {
@@ -29,6 +31,9 @@ export class Stats {
     }
   }
 
+  userAgent(ua: string | undefined): void {
+    if (ua && this.snap.userAgents.length < 20 && !this.snap.userAgents.includes(ua)) this.snap.userAgents.push(ua);
+  }
   enter(): void { this.inFlight++; if (this.inFlight > this.snap.maxInFlight) this.snap.maxInFlight = this.inFlight; }
   leave(): void { this.inFlight--; }
 

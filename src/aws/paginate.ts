@@ -1,0 +1,37 @@
+// Pagination over AWS list calls, one page in flight at a time (a consumer that stops
+// pulling stops the paging), with the page size capped at AWS's documented maximum.
+import { MAX_PAGE } from './quotas.js';
+
+export type PageLimit = keyof typeof MAX_PAGE;
+
+/** The page size to ask for: what the caller wants, never more than AWS allows. */
+export function pageSize(limit: PageLimit, wanted?: number): number {
+  const max = MAX_PAGE[limit];
+  return wanted === undefined ? max : Math.max(1, Math.min(max, Math.floor(wanted)));
+}
+
+/**
+ * Yields each page's items. `fetch` gets the token of the page to read (undefined for
+ * the first) and returns the items and the next token. A token seen twice ends the loop
+ * with an error instead of spinning forever on a misbehaving endpoint.
+ */
+export async function* paginate<T>(fetch: (token: string | undefined) => Promise<{ items: T[] | undefined; next: string | undefined }>): AsyncGenerator<T[]> {
+  const seen = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await fetch(token);
+    if (page.items && page.items.length > 0) yield page.items;
+    token = page.next || undefined;
+    if (token !== undefined) {
+      if (seen.has(token)) throw new Error('pagination token repeated');
+      seen.add(token);
+    }
+  } while (token !== undefined);
+}
+
+/** Every item of every page, for small lists only (permission sets, roots, indexes). */
+export async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const p of pages) out.push(...p);
+  return out;
+}
