@@ -40,6 +40,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'LOG_FORMAT', group: 'Health and logs', default: 'json', description: '`json` (one object per line, for log pipelines) or `pretty` (for a terminal).' },
   { name: 'AWS_REGION', group: 'AWS', description: 'Region of the connector\'s own AWS calls when a job does not name one (the SDK also reads `AWS_DEFAULT_REGION`).' },
   { name: 'AWS_QUOTA_SHARE', group: 'AWS', default: '0.5', description: 'Share of each AWS API quota the connector may use, per account and API family (0.05–1). The rest stays for the customer\'s own console and automation.' },
+  { name: 'AWS_QUOTA_MULTIPLIER', group: 'AWS', default: '1', description: 'Multiplies the AWS API rates the connector assumes (1–1000). Raise it only for accounts whose quotas AWS has raised, or for a simulator running at a time scale; the rest of the time, lower `AWS_QUOTA_SHARE` instead.' },
   { name: 'LEDGER_TABLE', group: 'AWS', description: 'Name (or ARN) of the DynamoDB table of the grant ledger, in the connector\'s own account and region. `doctor` and the `check` job verify it.' },
   { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML, protocol §7): the veto no job can override. Validated at start-up.' },
 ];
@@ -68,6 +69,7 @@ export interface Config {
   logFormat: 'json' | 'pretty';
   awsRegion?: string;
   awsQuotaShare: number;
+  awsQuotaMultiplier: number;
   ledgerTable?: string;
   /** False when CONTROL_PLANE_URL was not set (only possible outside `run`). */
   controlPlaneConfigured: boolean;
@@ -266,6 +268,12 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     throw new ConfigError('AWS_QUOTA_SHARE', 'must be a number from 0.05 to 1');
   }
 
+  const multRaw = read(env, 'AWS_QUOTA_MULTIPLIER') ?? '1';
+  const awsQuotaMultiplier = Number(multRaw);
+  if (!/^\d*\.?\d+$/.test(multRaw) || !(awsQuotaMultiplier >= 1 && awsQuotaMultiplier <= 1000)) {
+    throw new ConfigError('AWS_QUOTA_MULTIPLIER', 'must be a number from 1 to 1000');
+  }
+
   const ledgerTable = read(env, 'LEDGER_TABLE');
   if (ledgerTable !== undefined && !/^([\w.-]{3,255}|arn:[\w-]+:dynamodb:[a-z0-9-]+:\d{12}:table\/[\w.-]{3,255})$/.test(ledgerTable)) {
     throw new ConfigError('LEDGER_TABLE', 'must be a DynamoDB table name (3–255 of A-Z a-z 0-9 _ . -) or a table ARN');
@@ -297,6 +305,7 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     logLevel: logLevel as LogLevel,
     logFormat,
     awsQuotaShare,
+    awsQuotaMultiplier,
     controlPlaneConfigured: read(env, 'CONTROL_PLANE_URL') !== undefined,
     ...(ledgerTable !== undefined && { ledgerTable }),
     ...(caPem !== undefined && { caPem }),

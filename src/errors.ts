@@ -132,6 +132,11 @@ export const ERROR_CODES = {
     meaning: 'AWS rejected a request as invalid (validation error, malformed policy, limit exceeded).',
     fix: 'The message holds AWS\'s explanation; report it if the request came from the connector itself.',
   },
+  AWS_REGION_DISABLED: {
+    retryable: false,
+    meaning: 'The region is not enabled for the account (an opt-in region), so there is nothing to read there. The unit is reported as skipped.',
+    fix: 'Nothing, or list the regions to sync in the integration so disabled ones are not tried.',
+  },
   AWS_ERROR: {
     retryable: true,
     meaning: 'An AWS error the connector does not classify.',

@@ -86,7 +86,7 @@ export async function runDaemon(opts: RunOptions = {}): Promise<never> {
   });
 
   const metrics = new Metrics();
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, metrics });
+  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, metrics });
   const daemon = new Daemon({
     config,
     log,

@@ -71,6 +71,8 @@ export interface AwsClientsOptions {
   userAgent: string;
   /** Share of AWS's published rate the connector may use (0 < share ≤ 1). */
   quotaShare: number;
+  /** Multiplier of AWS's rates (raised quotas, or a time-scaled simulator). Default 1. */
+  quotaMultiplier?: number;
   log: Logger;
   metrics?: AwsMetricsSink;
   /** SDK attempts per call, throttling included (adaptive retry mode). */
@@ -121,7 +123,7 @@ export class AwsClients {
 
   /** Rate of one family for one account at the configured share. */
   rate(family: ReturnType<typeof familyOf>): number {
-    return AWS_RATES[family] * this.opts.quotaShare;
+    return AWS_RATES[family] * this.opts.quotaShare * (this.opts.quotaMultiplier ?? 1);
   }
 
   private instrument(client: SdkClient, scope: ClientScope): void {

@@ -12,6 +12,7 @@ export interface AwsRuntimeOptions {
   connectorId: string;
   log: Logger;
   quotaShare: number;
+  quotaMultiplier?: number;
   metrics?: AwsMetricsSink;
 }
 
@@ -23,6 +24,7 @@ export class AwsRuntime {
     this.clients = new AwsClients({
       userAgent: `access-connector/${VERSION}`,
       quotaShare: opts.quotaShare,
+      ...(opts.quotaMultiplier !== undefined && { quotaMultiplier: opts.quotaMultiplier }),
       log: opts.log,
       ...(opts.metrics !== undefined && { metrics: opts.metrics }),
     });

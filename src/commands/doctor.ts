@@ -49,7 +49,7 @@ export async function doctor(args: string[]): Promise<number> {
   for (const s of secretValues(config)) registerSecret(s);
   // Diagnostics go to stderr at warn level so stdout holds only the report.
   const log = createLogger({ level: 'warn', destination: process.stderr, base: { command: 'doctor' } });
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare });
+  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier });
   try {
     const items = [
       await probeControlPlane(config, VERSION),

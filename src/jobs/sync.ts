@@ -1,0 +1,24 @@
+// The `sync` job: streams the integration's estate as sync.batch frames (protocol §5–6).
+import type { AwsRuntime } from '../aws/runtime.js';
+import { checkResumeCursor, runSync, syncParams, type SyncParams } from '../sync/run-sync.js';
+import { SOURCES } from '../sync/registry.js';
+import type { JobHandler } from './types.js';
+
+export function syncJob(aws: AwsRuntime): JobHandler<SyncParams> {
+  return {
+    jobType: 'sync',
+    params: syncParams,
+    admit({ integration, params }) {
+      if (params.mode === 'delta' && params.since === undefined) return { reason: 'invalid', message: 'params.since is required when mode is delta' };
+      const bad = checkResumeCursor(integration.id, params);
+      return bad ? { reason: 'invalid', message: `params.resumeFrom: ${bad}` } : undefined;
+    },
+    run: (ctx) =>
+      runSync(ctx, {
+        aws,
+        sources: SOURCES,
+        // Until enabled-region discovery lands, an integration without regions syncs its home region.
+        regions: async (c) => [c.integration.region],
+      }),
+  };
+}

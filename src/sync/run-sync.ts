@@ -1,0 +1,217 @@
+// The sync runner: discover the organization, plan units (account × source × region),
+// run them concurrently, stream entities in windowed batches with resume cursors, and
+// report counts, coverage and errors. One failing unit never fails the sync.
+import PQueue from 'p-queue';
+import { z } from 'zod';
+import { ConnectorError, isAbortError } from '../errors.js';
+import type { AwsRuntime } from '../aws/runtime.js';
+import type { JobContext, JobOutcome } from '../jobs/types.js';
+import type { Entity, EntityKind } from '../protocol/messages.js';
+import { Batcher } from './batcher.js';
+import { decodeCursor, encodeCursor, paramsHash, unitsFingerprint } from './cursor.js';
+import { accountState } from './sources/organization.js';
+import { unitKey, type AccountInfo, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
+
+export const syncParams = z.object({
+  mode: z.enum(['full', 'delta']).default('full'),
+  since: z.iso.datetime({ offset: true }).optional(),
+  accountIds: z.array(z.string().regex(/^\d{12}$/, 'must be 12-digit account ids')).max(10_000).optional(),
+  resumeFrom: z.string().max(16 * 1024).optional(),
+});
+export type SyncParams = z.infer<typeof syncParams>;
+
+export interface CoverageEntry {
+  accountId: string;
+  source: string;
+  region: string;
+  status: 'complete' | 'failed' | 'skipped';
+}
+export interface SyncError {
+  accountId: string;
+  source: string;
+  region: string;
+  code: string;
+  message: string;
+}
+
+/** The result output must fit one 1 MiB frame; coverage beyond this is summarized. */
+const OUTPUT_BUDGET_BYTES = 900 * 1024;
+
+/** Checks resumeFrom before the job is accepted (§5: a mismatched cursor is `invalid`). */
+export function checkResumeCursor(integrationId: string, params: SyncParams): string | undefined {
+  if (params.resumeFrom === undefined) return undefined;
+  try {
+    const c = decodeCursor(params.resumeFrom);
+    if (c.integrationId !== integrationId) return 'resumeFrom belongs to another integration';
+    if (c.paramsHash !== paramsHash(params as Record<string, unknown>)) return 'resumeFrom was made for other sync params';
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return undefined;
+}
+
+/**
+ * How many units run at once. Per-account buckets are independent, so parallelism across
+ * accounts is bounded by memory (each unit holds at most one page) rather than by AWS;
+ * the shared buckets (Identity Center, Organizations) are paced by the rate limiter
+ * whatever this number is.
+ */
+export function unitConcurrency(accounts: number): number {
+  return Math.max(4, Math.min(32, accounts));
+}
+
+export interface SyncDeps {
+  aws: AwsRuntime;
+  sources: readonly EntitySource[];
+  /** Enabled regions when the integration names none. */
+  regions: (ctx: JobContext<SyncParams>, plan: SyncPlan) => Promise<string[]>;
+}
+
+export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Promise<JobOutcome> {
+  const { integration, params, log, signal } = ctx;
+  const session = deps.aws.session(integration);
+  const mgmt = await session.managementIdentity();
+  const plan: SyncPlan = { integration, partition: mgmt.partition, managementAccountId: mgmt.accountId, accounts: [], regions: [] };
+  const enabled = (s: EntitySource) => s.resourceType === undefined || integration.resourceTypes.includes(s.resourceType);
+  const sources = deps.sources.filter(enabled);
+  const organization = sources.find((s) => s.name === 'organization');
+  if (!organization) throw new Error('the organization source is not registered');
+
+  const counts: Partial<Record<EntityKind, number>> = {};
+  const coverage: CoverageEntry[] = [];
+  const errors: SyncError[] = [];
+  const warnings: Array<{ code: string; message: string; accountId?: string }> = [];
+  const completed = new Set<number>();
+  const phash = paramsHash(params as Record<string, unknown>);
+  let fingerprint = '';
+  let lastCursor: string | undefined;
+  const cursor = () => (fingerprint ? (lastCursor = encodeCursor(integration.id, phash, fingerprint, completed)) : undefined);
+  const batcher = new Batcher((entities, c) => ctx.emitBatch(entities, c), cursor);
+  const ownerKey = integration.resourceOwnerTagKey;
+  const userAttributes = ctx.config.policy?.sync.userAttributes;
+
+  const contextFor = (unit: SyncUnit): SourceContext => ({
+    session,
+    plan,
+    unit,
+    log: log.child({ accountId: unit.accountId, source: unit.source, region: unit.region }),
+    signal,
+    ownerOf: (tags) => (ownerKey && tags ? tags[ownerKey] : undefined),
+    warn: (code, message) => {
+      if (warnings.length < 200) warnings.push({ code, message: message.slice(0, 500), accountId: unit.accountId });
+      log.warn({ code, accountId: unit.accountId, source: unit.source }, message);
+    },
+    ...(userAttributes !== undefined && { userAttributes }),
+  });
+
+  const record = (e: Entity) => {
+    counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+    return batcher.add(e);
+  };
+
+  const fail = (unit: SyncUnit, err: unknown, status: 'failed' | 'skipped') => {
+    const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
+    const message = err instanceof Error ? err.message.slice(0, 500) : String(err);
+    coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status });
+    if (status === 'failed') errors.push({ accountId: unit.accountId, source: unit.source, region: unit.region, code, message });
+    log.warn({ event: 'sync.unit_failed', accountId: unit.accountId, source: unit.source, region: unit.region, code }, `sync unit ${unitKey(unit)} ${status}: ${message}`);
+  };
+
+  // 1. Discovery: the organization unit runs first and yields the accounts to enter.
+  const orgUnit = organization.units(plan)[0]!;
+  const entered: AccountInfo[] = [];
+  ctx.progress('discovery', 0);
+  for await (const e of organization.read(contextFor(orgUnit))) {
+    if (e.kind === 'aws.account' && e.accountId && accountState({ State: e.attributes['state'] as never }) === 'ACTIVE') {
+      if (!params.accountIds || params.accountIds.includes(e.accountId)) {
+        entered.push({ id: e.accountId, arn: e.id, name: e.name, ouPath: (e.attributes['ouPath'] as string[] | undefined) ?? [] });
+      }
+    }
+    await record(e);
+  }
+  plan.accounts = entered.sort((a, b) => a.id.localeCompare(b.id));
+  plan.regions = integration.regions.length > 0 ? [...integration.regions] : await deps.regions(ctx, plan);
+
+  // 2. Plan: a deterministic list of units; cursor positions refer to it.
+  const units: Array<{ unit: SyncUnit; source: EntitySource }> = [{ unit: orgUnit, source: organization }];
+  for (const s of sources) if (s !== organization) for (const u of s.units(plan)) units.push({ unit: u, source: s });
+  fingerprint = unitsFingerprint(units.map((u) => u.unit));
+  coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
+  completed.add(0);
+
+  let skip = new Set<number>();
+  if (params.resumeFrom !== undefined) {
+    const c = decodeCursor(params.resumeFrom);
+    if (c.fingerprint === fingerprint) skip = c.completed;
+    else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
+  }
+  log.info({ event: 'sync.plan', accounts: plan.accounts.length, regions: plan.regions, units: units.length, resumedUnits: skip.size }, `sync plan: ${plan.accounts.length} accounts, ${units.length} units`);
+
+  // 3. Run the units.
+  const queue = new PQueue({ concurrency: unitConcurrency(plan.accounts.length) });
+  let done = 1;
+  const total = units.length;
+  const runOne = async (pos: number): Promise<void> => {
+    const { unit, source } = units[pos]!;
+    if (signal.aborted) return;
+    if (skip.has(pos)) {
+      completed.add(pos);
+      coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
+    } else {
+      try {
+        for await (const e of source.read(contextFor(unit))) await record(e);
+        completed.add(pos);
+        coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
+      } catch (err) {
+        if (signal.aborted || isAbortError(err)) throw err;
+        fail(unit, err, isRegionDisabledError(err) ? 'skipped' : 'failed');
+      }
+    }
+    ctx.progress('units', ++done, total);
+  };
+  await Promise.all(units.slice(1).map((_, i) => queue.add(() => runOne(i + 1))));
+  if (signal.aborted) throw signal.reason ?? new DOMException('cancelled', 'AbortError');
+  await batcher.flush(true);
+
+  return { output: buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor), stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
+}
+
+/** Opt-in regions not enabled for an account answer like an unknown credential. */
+function isRegionDisabledError(err: unknown): boolean {
+  return err instanceof ConnectorError && err.code === 'AWS_REGION_DISABLED';
+}
+
+function buildOutput(
+  params: SyncParams,
+  plan: SyncPlan,
+  counts: Partial<Record<EntityKind, number>>,
+  coverage: CoverageEntry[],
+  errors: SyncError[],
+  warnings: Array<{ code: string; message: string }>,
+  cursor: string | undefined,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    mode: params.mode,
+    counts,
+    entities: Object.values(counts).reduce((a, b) => a + (b ?? 0), 0),
+    accounts: plan.accounts.length,
+    regions: plan.regions,
+    coverage,
+    errors: errors.slice(0, 1000),
+    warnings,
+    ...(cursor !== undefined && { cursor }),
+  };
+  // A control plane infers deletions only inside units marked complete, so dropping
+  // complete entries when the result would not fit one frame is always safe.
+  let size = Buffer.byteLength(JSON.stringify(out));
+  if (size > OUTPUT_BUDGET_BYTES) {
+    const kept = coverage.filter((c) => c.status !== 'complete');
+    const room = Math.max(0, OUTPUT_BUDGET_BYTES - Buffer.byteLength(JSON.stringify({ ...out, coverage: kept })));
+    const perEntry = 90;
+    const complete = coverage.filter((c) => c.status === 'complete').slice(0, Math.floor(room / perEntry));
+    out['coverage'] = [...kept, ...complete];
+    out['coverageTruncated'] = { omittedCompleteUnits: coverage.length - kept.length - complete.length };
+    size = Buffer.byteLength(JSON.stringify(out));
+  }
+  return out;
+}

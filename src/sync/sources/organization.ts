@@ -1,0 +1,142 @@
+// The organization: the organization itself, roots, OUs (walked from the root, skipping
+// excluded subtrees) and accounts with their state, OU path and tags. Its aws.account
+// entities are what the runner plans the rest of the sync from.
+//
+// For an aws-account integration it emits the single account (and the organization it
+// belongs to, when the account may read it).
+import {
+  DescribeOrganizationCommand,
+  ListAccountsForParentCommand,
+  ListOrganizationalUnitsForParentCommand,
+  ListRootsCommand,
+  ListTagsForResourceCommand,
+  OrganizationsClient,
+  type Account,
+} from '@aws-sdk/client-organizations';
+import { ConnectorError } from '../../errors.js';
+import { paginate, pageSize } from '../../aws/paginate.js';
+import type { Entity } from '../../protocol/messages.js';
+import { ids } from '../ids.js';
+import { tagRecord, type EntitySource, type SourceContext, type SyncPlan } from '../types.js';
+
+async function tagsOf(org: OrganizationsClient, resourceId: string): Promise<Record<string, string> | undefined> {
+  const tags: Array<{ Key?: string; Value?: string }> = [];
+  for await (const page of paginate(async (t) => {
+    const o = await org.send(new ListTagsForResourceCommand({ ResourceId: resourceId, NextToken: t }));
+    return { items: o.Tags, next: o.NextToken };
+  })) {
+    tags.push(...page);
+  }
+  return tagRecord(tags);
+}
+
+/** State of an account: `State` where AWS sends it (the `Status` field is being retired). */
+export function accountState(a: Pick<Account, 'State' | 'Status'>): string {
+  return (a.State as string | undefined) ?? (a.Status as string | undefined) ?? 'UNKNOWN';
+}
+
+async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity> {
+  const { plan } = ctx;
+  const integ = plan.integration;
+  const org = await ctx.session.managementClient(OrganizationsClient);
+  const o = (await org.send(new DescribeOrganizationCommand({}))).Organization;
+  if (!o?.Id || !o.Arn || !o.MasterAccountId) throw new ConnectorError('AWS_ORGANIZATION_UNAVAILABLE', 'organizations.DescribeOrganization returned no organization');
+  const orgRef = { managementAccountId: o.MasterAccountId, id: o.Id };
+  yield {
+    kind: 'aws.organization',
+    id: ids.organization(o.Arn),
+    name: o.Id,
+    accountId: o.MasterAccountId,
+    arn: o.Arn,
+    attributes: { managementAccountId: o.MasterAccountId, featureSet: o.FeatureSet },
+  };
+  const excluded = new Set(integ.excludeOrganizationalUnitIds);
+  const roots = (await org.send(new ListRootsCommand({ MaxResults: pageSize('organizations') }))).Roots ?? [];
+  for (const root of roots) {
+    if (!root.Id || !root.Arn) continue;
+    const tags = await tagsOf(org, root.Id);
+    yield { kind: 'aws.root', id: ids.root(root.Arn), name: root.Name ?? root.Id, arn: root.Arn, parentId: ids.organization(o.Arn), ...(tags && { tags }), ...owner(ctx, tags), attributes: { rootId: root.Id, policyTypes: root.PolicyTypes ?? [] } };
+    // Depth-first over OUs with an explicit stack: the OU path of each account is known
+    // when its parent is listed, and memory stays proportional to the tree's depth × width
+    // of one level, not to the organization's size.
+    const stack: Array<{ id: string; entityId: string; path: string[] }> = [{ id: root.Id, entityId: ids.root(root.Arn), path: [] }];
+    while (stack.length > 0) {
+      const parent = stack.pop()!;
+      for await (const page of paginate(async (t) => {
+        const r = await org.send(new ListAccountsForParentCommand({ ParentId: parent.id, MaxResults: pageSize('organizations'), NextToken: t }));
+        return { items: r.Accounts, next: r.NextToken };
+      })) {
+        for (const a of page) {
+          if (!a.Id || integ.excludeAccountIds.includes(a.Id)) continue;
+          const tags = await tagsOf(org, a.Id);
+          const arn = ids.account(plan.partition, a.Id, orgRef);
+          yield {
+            kind: 'aws.account',
+            id: arn,
+            name: a.Name ?? a.Id,
+            accountId: a.Id,
+            arn: a.Arn ?? arn,
+            parentId: parent.entityId,
+            ...(tags && { tags }),
+            ...owner(ctx, tags),
+            attributes: {
+              state: accountState(a),
+              email: a.Email,
+              joinedMethod: a.JoinedMethod,
+              joinedTimestamp: a.JoinedTimestamp?.toISOString(),
+              ouPath: parent.path,
+              management: a.Id === o.MasterAccountId,
+            },
+          };
+        }
+      }
+      for await (const page of paginate(async (t) => {
+        const r = await org.send(new ListOrganizationalUnitsForParentCommand({ ParentId: parent.id, MaxResults: pageSize('organizations'), NextToken: t }));
+        return { items: r.OrganizationalUnits, next: r.NextToken };
+      })) {
+        for (const ou of page) {
+          // An excluded OU hides its whole subtree, the OU itself included.
+          if (!ou.Id || !ou.Arn || excluded.has(ou.Id)) continue;
+          const tags = await tagsOf(org, ou.Id);
+          yield { kind: 'aws.organizationalUnit', id: ids.organizationalUnit(ou.Arn), name: ou.Name ?? ou.Id, arn: ou.Arn, parentId: parent.entityId, ...(tags && { tags }), ...owner(ctx, tags), attributes: { ouId: ou.Id, path: parent.path } };
+          stack.push({ id: ou.Id, entityId: ids.organizationalUnit(ou.Arn), path: [...parent.path, ou.Id] });
+        }
+      }
+    }
+  }
+}
+
+async function* singleAccount(ctx: SourceContext): AsyncGenerator<Entity> {
+  const { plan } = ctx;
+  const accountId = plan.managementAccountId;
+  // A member account may describe its organization; outside one, the account stands alone.
+  let orgRef: { managementAccountId: string; id: string } | undefined;
+  try {
+    const org = await ctx.session.managementClient(OrganizationsClient);
+    const o = (await org.send(new DescribeOrganizationCommand({}))).Organization;
+    if (o?.Id && o.MasterAccountId) orgRef = { managementAccountId: o.MasterAccountId, id: o.Id };
+  } catch {
+    orgRef = undefined;
+  }
+  const arn = ids.account(plan.partition, accountId, orgRef);
+  yield { kind: 'aws.account', id: arn, name: accountId, accountId, arn, attributes: { state: 'ACTIVE', ouPath: [], management: orgRef?.managementAccountId === accountId } };
+}
+
+function owner(ctx: SourceContext, tags: Record<string, string> | undefined): { owner?: string } {
+  const o = ctx.ownerOf(tags);
+  return o !== undefined ? { owner: o } : {};
+}
+
+export const organizationSource: EntitySource = {
+  name: 'organization',
+  entityKinds: ['aws.organization', 'aws.root', 'aws.organizationalUnit', 'aws.account'],
+  requiredActions: [
+    'organizations:DescribeOrganization',
+    'organizations:ListRoots',
+    'organizations:ListOrganizationalUnitsForParent',
+    'organizations:ListAccountsForParent',
+    'organizations:ListTagsForResource',
+  ],
+  units: (plan: SyncPlan) => [{ source: 'organization', accountId: plan.managementAccountId, region: 'global' }],
+  read: (ctx) => (ctx.plan.integration.type === 'aws-account' ? singleAccount(ctx) : organizationEntities(ctx)),
+};

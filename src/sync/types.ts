@@ -1,0 +1,75 @@
+// The contract between the sync runner and its entity sources. A source is one file in
+// src/sync/sources/ and one line in src/sync/registry.ts: it says which units of work it
+// has (account × region), which AWS actions it needs, and streams entities for a unit.
+import type { IntegrationSession } from '../aws/session.js';
+import type { Logger } from '../log.js';
+import type { Entity, EntityKind, Integration } from '../protocol/messages.js';
+
+export type SourceName = 'organization' | 'sso' | 'sso-assignments' | 'iam' | 'ec2' | 'resources';
+
+/** An account the sync enters (ACTIVE, not excluded, within the job's accountIds). */
+export interface AccountInfo {
+  id: string;
+  /** The aws.account entity id (entityIds.account). */
+  arn: string;
+  name: string;
+  /** OU ids from the root down to the account's parent. */
+  ouPath: string[];
+}
+
+export interface SyncPlan {
+  integration: Integration;
+  partition: string;
+  /** The account of the management identity (the single account for aws-account). */
+  managementAccountId: string;
+  organization?: { id: string; arn: string; managementAccountId: string };
+  /** Accounts to enter, sorted by id. */
+  accounts: AccountInfo[];
+  /** Regions for regional sources: the integration's, or every enabled region. */
+  regions: string[];
+}
+
+/** One piece of work; its outcome is one coverage entry. `region` is 'global' for global services. */
+export interface SyncUnit {
+  source: SourceName;
+  accountId: string;
+  region: string;
+}
+
+export function unitKey(u: SyncUnit): string {
+  return `${u.source}:${u.accountId}:${u.region}`;
+}
+
+export interface SourceContext {
+  session: IntegrationSession;
+  plan: SyncPlan;
+  unit: SyncUnit;
+  log: Logger;
+  /** Aborts on job.cancel; AWS calls made through the session already honour it. */
+  signal: AbortSignal;
+  /** The value of the integration's resourceOwnerTagKey in these tags, if any. */
+  ownerOf(tags: Record<string, string> | undefined): string | undefined;
+  /** A partial problem inside the unit (kept in the result's warnings); the unit still completes. */
+  warn(code: string, message: string): void;
+  /** Identity Store user attributes the customer's policy lets leave the account (undefined = all). */
+  userAttributes?: readonly string[];
+}
+
+export interface EntitySource {
+  name: SourceName;
+  /** The integration resourceTypes value that switches the source on; absent = always on. */
+  resourceType?: 'sso' | 'iam' | 'ec2' | 'resources';
+  entityKinds: readonly EntityKind[];
+  /** Every AWS action read() may call (least-privilege test, docs/permissions.md, doctor). */
+  requiredActions: readonly string[];
+  units(plan: SyncPlan): SyncUnit[];
+  read(ctx: SourceContext): AsyncIterable<Entity>;
+}
+
+/** AWS tags ([{Key, Value}]) as a plain record. */
+export function tagRecord(tags: ReadonlyArray<{ Key?: string | undefined; Value?: string | undefined }> | undefined): Record<string, string> | undefined {
+  if (!tags || tags.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const t of tags) if (t.Key !== undefined) out[t.Key] = t.Value ?? '';
+  return out;
+}

@@ -1,0 +1,71 @@
+// Drives one entity source for one unit against an AWS endpoint (the simulator), the way
+// the sync runner does, and collects what it emits. For source tests.
+import type { Entity } from '../../src/protocol/messages.js';
+import type { EntitySource, SourceContext, SyncPlan, SyncUnit } from '../../src/sync/types.js';
+import { ids } from '../../src/sync/ids.js';
+import type { World } from '../sim/aws/world.js';
+import { awsLayer } from './aws.js';
+
+export interface SourceRun {
+  entities: Entity[];
+  warnings: Array<{ code: string; message: string }>;
+}
+
+/** The plan the runner would build for the simulator's world and these integration settings. */
+export function planFor(world: World, integration: ReturnType<typeof awsLayer>['integration']): SyncPlan {
+  const org = world.organization;
+  const excludedOus = new Set<string>(integration.excludeOrganizationalUnitIds);
+  // An excluded OU excludes its subtree.
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const ou of world.ous.values()) if (!excludedOus.has(ou.id) && excludedOus.has(ou.parentId)) { excludedOus.add(ou.id); grew = true; }
+  }
+  const pathOf = (parentId: string | undefined): string[] => {
+    const path: string[] = [];
+    let p = parentId;
+    while (p && world.ous.has(p)) { path.unshift(p); p = world.ous.get(p)!.parentId; }
+    return path;
+  };
+  const accounts = [...world.accounts.values()]
+    .filter((a) => a.inOrg && a.state === 'ACTIVE' && !integration.excludeAccountIds.includes(a.id) && !(a.parentId && excludedOus.has(a.parentId)))
+    .map((a) => ({ id: a.id, arn: ids.account(world.partition, a.id, org && { managementAccountId: org.managementAccountId, id: org.id }), name: a.name, ouPath: pathOf(a.parentId) }))
+    .sort((x, y) => x.id.localeCompare(y.id));
+  return {
+    integration,
+    partition: world.partition,
+    managementAccountId: org?.managementAccountId ?? accounts[0]!.id,
+    ...(org && { organization: { id: org.id, arn: `arn:${world.partition}:organizations::${org.managementAccountId}:organization/${org.id}`, managementAccountId: org.managementAccountId } }),
+    accounts,
+    regions: integration.regions.length > 0 ? integration.regions : world.regions,
+  };
+}
+
+export async function runSource(source: EntitySource, plan: SyncPlan, unit: SyncUnit, layer: ReturnType<typeof awsLayer>, extra: Partial<SourceContext> = {}): Promise<SourceRun> {
+  const warnings: SourceRun['warnings'] = [];
+  const key = plan.integration.resourceOwnerTagKey;
+  const ctx: SourceContext = {
+    session: layer.session,
+    plan,
+    unit,
+    log: layer.logs.log,
+    signal: new AbortController().signal,
+    ownerOf: (tags) => (key && tags ? tags[key] : undefined),
+    warn: (code, message) => warnings.push({ code, message }),
+    ...extra,
+  };
+  const entities: Entity[] = [];
+  for await (const e of source.read(ctx)) entities.push(e);
+  return { entities, warnings };
+}
+
+/** Runs every unit of a source and returns all entities. */
+export async function runAllUnits(source: EntitySource, plan: SyncPlan, layer: ReturnType<typeof awsLayer>): Promise<SourceRun> {
+  const all: SourceRun = { entities: [], warnings: [] };
+  for (const unit of source.units(plan)) {
+    const r = await runSource(source, plan, unit, layer);
+    all.entities.push(...r.entities);
+    all.warnings.push(...r.warnings);
+  }
+  return all;
+}
