@@ -6,6 +6,7 @@ import { Daemon } from './daemon/daemon.js';
 import { Metrics } from './daemon/metrics.js';
 import { AwsRuntime } from './aws/runtime.js';
 import { doctor } from './commands/doctor.js';
+import { syncCommand } from './commands/sync.js';
 import { defaultHandlers } from './jobs/registry.js';
 import type { JobHandler } from './jobs/types.js';
 import { createLogger, registerSecret, scrub } from './log.js';
@@ -21,6 +22,7 @@ Usage: access-connector [command] [options]
 Commands:
   run        Run the daemon (default): connect to the control plane and take jobs.
   doctor     Check the configuration, the control plane and AWS access; name each fix.
+  sync       Run a sync locally and write the entities as NDJSON (no control plane).
   version    Print the version.
   help       Show help for a command: access-connector help run
 
@@ -49,6 +51,19 @@ ledger (LEDGER_TABLE). Every AWS check is a real read-only call; nothing is chan
   --accounts N         member accounts to try the member role in (default 3)
 
 Exit codes: 0 when nothing failed, 1 when a check failed, 64 on bad usage.
+`,
+  sync: `Usage: access-connector sync --integration FILE [--out FILE] [--params FILE] [--quiet]
+
+Runs the same sync job the control plane sends, in this process, and writes one entity
+per line (NDJSON) to --out (default: stdout). A progress bar goes to stderr on a
+terminal, and a summary (counts per kind, coverage, errors) at the end.
+
+  --integration FILE   the integration, as JSON (protocol §4)
+  --params FILE        sync params as JSON (default {"mode":"full"})
+  --out FILE           where to write the entities ('-' for stdout)
+
+Exit codes: 0 when the sync succeeded (units may still have failed: see the summary),
+1 when it failed, 64 on bad usage. Ctrl-C cancels cleanly.
 `,
   version: `Usage: access-connector version
 
@@ -151,6 +166,9 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case 'doctor':
       process.exitCode = await doctor(args.slice(args.indexOf('doctor') + 1));
+      return;
+    case 'sync':
+      process.exitCode = await syncCommand(args.slice(args.indexOf('sync') + 1));
       return;
     default:
       process.stderr.write(`access-connector: unknown command "${command.slice(0, 40)}"\n\n${HELP['main']}`);

@@ -1,0 +1,69 @@
+// Runs a job handler in this process without a control plane: the same code path as
+// the daemon (params schema, the handler's own veto, AWS scope, cancellation on SIGINT),
+// with batches handed to a callback instead of the outbox.
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import { toJobError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { newAwsCallStats, runInAwsScope } from '../aws/clients.js';
+import { describeIssues, type Entity, type Integration } from '../protocol/messages.js';
+import type { JobHandler, JobOutcome } from '../jobs/types.js';
+import { UsageError } from './args.js';
+
+export interface LocalJobResult {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  output?: unknown;
+  error?: { code: string; message: string; retryable: boolean };
+  stats: Record<string, unknown>;
+}
+
+export interface LocalJobOptions {
+  config: Config;
+  log: Logger;
+  integration: Integration;
+  params: unknown;
+  onBatch?: (entities: Entity[], cursor: string | undefined) => Promise<void> | void;
+  onProgress?: (phase: string, done: number, total?: number) => void;
+}
+
+export async function runLocalJob<P>(handler: JobHandler<P>, opts: LocalJobOptions): Promise<LocalJobResult> {
+  const parsed = handler.params.safeParse(opts.params);
+  if (!parsed.success) throw new UsageError(`params: ${describeIssues(parsed.error)}`);
+  const veto = handler.admit?.({ integration: opts.integration, params: parsed.data, config: opts.config });
+  if (veto) throw new UsageError(`${veto.reason}: ${veto.message}`);
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new DOMException('interrupted', 'AbortError'));
+  process.once('SIGINT', onSigint);
+  const aws = newAwsCallStats();
+  const started = Date.now();
+  const cpu = process.cpuUsage();
+  let outcome: JobOutcome | undefined;
+  let failure: unknown;
+  try {
+    outcome = await runInAwsScope({ signal: controller.signal, stats: aws }, () =>
+      handler.run({
+        jobId: `local-${randomUUID()}`,
+        jobType: handler.jobType,
+        attempt: 1,
+        integration: opts.integration,
+        params: parsed.data,
+        signal: controller.signal,
+        log: opts.log,
+        config: opts.config,
+        progress: (phase, done, total) => opts.onProgress?.(phase, done, total),
+        emitBatch: async (entities, cursor) => {
+          await opts.onBatch?.(entities, cursor);
+        },
+      }),
+    );
+  } catch (err) {
+    failure = err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const used = process.cpuUsage(cpu);
+  const stats = { durationMs: Date.now() - started, cpuMs: Math.round((used.user + used.system) / 1000), awsCalls: aws.calls, awsThrottles: aws.throttles, ...(outcome?.stats ?? {}) };
+  if (failure === undefined) return { status: outcome?.cancelled ? 'cancelled' : 'succeeded', output: outcome?.output, stats };
+  const error = toJobError(failure);
+  return { status: controller.signal.aborted ? 'cancelled' : 'failed', error, stats };
+}

@@ -1,0 +1,89 @@
+// `access-connector sync`: the sync job without a control plane, writing NDJSON.
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { ConfigError, loadConfig, secretValues } from '../config.js';
+import { AwsRuntime } from '../aws/runtime.js';
+import { syncJob } from '../jobs/sync.js';
+import { createLogger, registerSecret, scrub } from '../log.js';
+import { parseFlags, UsageError } from './args.js';
+import { readIntegration } from './doctor.js';
+import { runLocalJob } from './local-job.js';
+
+function readParams(path: string | undefined): unknown {
+  if (path === undefined) return { mode: 'full' };
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read params ${path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+export async function syncCommand(args: string[]): Promise<number> {
+  let flags: Record<string, string | boolean>;
+  try {
+    flags = parseFlags(args, { integration: 'string', out: 'string', params: 'string', quiet: 'boolean' });
+    if (typeof flags['integration'] !== 'string') throw new UsageError('--integration FILE is required');
+  } catch (err) {
+    process.stderr.write(`access-connector sync: ${(err as Error).message}\n`);
+    return 64;
+  }
+  let config;
+  try {
+    config = loadConfig(process.env, { daemon: false });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`access-connector sync: configuration error: ${scrub(err.message)}\n`);
+      return 78;
+    }
+    throw err;
+  }
+  for (const s of secretValues(config)) registerSecret(s);
+  const log = createLogger({ level: config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn', format: config.logFormat, destination: process.stderr, base: { command: 'sync' } });
+  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier });
+  const outPath = typeof flags['out'] === 'string' ? flags['out'] : '-';
+  const out: WriteStream | NodeJS.WriteStream = outPath === '-' ? process.stdout : createWriteStream(outPath);
+  const tty = process.stderr.isTTY === true && !flags['quiet'];
+  let entities = 0;
+  let lastDraw = 0;
+  const draw = (phase: string, done: number, total?: number) => {
+    if (!tty || Date.now() - lastDraw < 100) return;
+    lastDraw = Date.now();
+    const pct = total ? Math.floor((done / total) * 100) : 0;
+    const bar = total ? `[${'#'.repeat(Math.floor(pct / 4)).padEnd(25)}] ${pct}%` : '';
+    process.stderr.write(`\r${phase} ${done}${total ? `/${total}` : ''} ${bar} ${entities} entities`.padEnd(79));
+  };
+  try {
+    const integration = readIntegration(flags['integration']);
+    const result = await runLocalJob(syncJob(aws), {
+      config,
+      log,
+      integration,
+      params: readParams(typeof flags['params'] === 'string' ? flags['params'] : undefined),
+      onBatch: async (batch) => {
+        for (const e of batch) {
+          if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, 'drain');
+        }
+        entities += batch.length;
+      },
+      onProgress: draw,
+    });
+    if (tty) process.stderr.write('\n');
+    if (out !== process.stdout) await new Promise<void>((r) => (out as WriteStream).end(() => r()));
+    const o = (result.output ?? {}) as { counts?: Record<string, number>; errors?: Array<{ accountId: string; source: string; region: string; code: string; message: string }>; coverage?: Array<{ status: string }> };
+    const lines = [
+      `sync ${result.status}: ${entities} entities in ${((result.stats['durationMs'] as number) / 1000).toFixed(1)} s, ${String(result.stats['awsCalls'])} AWS calls (${String(result.stats['awsThrottles'])} throttled)`,
+      ...Object.entries(o.counts ?? {}).map(([k, n]) => `  ${k.padEnd(24)} ${n}`),
+    ];
+    const failed = (o.coverage ?? []).filter((c) => c.status === 'failed').length;
+    if (o.coverage) lines.push(`coverage: ${o.coverage.length} units, ${failed} failed`);
+    for (const e of (o.errors ?? []).slice(0, 20)) lines.push(`  ${e.accountId} ${e.source} ${e.region}: ${e.code}: ${e.message}`);
+    if (result.error) lines.push(`error: ${result.error.code}: ${result.error.message}`);
+    process.stderr.write(scrub(`${lines.join('\n')}\n`));
+    return result.status === 'succeeded' ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`access-connector sync: ${scrub((err as Error).message)}\n`);
+    return err instanceof UsageError ? 64 : 1;
+  } finally {
+    aws.destroy();
+  }
+}
