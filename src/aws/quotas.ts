@@ -39,7 +39,8 @@ export const GLOBAL_FAMILIES: ReadonlySet<QuotaFamily> = new Set(['organizations
 export function familyOf(service: string, operation: string): QuotaFamily {
   const s = service.toLowerCase().replace(/[\s_-]/g, '');
   if (s === 'sts') return 'sts';
-  if (s === 'organizations') return 'organizations';
+  // The Account API (ListRegions) is paced with Organizations, its sibling management API.
+  if (s === 'organizations' || s === 'account') return 'organizations';
   if (s === 'iam') return 'iam';
   if (s === 'ssoadmin' || s === 'identitystore') return 'identitycenter';
   if (s === 'resourceexplorer2') return operation === 'Search' ? 'resource-explorer-search' : 'resource-explorer';

@@ -2,6 +2,7 @@
 import type { AwsRuntime } from '../aws/runtime.js';
 import { checkResumeCursor, runSync, syncParams, type SyncParams } from '../sync/run-sync.js';
 import { SOURCES } from '../sync/registry.js';
+import { enabledRegions } from '../aws/regions.js';
 import type { JobHandler } from './types.js';
 
 export function syncJob(aws: AwsRuntime): JobHandler<SyncParams> {
@@ -17,8 +18,7 @@ export function syncJob(aws: AwsRuntime): JobHandler<SyncParams> {
       runSync(ctx, {
         aws,
         sources: SOURCES,
-        // Until enabled-region discovery lands, an integration without regions syncs its home region.
-        regions: async (c) => [c.integration.region],
+        regions: (c) => enabledRegions(aws.session(c.integration)),
       }),
   };
 }

@@ -10,6 +10,7 @@ import type { Entity, EntityKind } from '../protocol/messages.js';
 import { Batcher } from './batcher.js';
 import { decodeCursor, encodeCursor, paramsHash, unitsFingerprint } from './cursor.js';
 import { accountState } from './sources/organization.js';
+import { isRegionDisabled } from './sources/ec2.js';
 import { unitKey, type AccountInfo, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
 export const syncParams = z.object({
@@ -139,6 +140,13 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
   completed.add(0);
 
+  if (params.mode === 'delta') {
+    // No source has a change feed yet (docs/sync.md): a delta request is answered with a
+    // full read, which the control plane can always reconcile (it infers deletions inside
+    // complete units). The output says so instead of pretending.
+    warnings.push({ code: 'DELTA_AS_FULL', message: 'delta sync is not available for these sources; a full sync was run' });
+  }
+
   let skip = new Set<number>();
   if (params.resumeFrom !== undefined) {
     const c = decodeCursor(params.resumeFrom);
@@ -164,7 +172,7 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
         coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
       } catch (err) {
         if (signal.aborted || isAbortError(err)) throw err;
-        fail(unit, err, isRegionDisabledError(err) ? 'skipped' : 'failed');
+        fail(unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
       }
     }
     ctx.progress('units', ++done, total);
@@ -176,10 +184,6 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   return { output: buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor), stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
 }
 
-/** Opt-in regions not enabled for an account answer like an unknown credential. */
-function isRegionDisabledError(err: unknown): boolean {
-  return err instanceof ConnectorError && err.code === 'AWS_REGION_DISABLED';
-}
 
 function buildOutput(
   params: SyncParams,
@@ -191,7 +195,9 @@ function buildOutput(
   cursor: string | undefined,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    mode: params.mode,
+    // Delta requests are served by a full read for now (see the DELTA_AS_FULL warning).
+    mode: 'full',
+    requestedMode: params.mode,
     counts,
     entities: Object.values(counts).reduce((a, b) => a + (b ?? 0), 0),
     accounts: plan.accounts.length,

@@ -59,13 +59,20 @@ export async function runSource(source: EntitySource, plan: SyncPlan, unit: Sync
   return { entities, warnings };
 }
 
-/** Runs every unit of a source and returns all entities. */
-export async function runAllUnits(source: EntitySource, plan: SyncPlan, layer: ReturnType<typeof awsLayer>): Promise<SourceRun> {
-  const all: SourceRun = { entities: [], warnings: [] };
-  for (const unit of source.units(plan)) {
-    const r = await runSource(source, plan, unit, layer);
-    all.entities.push(...r.entities);
-    all.warnings.push(...r.warnings);
-  }
-  return all;
+/**
+ * Runs every unit of a source and returns all entities, in unit order. `concurrency` units
+ * run at once (default 1), as the runner reads several accounts at a time.
+ */
+export async function runAllUnits(source: EntitySource, plan: SyncPlan, layer: ReturnType<typeof awsLayer>, opts: { concurrency?: number } = {}): Promise<SourceRun> {
+  const units = source.units(plan);
+  const runs: SourceRun[] = new Array(units.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < units.length) {
+      const i = next++;
+      runs[i] = await runSource(source, plan, units[i]!, layer);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker));
+  return { entities: runs.flatMap((r) => r.entities), warnings: runs.flatMap((r) => r.warnings) };
 }

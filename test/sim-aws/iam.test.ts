@@ -50,6 +50,45 @@ describe('IAM', () => {
     expect((await failure(iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1001 })))).name).toBe('ValidationError');
   });
 
+  /** The raw XML of an IAM call as the member role (what the SDK parses, before it drops unknown fields). */
+  async function rawIam(params: string): Promise<string> {
+    const c = await member(sim, ACCT);
+    const r = await fetch(sim.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `AWS4-HMAC-SHA256 Credential=${c.accessKeyId}/20240101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0`,
+        'x-amz-security-token': c.sessionToken!,
+      },
+      body: `Version=2010-05-08&${params}`,
+    });
+    expect(r.status).toBe(200);
+    return r.text();
+  }
+
+  // Guards against GAAD rows carrying fields AWS's RoleDetail lacks (the SDK would drop them
+  // silently, hiding that a sync needs ListRoles for them).
+  test('GetAccountAuthorizationDetails role rows have no MaxSessionDuration or Description, as in AWS', async () => {
+    const xml = await rawIam('Action=GetAccountAuthorizationDetails&Filter.member.1=Role');
+    expect(xml).toContain('<RoleName>app-deployer</RoleName>');
+    expect(xml).not.toContain('MaxSessionDuration');
+    expect(xml).not.toContain('<Description>');
+    const listed = await iam.send(new ListRolesCommand({}));
+    expect(listed.Roles!.every((x) => typeof x.MaxSessionDuration === 'number')).toBe(true);
+  });
+
+  test('user access keys have a secret that no read returns', async () => {
+    const keys = sim.world.accounts.get(ACCT)!.iam.users.get('ci-bot')!.accessKeys!;
+    expect(keys.map((k) => k.secret)).toEqual([expect.stringMatching(/^[0-9a-f]{40}$/), expect.stringMatching(/^[0-9a-f]{40}$/)]);
+    const out = [
+      await rawIam('Action=GetAccountAuthorizationDetails'),
+      await rawIam('Action=ListAccessKeys&UserName=ci-bot'),
+      ...await Promise.all(keys.map((k) => rawIam(`Action=GetAccessKeyLastUsed&AccessKeyId=${k.id}`))),
+    ].join('\n');
+    expect(out).toContain(keys[0]!.id);
+    for (const k of keys) expect(out).not.toContain(k.secret);
+  });
+
   test('reads: roles, users, groups, policies, access keys, aliases', async () => {
     const listed = await iam.send(new ListRolesCommand({ MaxItems: 2 }));
     expect(listed.IsTruncated).toBe(true);

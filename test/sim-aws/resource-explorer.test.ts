@@ -62,9 +62,55 @@ describe('Resource Explorer 2', () => {
     expect(searched).toHaveLength(1000);
     // Split by a finer query and the halves are complete.
     const listed = [];
-    for await (const p of paginateListResources({ client: re, pageSize: 1000 }, { Filters: { FilterString: 'service:sqs' } })) listed.push(...p.Resources!);
+    for await (const p of paginateListResources({ client: re, pageSize: 999 }, { Filters: { FilterString: 'service:sqs' } })) listed.push(...p.Resources!);
     expect(listed).toHaveLength(1200);
     expect(new Set(listed.map((r) => r.Arn)).size).toBe(1200);
+    // As the API reference warns: MaxResults 1000 ends the listing after one page.
+    const full = await re.send(new ListResourcesCommand({ Filters: { FilterString: 'service:sqs' }, MaxResults: 1000 }));
+    expect(full.Resources).toHaveLength(1000);
+    expect(full.NextToken).toBeUndefined();
+  });
+
+  test('ListResources is authorized by resource-explorer-2:Search, as AWS documents', async () => {
+    const acct = '444444444403';
+    const own = new ResourceExplorer2Client(cfg(sim, await member(sim, acct)));
+    try {
+      sim.admin.setRolePermissions({ accountId: acct, roleName: 'AccessConnectorMember', allow: ['resource-explorer-2:Search'] });
+      expect((await own.send(new ListResourcesCommand({}))).Resources).toHaveLength(6);
+      sim.admin.setRolePermissions({ accountId: acct, roleName: 'AccessConnectorMember', allow: ['resource-explorer-2:List*', 'resource-explorer-2:Get*'] });
+      const e = await failure(own.send(new ListResourcesCommand({})));
+      expect(e).toBeInstanceOf(AccessDeniedException);
+      expect(e.message).toContain('resource-explorer-2:Search');
+    } finally {
+      sim.admin.setRolePermissions({ accountId: acct, roleName: 'AccessConnectorMember', allow: ['iam:*', 'ssm:*', 'resource-explorer-2:*', 'cloudtrail:LookupEvents'] });
+    }
+  });
+
+  test('an organization view sees a member\'s resources only in regions where the member has an index; setIndexType', async () => {
+    const acct = '444444444404';
+    const mre = new ResourceExplorer2Client(cfg(sim, await management(sim)));
+    const ofAcct = async () => {
+      const rs = [];
+      for await (const p of paginateListResources({ client: mre, pageSize: 500 }, { Filters: { FilterString: `accountid:${acct}` } })) rs.push(...p.Resources!);
+      return new Set(rs.map((r) => r.Region));
+    };
+    expect(await ofAcct()).toEqual(new Set(['us-east-1', 'eu-west-1', 'us-west-2']));
+    const a = sim.world.accounts.get(acct)!;
+    const saved = a.re.indexes;
+    a.re.indexes = saved.filter((i) => i.region !== 'eu-west-1');
+    try {
+      expect(await ofAcct()).toEqual(new Set(['us-east-1', 'us-west-2']));
+    } finally {
+      a.re.indexes = saved;
+    }
+    // The management aggregator turned LOCAL: its organization view covers its own region only.
+    sim.admin.setIndexType({ accountId: MGMT, region: 'us-east-1', type: 'LOCAL' });
+    try {
+      expect((await mre.send(new ListIndexesCommand({ Type: 'AGGREGATOR' }))).Indexes).toEqual([]);
+      expect(await ofAcct()).toEqual(new Set(['us-east-1']));
+    } finally {
+      sim.admin.setIndexType({ accountId: MGMT, region: 'us-east-1', type: 'AGGREGATOR' });
+    }
   });
 
   test('Search quota 5 TPS → ThrottlingException (429); missing permission → AccessDeniedException', async () => {

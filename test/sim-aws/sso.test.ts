@@ -1,7 +1,7 @@
 import {
   SSOAdminClient, ListInstancesCommand, ListPermissionSetsCommand, DescribePermissionSetCommand, ListAccountAssignmentsCommand,
   ListPermissionSetsProvisionedToAccountCommand, ListAccountAssignmentsForPrincipalCommand, ListManagedPoliciesInPermissionSetCommand,
-  ListCustomerManagedPolicyReferencesInPermissionSetCommand, GetInlinePolicyForPermissionSetCommand, GetPermissionsBoundaryForPermissionSetCommand,
+  ListCustomerManagedPolicyReferencesInPermissionSetCommand, GetInlinePolicyForPermissionSetCommand, GetPermissionsBoundaryForPermissionSetCommand, ListTagsForResourceCommand,
   CreateAccountAssignmentCommand, DeleteAccountAssignmentCommand, DescribeAccountAssignmentCreationStatusCommand,
   DescribeAccountAssignmentDeletionStatusCommand, ListAccountAssignmentCreationStatusCommand, paginateListAccountAssignmentsForPrincipal,
   ResourceNotFoundException, ConflictException, ThrottlingException, AccessDeniedException, ValidationException,
@@ -49,6 +49,16 @@ describe('SSO Admin', () => {
     const audit = await psArn('SecurityAudit');
     expect((await sso.send(new GetPermissionsBoundaryForPermissionSetCommand({ InstanceArn: instanceArn, PermissionSetArn: audit }))).PermissionsBoundary?.ManagedPolicyArn).toBe('arn:aws:iam::aws:policy/ReadOnlyAccess');
     expect(await failure(sso.send(new DescribePermissionSetCommand({ InstanceArn: instanceArn, PermissionSetArn: `${instanceArn.replace('instance', 'permissionSet')}/ps-0000000000000000` })))).toBeInstanceOf(ResourceNotFoundException);
+  });
+
+  test('ListTagsForResource: a permission set\'s tags, none for an untagged one, ResourceNotFound for an unknown ARN', async () => {
+    const dev = await psArn('Developer');
+    expect((await sso.send(new ListTagsForResourceCommand({ InstanceArn: instanceArn, ResourceArn: dev }))).Tags).toEqual([{ Key: 'owner', Value: 'platform' }]);
+    // InstanceArn may be left out: the permission set ARN names its instance.
+    expect((await sso.send(new ListTagsForResourceCommand({ ResourceArn: dev }))).Tags).toEqual([{ Key: 'owner', Value: 'platform' }]);
+    expect((await sso.send(new ListTagsForResourceCommand({ InstanceArn: instanceArn, ResourceArn: await psArn('Billing') }))).Tags).toEqual([]);
+    const missing = `${instanceArn.replace('instance', 'permissionSet')}/ps-0000000000000000`;
+    expect(await failure(sso.send(new ListTagsForResourceCommand({ InstanceArn: instanceArn, ResourceArn: missing })))).toBeInstanceOf(ResourceNotFoundException);
   });
 
   test('assignments per account × permission set and per principal, paginated', async () => {

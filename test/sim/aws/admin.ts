@@ -123,6 +123,14 @@ export class SimAdmin {
     });
   }
 
+  /** Turn an account's Resource Explorer index in `region` into an aggregator or a local one (AWS's UpdateIndexType, out of band). */
+  setIndexType(a: { accountId: string; region: string; type: 'LOCAL' | 'AGGREGATOR' }): void {
+    const idx = this.account(a.accountId).re.indexes.find((i) => i.region === a.region);
+    if (!idx) throw new AdminError(`no Resource Explorer index in ${a.accountId} / ${a.region}`);
+    idx.type = a.type;
+  }
+  /** Opt-in regions the account has not enabled (see world.regionEnabled). */
+  setDisabledRegions(a: { accountId: string; regions: string[] }): void { this.account(a.accountId).disabledRegions = [...a.regions]; }
   advanceClock(a: { ms: number }): void { this.rt.advanceClock(a.ms); }
   setQuotas(a: { enabled?: boolean; timeScale?: number; rates?: Partial<Record<Family, number>> }): void {
     if (a.enabled !== undefined) this.rt.quotas.enabled = a.enabled;

@@ -15,7 +15,7 @@ export class SimError extends Error {
 
 export type ServiceName =
   | 'sts' | 'iam' | 'organizations' | 'sso-admin' | 'identitystore'
-  | 'ssm' | 'cloudtrail' | 'dynamodb' | 'resource-explorer-2';
+  | 'ssm' | 'cloudtrail' | 'dynamodb' | 'resource-explorer-2' | 'account';
 
 type Kind = 'throttling' | 'accessDenied' | 'invalidToken' | 'expiredToken' | 'missingAuth';
 
@@ -32,6 +32,14 @@ const COMMON: Record<ServiceName, Record<Kind, [string, number]>> = {
   dynamodb: j('ThrottlingException'),
   'resource-explorer-2': {
     throttling: ['ThrottlingException', 429],
+    accessDenied: ['AccessDeniedException', 403],
+    invalidToken: ['UnrecognizedClientException', 403],
+    expiredToken: ['ExpiredTokenException', 403],
+    missingAuth: ['MissingAuthenticationTokenException', 403],
+  },
+  // Account Management (restJson1): its model's throttling error is TooManyRequestsException (429).
+  account: {
+    throttling: ['TooManyRequestsException', 429],
     accessDenied: ['AccessDeniedException', 403],
     invalidToken: ['UnrecognizedClientException', 403],
     expiredToken: ['ExpiredTokenException', 403],

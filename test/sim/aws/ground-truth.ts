@@ -3,7 +3,6 @@
 import type { Account, World } from './world.js';
 import { arn, ancestors, resourcesOf } from './world.js';
 import { entityIds, canonicalRefs, type EntityKind, type EntityRef } from './entity-ids.js';
-import { attachedAwsPolicies } from './services/iam.js';
 import { DEFAULT_RATES, Quotas, type Family } from './quotas.js';
 import { sha256 } from './util.js';
 
@@ -94,7 +93,6 @@ export function groundTruth(w: World, s: IntegrationSettings): GroundTruth {
     }
   }
 
-  const awsManaged = new Set<string>();
   for (const a of sc.entered) {
     if (sc.types.has('iam')) {
       for (const u of a.iam.users.values()) {
@@ -104,10 +102,10 @@ export function groundTruth(w: World, s: IntegrationSettings): GroundTruth {
       }
       for (const g of a.iam.groups.values()) add('iam.group', entityIds.iam(arn.group(w, a.id, g)));
       for (const r of a.iam.roles.values()) add('iam.role', entityIds.iam(arn.role(w, a.id, r)));
-      // Customer-managed policies, and AWS-managed ones attached (or used as a boundary) in
-      // the account — what GetAccountAuthorizationDetails reports; each AWS policy once.
+      // Customer-managed policies only. AWS-managed ones are AWS's catalogue, the same in
+      // every account: a sync refers to them by ARN in attachments and boundaries, and does
+      // not emit them, since no single (account) unit could own such an entity.
       for (const pol of a.iam.policies.keys()) add('iam.policy', entityIds.iam(pol));
-      for (const pol of attachedAwsPolicies(w, a)) awsManaged.add(pol.arn);
     }
     if (sc.types.has('ec2')) {
       for (const region of sc.regions) {
@@ -120,7 +118,6 @@ export function groundTruth(w: World, s: IntegrationSettings): GroundTruth {
       for (const r of resourcesOf(w, a.id)) if (regions.has(r.region) && indexed.has(r.region)) add('resource', entityIds.resource(r.arn));
     }
   }
-  for (const pol of awsManaged) add('iam.policy', entityIds.iam(pol));
 
   const lines = canonicalRefs(out);
   const counts: Partial<Record<EntityKind, number>> = {};
@@ -130,7 +127,8 @@ export function groundTruth(w: World, s: IntegrationSettings): GroundTruth {
 
 // ---------------------------------------------------------------------------------------
 // Call model: the calls a full sync makes, per quota bucket. This is the one place to refine
-// it when the sync's strategy changes. Page sizes are AWS's maxima.
+// it when the sync's strategy changes. Page sizes are AWS's maxima, except where the sync
+// asks for less (IAM).
 // ---------------------------------------------------------------------------------------
 
 export interface CallLine { family: Family; account: string; region: string; operation: string; calls: number }
@@ -185,7 +183,7 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
     const P = sso.permissionSets.size;
     add('identitycenter', mgmt, r, 'ListInstances', 1);
     add('identitycenter', mgmt, r, 'ListPermissionSets', pages(P, 100));
-    add('identitycenter', mgmt, r, 'DescribePermissionSet + 4 policy reads per permission set', 5 * P);
+    add('identitycenter', mgmt, r, 'DescribePermissionSet + 4 policy reads + ListTagsForResource per permission set', 6 * P);
     add('identitycenter', mgmt, r, 'identitystore:ListUsers', pages(sso.users.size, 100));
     add('identitycenter', mgmt, r, 'identitystore:ListGroups', pages(sso.groups.size, 100));
     const perGroup = new Map<string, number>();
@@ -198,6 +196,8 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
       for (const ps of pss) { const n = pages(sso.byTarget.get(`${ps}|${a.id}`)?.size ?? 0, 100); assignmentPages += n; maxA = Math.max(maxA, n); }
     }
     add('identitycenter', mgmt, r, 'ListPermissionSetsProvisionedToAccount', provisioned);
+    // The assignments' names: each provisioned permission set described once per sync.
+    add('identitycenter', mgmt, r, 'DescribePermissionSet per provisioned permission set', new Set(sc.entered.flatMap((a) => [...(sso.provisioned.get(a.id) ?? [])])).size);
     add('identitycenter', mgmt, r, 'ListAccountAssignments', assignmentPages);
     ssoChain = 1 + pages(P, 100) + 1 + 1 + maxA;
   }
@@ -207,13 +207,14 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
   for (const a of sc.entered) {
     let chain = 0;
     if (sc.types.has('iam')) {
-      const n = a.iam.users.size + a.iam.groups.size + a.iam.roles.size + a.iam.policies.size + attachedAwsPolicies(w, a).length;
+      // GAAD without AWS-managed policies, 100 per page (src/sync/sources/iam.ts says why).
+      const n = a.iam.users.size + a.iam.groups.size + a.iam.roles.size + a.iam.policies.size;
       const keys = [...a.iam.users.values()].reduce((k, u) => k + (u.accessKeys?.length ?? 0), 0);
-      add('iam', a.id, home, 'GetAccountAuthorizationDetails', pages(n, 1000));
+      add('iam', a.id, home, 'ListRoles', pages(a.iam.roles.size, 100));
+      add('iam', a.id, home, 'GetAccountAuthorizationDetails', pages(n, 100));
       add('iam', a.id, home, 'ListAccessKeys', a.iam.users.size);
       add('iam', a.id, home, 'GetAccessKeyLastUsed', keys);
-      add('iam', a.id, home, 'ListAccountAliases', 1);
-      chain = Math.max(chain, pages(n, 1000) + 2);
+      chain = Math.max(chain, Math.max(pages(a.iam.roles.size, 100), pages(n, 100)) + 2);
     }
     if (sc.types.has('ec2')) {
       for (const region of sc.regions) {
@@ -245,8 +246,8 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
     assumptions: [
       'Organizations: tree walk with ListOrganizationalUnitsForParent / ListAccountsForParent (20 per page) from the root, skipping excluded OUs; ListTagsForResource per listed account and OU.',
       'One AssumeRole into the member role per entered (ACTIVE, not excluded) account, made by the management-role session.',
-      'Identity Center: ListPermissionSets, then 5 reads per permission set; ListUsers, ListGroups, ListGroupMemberships per group (100 per page); per entered account ListPermissionSetsProvisionedToAccount, then ListAccountAssignments per provisioned permission set.',
-      'IAM per entered account: GetAccountAuthorizationDetails (1000 per page), ListAccessKeys per user, GetAccessKeyLastUsed per key, ListAccountAliases.',
+      'Identity Center: ListPermissionSets, then 6 reads per permission set (Describe, 4 policy reads, tags); ListUsers, ListGroups, ListGroupMemberships per group (100 per page); per entered account ListPermissionSetsProvisionedToAccount, then ListAccountAssignments per provisioned permission set (and DescribePermissionSet once per provisioned permission set, for names).',
+      'IAM per entered account: ListRoles and GetAccountAuthorizationDetails without AWS-managed policies (100 per page each), ListAccessKeys per user, GetAccessKeyLastUsed per key.',
       'SSM per entered account and region: DescribeInstanceInformation (50 per page).',
       'Resource Explorer: ListIndexes + GetDefaultView + ListResources (1000 per page) in each account\'s aggregator region (or once, in the management account\'s organization view).',
       'Calls spread perfectly across buckets and run with unlimited concurrency; the critical path is the longest chain of dependent calls (tree walk, role hops, pagination).',

@@ -11,7 +11,7 @@ import { Quotas, type Family } from './quotas.js';
 import { Faults } from './faults.js';
 import { Stats } from './stats.js';
 import type { Ctx, ServiceDef } from './service.js';
-import { globalRegion, type World } from './world.js';
+import { globalRegion, regionEnabled, type World } from './world.js';
 import { sleep, uuid } from './util.js';
 import { stsService } from './services/sts.js';
 import { iamService } from './services/iam.js';
@@ -22,6 +22,7 @@ import { ssmService } from './services/ssm.js';
 import { cloudTrailService } from './services/cloudtrail.js';
 import { dynamoDbService } from './services/dynamodb.js';
 import { resourceExplorerService } from './services/resource-explorer.js';
+import { accountService, ACCOUNT_PATHS } from './services/account.js';
 
 export interface RuntimeOptions {
   /** Latency added to every call, in ms before time scaling (default 0). */
@@ -72,7 +73,7 @@ export class SimRuntime {
       setSessionLifetimeCap: (ms) => { this.sessions.lifetimeCapMs = ms; },
     }, options.latencyMs ?? 0);
     this.services = [stsService, iamService, organizationsService, ssoAdminService, identityStoreService,
-      ssmService, cloudTrailService, dynamoDbService, resourceExplorerService];
+      ssmService, cloudTrailService, dynamoDbService, resourceExplorerService, accountService];
     const targets: Record<string, ServiceDef> = {
       AWSOrganizationsV20161128: organizationsService, SWBExternalService: ssoAdminService,
       AWSIdentityStore: identityStoreService, AmazonSSM: ssmService, CloudTrail_20131101: cloudTrailService,
@@ -105,6 +106,10 @@ export class SimRuntime {
         input = decodeForm(req.body);
         op = String(input.Action ?? '');
         svc = auth?.service === 'sts' || input.Version === '2011-06-15' ? stsService : iamService;
+      } else if (auth?.service === 'account' || ACCOUNT_PATHS.has(req.path.split('?')[0]!)) {
+        svc = accountService;
+        op = ACCOUNT_PATHS.get(req.path.split('?')[0]!) ?? '';
+        input = decodeJson(req.body);
       } else if (auth?.service === 'resource-explorer-2' || /^\/[A-Z]/.test(req.path)) {
         svc = resourceExplorerService;
         op = req.path.split('?')[0]!.replace(/^\//, '').replace(/\/$/, '');
@@ -151,6 +156,9 @@ export class SimRuntime {
     const account = this.world.accounts.get(session.accountId);
     if (!account) throw commonError(svc.name, 'invalidToken');
     const region = auth.region;
+    // AWS answers a call in an opt-in region the account has not enabled as if it did not
+    // know the credentials (UnrecognizedClientException / InvalidClientTokenId).
+    if (!svc.global && !regionEnabled(this.world, account, region)) throw commonError(svc.name, 'invalidToken');
 
     const hold = this.faults.holdMs(svc.name, op, account.id);
     if (hold > 0) await sleep(hold);
@@ -162,7 +170,7 @@ export class SimRuntime {
     if (latency > 0) await sleep(latency);
 
     const ctx: Ctx = { sim: this, world: this.world, session, account, region, service: svc.name, op, input, requestId, now: this.now() };
-    const action = `${svc.iamPrefix}:${op}`;
+    const action = svc.actionOf?.(op) ?? `${svc.iamPrefix}:${op}`;
     if (this.faults.deniedAccounts.has(account.id) && op !== 'GetCallerIdentity') {
       throw commonError(svc.name, 'accessDenied', deniedMessage(session, action, svc.resource?.(ctx) ?? '*', { allowed: false, explicitDeny: true }));
     }

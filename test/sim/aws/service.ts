@@ -26,6 +26,10 @@ export interface ServiceDef {
   protocol: 'query' | 'json1.0' | 'json1.1' | 'rest-json';
   /** IAM action prefix (`sso` for SSO Admin). */
   iamPrefix: string;
+  /** The IAM action an operation needs, where it is not `<iamPrefix>:<op>`. */
+  actionOf?(op: string): string;
+  /** Global services answer in every region; regional ones refuse an opt-in region the account has not enabled. */
+  global?: boolean;
   /** CloudTrail eventSource. */
   eventSource: string;
   ops: Record<string, Handler>;

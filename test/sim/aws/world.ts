@@ -12,7 +12,11 @@ export interface IamUser {
   inline?: Record<string, string>; attached?: string[]; boundary?: string;
   accessKeys?: AccessKey[]; passwordLastUsed?: number;
 }
-export interface AccessKey { id: string; status: 'Active' | 'Inactive'; created: number; lastUsed?: number; lastService?: string; lastRegion?: string }
+export interface AccessKey {
+  id: string; status: 'Active' | 'Inactive'; created: number; lastUsed?: number; lastService?: string; lastRegion?: string;
+  /** The secret AWS shows once at creation; no read API returns it (tests scan output for it). */
+  secret: string;
+}
 export interface IamGroup { name: string; id: string; path: string; created: number; inline?: Record<string, string>; attached?: string[]; members: string[] }
 export interface IamRole {
   name: string; id: string; path: string; created: number; trust: string; description?: string;
@@ -81,6 +85,8 @@ export interface Account {
   id: string; name: string; email: string; state: AccountState; parentId?: string; joined: number;
   /** false for accounts outside the organization (e.g. the connector's hosting account). */
   inOrg: boolean; tags?: Tag[];
+  /** Opt-in regions of World.regions this account has not enabled (calls there fail as in AWS). */
+  disabledRegions?: string[];
   iam: IamState; ssm: Map<string, SsmRegionState>; re: ReState;
   dynamodb: Map<string, Map<string, DdbTable>>; trail: TrailEvent[];
 }
@@ -173,6 +179,26 @@ export const arn = {
   policy: (w: World, acct: string, path: string, name: string) => `arn:${w.partition}:iam::${acct}:policy${path}${name}`,
   awsPolicy: (w: World, path: string, name: string) => `arn:${w.partition}:iam::aws:policy${path}${name}`,
 };
+
+/** The regions every `aws`-partition account has; every region launched since March 2019 is opt-in. */
+export const ENABLED_BY_DEFAULT = new Set([
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'sa-east-1',
+  'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-north-1',
+  'ap-south-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-southeast-1', 'ap-southeast-2',
+]);
+
+/** Opt-in regions the Account API lists as DISABLED unless the world enables them. */
+export const KNOWN_OPT_IN_REGIONS = ['af-south-1', 'ap-east-1', 'eu-south-1', 'me-south-1', 'il-central-1'];
+
+/**
+ * Whether an account may call regional services in `region`. Only the `aws` partition has
+ * opt-in regions; an opt-in region is enabled where the world lists it, unless the account
+ * disabled it.
+ */
+export function regionEnabled(w: World, a: Account, region: string): boolean {
+  if (w.partition !== 'aws' || ENABLED_BY_DEFAULT.has(region)) return true;
+  return w.regions.includes(region) && !a.disabledRegions?.includes(region);
+}
 
 /** Where a partition's global services (IAM, Organizations) log to CloudTrail. */
 export function globalRegion(w: World): string {

@@ -121,6 +121,7 @@ const MUTATING = ['UpdateAssumeRolePolicy', 'PutRolePermissionsBoundary', 'Delet
 
 export const iamService: ServiceDef = {
   name: 'iam',
+  global: true,
   protocol: 'query',
   iamPrefix: 'iam',
   eventSource: 'iam.amazonaws.com',
@@ -158,7 +159,9 @@ export const iamService: ServiceDef = {
           out.GroupDetailList.push({ ...groupOut(w, a, g), GroupPolicyList: inlineOut(g.inline), AttachedManagedPolicies: attachedOut(w, a, g.attached) });
         } else if (row.k === 'R') {
           const r = row.v as IamRole;
-          out.RoleDetailList.push({ ...roleOut(w, a, r, true), InstanceProfileList: [], RolePolicyList: inlineOut(r.inline), AttachedManagedPolicies: attachedOut(w, a, r.attached) });
+          // AWS's RoleDetail has no MaxSessionDuration or Description (GetRole / ListRoles do).
+          const { MaxSessionDuration: _m, Description: _d, ...detail } = roleOut(w, a, r, true);
+          out.RoleDetailList.push({ ...detail, InstanceProfileList: [], RolePolicyList: inlineOut(r.inline), AttachedManagedPolicies: attachedOut(w, a, r.attached) });
         } else {
           const pol = row.v as ManagedPolicy;
           out.Policies.push({ ...policyOut(a, pol, false), PolicyVersionList: [{ Document: enc(pol.document), VersionId: 'v1', IsDefaultVersion: true, CreateDate: new Date(pol.created) }] });

@@ -45,6 +45,7 @@ function parentExists(ctx: Ctx, id: string): boolean {
 
 export const organizationsService: ServiceDef = {
   name: 'organizations',
+  global: true,
   protocol: 'json1.1',
   iamPrefix: 'organizations',
   eventSource: 'organizations.amazonaws.com',

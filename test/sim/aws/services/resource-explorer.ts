@@ -1,6 +1,7 @@
 // Resource Explorer 2 (restJson1: POST /ListIndexes, /Search, …), per account. Search stops
 // at 1,000 results per query string (Count.Complete=false past it); ListResources pages
-// through a view without that cap.
+// through a view without that cap. As AWS documents: ListResources is authorized by
+// `resource-explorer-2:Search`, and returns no NextToken when MaxResults is 1000.
 import { SimError } from '../errors.js';
 import type { Ctx, ServiceDef } from '../service.js';
 import type { Resource, ReView } from '../world.js';
@@ -26,7 +27,8 @@ function view(ctx: Ctx): ReView {
 }
 
 /** Resources a view sees: its owner's (or, for an organization view, every member's), in the
- *  regions its index covers (an aggregator covers all regions that have an index). */
+ *  regions its index covers (an aggregator covers all regions that have an index). A member's
+ *  resources reach an organization view only from regions where the member has an index. */
 export function viewResources(ctx: Ctx, v: ReView): Resource[] {
   const idx = ctx.account.re.indexes.find((i) => i.region === v.region);
   if (!idx) return [];
@@ -35,8 +37,8 @@ export function viewResources(ctx: Ctx, v: ReView): Resource[] {
   const regionsOf = (acct: string): Set<string> | undefined => {
     const a = ctx.world.accounts.get(acct);
     if (!a || (orgWide && a.state !== 'ACTIVE')) return new Set();
-    const local = idx.type === 'AGGREGATOR' ? a.re.indexes.map((i) => i.region) : [v.region];
-    return orgWide ? new Set([...local, ...ctx.world.regions]) : new Set(local);
+    const indexed = a.re.indexes.map((i) => i.region);
+    return new Set(idx.type === 'AGGREGATOR' ? indexed : indexed.filter((r) => r === v.region));
   };
   const cache = new Map<string, Set<string> | undefined>();
   const covered = (r: Resource) => {
@@ -106,6 +108,7 @@ export const resourceExplorerService: ServiceDef = {
   iamPrefix: 'resource-explorer-2',
   eventSource: 'resource-explorer-2.amazonaws.com',
   family: (op) => (op === 'Search' ? 'resource-explorer-search' : 'resource-explorer'),
+  actionOf: (op) => `resource-explorer-2:${op === 'ListResources' ? 'Search' : op}`,
   mutating: new Set(),
   resource: (ctx) => str(ctx.input.ViewArn) ?? `arn:${ctx.world.partition}:resource-explorer-2:${ctx.region}:${ctx.account.id}:view/*`,
   ops: {
@@ -151,7 +154,9 @@ export const resourceExplorerService: ServiceDef = {
       const f = str((ctx.input.Filters as { FilterString?: string } | undefined)?.FilterString) ?? '';
       const all = viewResources(ctx, v).filter(compileQuery(f));
       const p = page(ctx, all, `${v.arn}|${f}`);
-      return { Resources: p.items.map(resourceOut), NextToken: p.next, ViewArn: v.arn };
+      // The model's documentation: "does not generate a NextToken if you set MaxResults to 1000".
+      const next = num(ctx.input.MaxResults) === 1000 ? undefined : p.next;
+      return { Resources: p.items.map(resourceOut), NextToken: next, ViewArn: v.arn };
     },
   },
 };

@@ -105,12 +105,23 @@ export const ssmService: ServiceDef = {
         else if (f.Key.startsWith('tag:')) all = all.filter((i) => i.tags?.some((t) => t.Key === f.Key.slice(4) && f.Values.includes(t.Value)));
       }
       const p = page(ctx, all, JSON.stringify(filters), 50, 5);
+      // Hybrid (on-premises) nodes have `mi-` ids and are ManagedInstance; EC2 ones EC2Instance.
       return { InstanceInformationList: p.items.map((i) => ({
         InstanceId: i.id, PingStatus: i.ping, LastPingDateTime: new Date(ctx.now - 60_000), AgentVersion: '3.3.0.0', IsLatestVersion: true,
-        PlatformType: i.platform, PlatformName: i.platformName, PlatformVersion: i.platformVersion, ResourceType: 'EC2Instance',
+        PlatformType: i.platform, PlatformName: i.platformName, PlatformVersion: i.platformVersion, ResourceType: i.id.startsWith('mi-') ? 'ManagedInstance' : 'EC2Instance',
         IamRole: i.iamRole, RegistrationDate: new Date(i.registered), IPAddress: i.ip, ComputerName: i.computerName, Name: i.name,
-        SourceId: i.id, SourceType: 'AWS::EC2::Instance', AssociationStatus: 'Success',
+        SourceId: i.id, SourceType: i.id.startsWith('mi-') ? 'AWS::SSM::ManagedInstance' : 'AWS::EC2::Instance', AssociationStatus: 'Success',
       })), NextToken: p.next };
+    },
+    // Only the ManagedInstance type is modelled: tags of hybrid (`mi-`) nodes. An EC2
+    // instance's tags live in EC2, and SSM refuses its id here, as AWS does.
+    ListTagsForResource: (ctx) => {
+      const type = str(ctx.input.ResourceType);
+      const id = str(ctx.input.ResourceId) ?? '';
+      if (type !== 'ManagedInstance') throw validation('ssm', `ResourceType ${type ?? ''} is not supported by the simulator`);
+      const inst = id.startsWith('mi-') ? region(ctx).instances.get(id) : undefined;
+      if (!inst) throw new SimError('InvalidResourceId', 'The resource ID is not valid. Verify that you entered the correct ID and try again.', 400);
+      return { TagList: inst.tags ?? [] };
     },
     SendCommand: (ctx) => {
       const r = region(ctx);

@@ -190,6 +190,17 @@ export const ssoAdminService: ServiceDef = {
       const p = page(ctx, ps.customerManaged, ps.arn);
       return { CustomerManagedPolicyReferences: p.items, NextToken: p.next };
     },
+    // Tags of a permission set (or of the instance). InstanceArn is optional in today's
+    // API; without it the instance is the one the permission set ARN names.
+    ListTagsForResource: (ctx) => {
+      const resourceArn = str(ctx.input.ResourceArn) ?? '';
+      ctx.input.InstanceArn ??= resourceArn.replace(/^(arn:[^:]+:sso:::)permissionSet\/(ssoins-[0-9a-f]+)\/.*$/, '$1instance/$2');
+      const sso = instance(ctx);
+      const ps = sso.permissionSets.get(resourceArn);
+      if (!ps && resourceArn !== sso.arn) throw notFound(`Could not find resource with ResourceArn ${resourceArn}`);
+      const p = page(ctx, ps?.tags ?? [], resourceArn);
+      return { Tags: p.items, NextToken: p.next };
+    },
     GetInlinePolicyForPermissionSet: (ctx) => ({ InlinePolicy: permissionSet(ctx, instance(ctx)).inline ?? '' }),
     GetPermissionsBoundaryForPermissionSet: (ctx) => {
       const ps = permissionSet(ctx, instance(ctx));

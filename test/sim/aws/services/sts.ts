@@ -10,6 +10,7 @@ const EXTERNAL_ID = /^[\w+=,.@:/-]{2,1224}$/;
 
 export const stsService: ServiceDef = {
   name: 'sts',
+  global: true,
   protocol: 'query',
   iamPrefix: 'sts',
   eventSource: 'sts.amazonaws.com',

@@ -4,7 +4,7 @@ import type {
   Account, AccountState, IamRole, IamUser, ManagedInstance, PermissionSet, SimPermissions, SsoInstance, Tag, World,
 } from '../world.js';
 import { addAssignment, arn, emptyAccount, ssmRegion } from '../world.js';
-import { randomId, rng } from '../util.js';
+import { randomId, rng, sha256 } from '../util.js';
 
 export interface BuilderOptions {
   name: string; seed: number; partition?: string; regions: string[];
@@ -19,7 +19,7 @@ export const BASE_ROLE = 'ConnectorTaskRole';
 /** What the connector's roles may call (the simulator's stand-in for their IAM policies). */
 export const PERMISSIONS: Record<string, SimPermissions> = {
   base: { allow: ['sts:AssumeRole', 'dynamodb:*'] },
-  management: { allow: ['organizations:Describe*', 'organizations:List*', 'sso:*', 'identitystore:*', 'sts:AssumeRole', 'iam:*', 'ssm:*', 'resource-explorer-2:*', 'cloudtrail:LookupEvents'] },
+  management: { allow: ['organizations:Describe*', 'organizations:List*', 'sso:*', 'identitystore:*', 'sts:AssumeRole', 'iam:*', 'ssm:*', 'resource-explorer-2:*', 'cloudtrail:LookupEvents', 'account:ListRegions'] },
   member: { allow: ['iam:*', 'ssm:*', 'resource-explorer-2:*', 'cloudtrail:LookupEvents'] },
   admin: { allow: ['*'] },
 };
@@ -104,7 +104,9 @@ export class Builder {
       u.accessKeys = [];
       for (let i = 0; i < o.keys; i++) {
         const used = this.rand() < 0.7;
-        u.accessKeys.push({ id: this.id('AKIA', 16), status: i === 0 ? 'Active' : 'Inactive', created: this.time(),
+        const id = this.id('AKIA', 16);
+        // Derived from the id, not drawn from the PRNG, so generated worlds stay as they were.
+        u.accessKeys.push({ id, secret: sha256(`secret:${id}`).slice(0, 40), status: i === 0 ? 'Active' : 'Inactive', created: this.time(),
           ...(used ? { lastUsed: this.time(), lastService: 's3', lastRegion: this.w.regions[0] ?? 'us-east-1' } : {}) });
       }
     }

@@ -1,0 +1,130 @@
+// npm run bench:sync — a full sync of the simulator's generated organization through the
+// real connector process and the reference control plane, with AWS quotas on and 30 ms
+// per call, time-scaled by k. Prints one JSON line of figures; asserts nothing.
+//
+//   node dist/bench/sync.js [--accounts 1000] [--seed 1] [--k 10] [--latency-ms 30] [--share 0.5]
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
+import { startAwsSimulator } from '../test/sim/aws/index.js';
+import { canonicalRefs } from '../test/sim/aws/entity-ids.js';
+import { ConnectorProcess } from '../test/helpers/process.js';
+import { MAIN_JS } from '../test/helpers/paths.js';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+const accounts = arg('accounts', 1000);
+const seed = arg('seed', 1);
+const k = arg('k', 10);
+const latencyMs = arg('latency-ms', 30);
+const share = arg('share', 0.5);
+
+/** Peak resident set of a process, from /proc (VmHWM), in MB. */
+function peakRssMb(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const sim = await startAwsSimulator({ world: { generate: { seed, accounts } }, quotas: true, timeScale: k, latencyMs });
+  const mgmt = sim.world.organization!.managementAccountId;
+  const integration = {
+    id: 'int-bench',
+    name: 'bench',
+    type: 'aws-organization' as const,
+    region: 'us-east-1',
+    roleArn: `arn:${sim.world.partition}:iam::${mgmt}:role/${sim.world.connector.managementRoleName}`,
+    externalId: sim.world.connector.externalId,
+    memberRoleName: sim.world.connector.memberRoleName,
+    ssoRegion: sim.world.sso?.region ?? 'us-east-1',
+  };
+  const settings = { type: 'aws-organization' as const };
+  const truth = sim.groundTruth(settings);
+  const floor = sim.floor(settings, { quotaShare: share, timeScale: k, latencyMs });
+
+  const cp = await ReferenceControlPlane.start({ window: 16 });
+  const connector = new ConnectorProcess(
+    {
+      CONNECTOR_ID: 'bench',
+      CONTROL_PLANE_URL: cp.url,
+      ALLOW_INSECURE_CONTROL_PLANE: 'true',
+      CONNECTOR_TOKEN: 'test-token',
+      LOG_LEVEL: 'warn',
+      AWS_QUOTA_SHARE: String(share),
+      AWS_QUOTA_MULTIPLIER: String(k),
+      ...sim.env,
+    },
+    { entry: MAIN_JS },
+  );
+  await cp.waitForSession(15_000);
+  sim.stats.reset();
+  const t0 = Date.now();
+  const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full' } });
+  const result = await cp.waitForResult(jobId, 30 * 60_000);
+  const wallSeconds = (Date.now() - t0) / 1000;
+  const rss = peakRssMb(connector.child.pid!);
+
+  const seen = new Map<string, number>();
+  let entities = 0;
+  for (const f of cp.unique()) {
+    if (f.frame?.['type'] !== 'sync.batch' || f.frame['jobId'] !== jobId) continue;
+    for (const e of f.frame['entities'] as Array<{ kind: string; id: string }>) {
+      entities++;
+      const key = `${e.kind} ${e.id}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+  }
+  const expected = new Set(canonicalRefs(truth.entities));
+  const got = new Set(seen.keys());
+  const missing = [...expected].filter((x) => !got.has(x)).length;
+  const extra = [...got].filter((x) => !expected.has(x)).length;
+  const duplicated = [...seen.values()].filter((n) => n > 1).length;
+  const simStats = sim.stats.snapshot();
+
+  connector.signal('SIGTERM');
+  await connector.exited;
+  await cp.close();
+  await sim.close();
+
+  const stats = result.stats as Record<string, number>;
+  console.log(
+    JSON.stringify({
+      bench: 'sync',
+      status: result.status,
+      accounts,
+      seed,
+      k,
+      latencyMs,
+      quotaShare: share,
+      entities,
+      truthEntities: truth.entities.length,
+      wallSeconds: Number(wallSeconds.toFixed(1)),
+      floorSeconds: Number(floor.floorSeconds.toFixed(1)),
+      ratioToFloor: Number((wallSeconds / floor.floorSeconds).toFixed(2)),
+      bottleneck: floor.bottleneck?.bucket,
+      awsCalls: simStats.total.calls,
+      throttles: simStats.total.throttled,
+      connectorAwsCalls: stats['awsCalls'],
+      cpuSeconds: Number(((stats['cpuMs'] ?? 0) / 1000).toFixed(1)),
+      peakRssMb: rss,
+      missing,
+      extra,
+      duplicated,
+      failedUnits: stats['failedUnits'],
+      machine: { cpus: cpus().length, memGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    }),
+  );
+  if (result.status !== 'succeeded') process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,268 @@
+// IAM Identity Center: the instance, its permission sets (with a summary of their
+// policies), and the Identity Store's users, groups and group memberships. One unit, in
+// the management account and the Identity Center region. Account assignments are the
+// sso-assignments source's (one unit per account, so one denied account fails alone).
+import {
+  DescribePermissionSetCommand,
+  GetInlinePolicyForPermissionSetCommand,
+  GetPermissionsBoundaryForPermissionSetCommand,
+  ListCustomerManagedPolicyReferencesInPermissionSetCommand,
+  ListInstancesCommand,
+  ListManagedPoliciesInPermissionSetCommand,
+  ListPermissionSetsCommand,
+  ListTagsForResourceCommand,
+  SSOAdminClient,
+  type InstanceMetadata,
+} from '@aws-sdk/client-sso-admin';
+import { IdentitystoreClient, ListGroupMembershipsCommand, ListGroupsCommand, ListUsersCommand, type User } from '@aws-sdk/client-identitystore';
+import { ConnectorError } from '../../errors.js';
+import type { IntegrationSession } from '../../aws/session.js';
+import { paginate, pageSize } from '../../aws/paginate.js';
+import type { Entity } from '../../protocol/messages.js';
+import { ids } from '../ids.js';
+import { tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
+
+/** The Identity Center region of an integration. */
+export function ssoRegion(plan: SyncPlan): string {
+  return plan.integration.ssoRegion ?? plan.integration.region;
+}
+
+// ListInstances is looked up once per session (one job) and region, not once per unit:
+// sso-assignments has one unit per account, all in the same Identity Center quota
+// (20 TPS for the whole organization), and the instance does not change during a sync.
+// Keyed by the session object, so the cache goes away with the job. A failed lookup is
+// dropped so the next unit asks again.
+const instances = new WeakMap<IntegrationSession, Map<string, Promise<InstanceMetadata | undefined>>>();
+
+/** The organization's Identity Center instance in the unit's region, or undefined if there is none. */
+export function findInstance(ctx: SourceContext): Promise<InstanceMetadata | undefined> {
+  let byRegion = instances.get(ctx.session);
+  if (!byRegion) instances.set(ctx.session, (byRegion = new Map()));
+  const region = ctx.unit.region;
+  let found = byRegion.get(region);
+  if (!found) {
+    found = (async () => {
+      const sso = await ctx.session.managementClient(SSOAdminClient, region);
+      // An account holds at most one organization instance; account instances live in
+      // member accounts, which ListInstances in the management account does not return.
+      const r = await sso.send(new ListInstancesCommand({ MaxResults: pageSize('ssoAdmin') }));
+      return (r.Instances ?? []).find((i) => i.InstanceArn && i.IdentityStoreId);
+    })();
+    byRegion.set(region, found);
+    found.catch(() => byRegion.delete(region));
+  }
+  return found;
+}
+
+function owner(ctx: SourceContext, tags: Record<string, string> | undefined): { owner?: string } {
+  const o = ctx.ownerOf(tags);
+  return o !== undefined ? { owner: o } : {};
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof ConnectorError && err.code === 'AWS_NOT_FOUND';
+}
+
+/** Inline policies up to this size (UTF-8 bytes) are sent whole; larger ones only by size. */
+const INLINE_POLICY_MAX = 4096;
+
+async function* permissionSets(ctx: SourceContext, sso: SSOAdminClient, instanceArn: string, common: Pick<Entity, 'accountId' | 'region' | 'parentId'>): AsyncGenerator<Entity> {
+  const psInput = (arn: string) => ({ InstanceArn: instanceArn, PermissionSetArn: arn });
+  for await (const page of paginate(async (t) => {
+    const r = await sso.send(new ListPermissionSetsCommand({ InstanceArn: instanceArn, MaxResults: pageSize('ssoAdmin'), NextToken: t }));
+    return { items: r.PermissionSets, next: r.NextToken };
+  })) {
+    for (const arn of page) {
+      let ps;
+      try {
+        ps = (await sso.send(new DescribePermissionSetCommand(psInput(arn)))).PermissionSet;
+      } catch (err) {
+        // Deleted between the listing and now: it is simply gone.
+        if (isNotFound(err)) continue;
+        throw err;
+      }
+      const managed: string[] = [];
+      for await (const p of paginate(async (t) => {
+        const r = await sso.send(new ListManagedPoliciesInPermissionSetCommand({ ...psInput(arn), MaxResults: pageSize('ssoAdmin'), NextToken: t }));
+        return { items: r.AttachedManagedPolicies, next: r.NextToken };
+      })) for (const m of p) if (m.Arn) managed.push(m.Arn);
+      const customer: Array<{ name: string | undefined; path: string | undefined }> = [];
+      for await (const p of paginate(async (t) => {
+        const r = await sso.send(new ListCustomerManagedPolicyReferencesInPermissionSetCommand({ ...psInput(arn), MaxResults: pageSize('ssoAdmin'), NextToken: t }));
+        return { items: r.CustomerManagedPolicyReferences, next: r.NextToken };
+      })) for (const c of p) customer.push({ name: c.Name, path: c.Path });
+      // AWS answers an empty string when there is no inline policy.
+      const inline = (await sso.send(new GetInlinePolicyForPermissionSetCommand(psInput(arn)))).InlinePolicy ?? '';
+      const inlineSize = Buffer.byteLength(inline, 'utf8');
+      let boundary: { managedPolicyArn?: string; customerManagedPolicy?: { name: string | undefined; path: string | undefined } } | null = null;
+      try {
+        const b = (await sso.send(new GetPermissionsBoundaryForPermissionSetCommand(psInput(arn)))).PermissionsBoundary;
+        if (b?.ManagedPolicyArn) boundary = { managedPolicyArn: b.ManagedPolicyArn };
+        else if (b?.CustomerManagedPolicyReference) boundary = { customerManagedPolicy: { name: b.CustomerManagedPolicyReference.Name, path: b.CustomerManagedPolicyReference.Path } };
+      } catch (err) {
+        // No boundary is answered with ResourceNotFoundException.
+        if (!isNotFound(err)) throw err;
+      }
+      const tagList: Array<{ Key?: string; Value?: string }> = [];
+      for await (const p of paginate(async (t) => {
+        const r = await sso.send(new ListTagsForResourceCommand({ InstanceArn: instanceArn, ResourceArn: arn, NextToken: t }));
+        return { items: r.Tags, next: r.NextToken };
+      })) tagList.push(...p);
+      const tags = tagRecord(tagList);
+      yield {
+        kind: 'sso.permissionSet',
+        id: ids.permissionSet(arn),
+        name: ps?.Name ?? arn,
+        arn,
+        ...common,
+        ...(tags && { tags }),
+        ...owner(ctx, tags),
+        attributes: {
+          description: ps?.Description,
+          createdDate: ps?.CreatedDate?.toISOString(),
+          sessionDuration: ps?.SessionDuration,
+          relayState: ps?.RelayState,
+          managedPolicyArns: managed,
+          customerManagedPolicies: customer,
+          hasInlinePolicy: inlineSize > 0,
+          inlinePolicySize: inlineSize,
+          ...(inlineSize > 0 && inlineSize <= INLINE_POLICY_MAX && { inlinePolicy: inline }),
+          permissionsBoundary: boundary,
+        },
+      };
+    }
+  }
+}
+
+// What a customer's policy may allow (policy file `sync.userAttributes`): Identity Store
+// attribute names, matched case-insensitively, each with the entity attribute it becomes.
+const USER_ATTRIBUTES: Record<string, (u: User) => Record<string, unknown>> = {
+  username: (u) => ({ userName: u.UserName }),
+  displayname: (u) => ({ displayName: u.DisplayName }),
+  name: (u) => ({ name: u.Name && { givenName: u.Name.GivenName, familyName: u.Name.FamilyName, formatted: u.Name.Formatted } }),
+  emails: (u) => ({ emails: (u.Emails ?? []).map((e) => ({ value: e.Value, type: e.Type, primary: e.Primary })) }),
+  // Only whether the user came from an external directory, never the ids themselves.
+  externalids: (u) => ({ hasExternalIds: (u.ExternalIds?.length ?? 0) > 0 }),
+};
+
+function userEntity(ctx: SourceContext, u: User & { UserId: string }, common: Pick<Entity, 'accountId' | 'region' | 'parentId'>): Entity {
+  const allowed = ctx.userAttributes && new Set(ctx.userAttributes.map((a) => a.toLowerCase()));
+  const may = (a: string) => !allowed || allowed.has(a);
+  const attributes: Record<string, unknown> = { userId: u.UserId };
+  for (const [name, pick] of Object.entries(USER_ATTRIBUTES)) if (may(name)) Object.assign(attributes, pick(u));
+  // The entity name must not leak an attribute the policy keeps in the account.
+  const name = (may('username') && u.UserName) || (may('displayname') && u.DisplayName) || u.UserId;
+  return { kind: 'sso.user', id: ids.ssoUser(ctx.plan.partition, u.UserId), name, ...common, attributes };
+}
+
+async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
+  const inst = await findInstance(ctx);
+  if (!inst?.InstanceArn || !inst.IdentityStoreId) {
+    ctx.warn('SSO_INSTANCE_NOT_FOUND', `no IAM Identity Center instance in account ${ctx.unit.accountId}, region ${ctx.unit.region}; set ssoRegion to the instance's region`);
+    return;
+  }
+  const { InstanceArn: instanceArn, IdentityStoreId: storeId } = inst;
+  const region = ctx.unit.region;
+  const partition = ctx.plan.partition;
+  const sso = await ctx.session.managementClient(SSOAdminClient, region);
+  const store = await ctx.session.managementClient(IdentitystoreClient, region);
+  const accountId = inst.OwnerAccountId ?? ctx.unit.accountId;
+  const inInstance = { accountId, region, parentId: ids.ssoInstance(instanceArn) };
+
+  // Users first: the instance entity needs what they tell about the identity source.
+  let users = 0;
+  let external = 0;
+  for await (const page of paginate(async (t) => {
+    const r = await store.send(new ListUsersCommand({ IdentityStoreId: storeId, MaxResults: pageSize('identityStore'), NextToken: t }));
+    return { items: r.Users, next: r.NextToken };
+  })) {
+    for (const u of page) {
+      if (!u.UserId) continue;
+      users++;
+      if ((u.ExternalIds?.length ?? 0) > 0) external++;
+      yield userEntity(ctx, { ...u, UserId: u.UserId }, inInstance);
+    }
+  }
+
+  // No AWS API tells the identity source. Users provisioned by SCIM (an external IdP) or
+  // synchronised from Active Directory carry ExternalIds; users created in Identity
+  // Center's own directory cannot have any (CreateUser takes none). So: any user with
+  // ExternalIds → EXTERNAL, users but none with them → IDENTITY_CENTER, no users → UNKNOWN.
+  // A directory switched back to Identity Center may keep old ExternalIds: a heuristic.
+  const identitySource = users === 0 ? 'UNKNOWN' : external > 0 ? 'EXTERNAL' : 'IDENTITY_CENTER';
+  yield {
+    kind: 'sso.instance',
+    id: ids.ssoInstance(instanceArn),
+    name: inst.Name || instanceArn,
+    accountId,
+    region,
+    arn: instanceArn,
+    attributes: { identityStoreId: storeId, name: inst.Name, status: inst.Status, createdDate: inst.CreatedDate?.toISOString(), identitySource },
+  };
+
+  yield* permissionSets(ctx, sso, instanceArn, inInstance);
+
+  // Each group, then its memberships: only one page of groups is held at a time.
+  for await (const page of paginate(async (t) => {
+    const r = await store.send(new ListGroupsCommand({ IdentityStoreId: storeId, MaxResults: pageSize('identityStore'), NextToken: t }));
+    return { items: r.Groups, next: r.NextToken };
+  })) {
+    for (const g of page) {
+      if (!g.GroupId) continue;
+      const groupEntityId = ids.ssoGroup(partition, g.GroupId);
+      const groupName = g.DisplayName ?? g.GroupId;
+      yield {
+        kind: 'sso.group',
+        id: groupEntityId,
+        name: groupName,
+        ...inInstance,
+        attributes: { groupId: g.GroupId, displayName: g.DisplayName, description: g.Description, hasExternalIds: (g.ExternalIds?.length ?? 0) > 0 },
+      };
+      try {
+        for await (const mp of paginate(async (t) => {
+          const r = await store.send(new ListGroupMembershipsCommand({ IdentityStoreId: storeId, GroupId: g.GroupId, MaxResults: pageSize('identityStore'), NextToken: t }));
+          return { items: r.GroupMemberships, next: r.NextToken };
+        })) {
+          for (const m of mp) {
+            // MemberId is a union; users are the only members Identity Store has today.
+            const userId = m.MemberId && 'UserId' in m.MemberId ? m.MemberId.UserId : undefined;
+            if (!m.MembershipId || !userId) continue;
+            yield {
+              kind: 'sso.groupMembership',
+              id: ids.ssoGroupMembership(partition, m.MembershipId),
+              name: `${groupName}: ${userId}`,
+              accountId,
+              region,
+              parentId: groupEntityId,
+              attributes: { groupId: g.GroupId, userId, membershipId: m.MembershipId },
+            };
+          }
+        }
+      } catch (err) {
+        // Group deleted after it was listed: its memberships went with it.
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+}
+
+export const ssoSource: EntitySource = {
+  name: 'sso',
+  resourceType: 'sso',
+  entityKinds: ['sso.instance', 'sso.permissionSet', 'sso.user', 'sso.group', 'sso.groupMembership'],
+  requiredActions: [
+    'sso:ListInstances',
+    'sso:ListPermissionSets',
+    'sso:DescribePermissionSet',
+    'sso:ListManagedPoliciesInPermissionSet',
+    'sso:ListCustomerManagedPolicyReferencesInPermissionSet',
+    'sso:GetInlinePolicyForPermissionSet',
+    'sso:GetPermissionsBoundaryForPermissionSet',
+    'sso:ListTagsForResource',
+    'identitystore:ListUsers',
+    'identitystore:ListGroups',
+    'identitystore:ListGroupMemberships',
+  ],
+  units: (plan: SyncPlan): SyncUnit[] => [{ source: 'sso', accountId: plan.managementAccountId, region: ssoRegion(plan) }],
+  read: (ctx) => identityCenter(ctx),
+};
