@@ -55,11 +55,9 @@ export function checkResumeCursor(integrationId: string, params: SyncParams): st
  * How many units run at once. Per-account buckets are independent, so parallelism across
  * accounts is bounded by memory (each unit holds at most one page) rather than by AWS;
  * the shared buckets (Identity Center, Organizations) are paced by the rate limiter
- * whatever this number is.
+ * whatever this number is, and the limiter is what makes a sync follow AWS's quotas.
  */
-export function unitConcurrency(accounts: number): number {
-  return Math.max(4, Math.min(32, accounts));
-}
+const UNIT_CONCURRENCY = 32;
 
 export interface SyncDeps {
   aws: AwsRuntime;
@@ -118,47 +116,18 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
     log.warn({ event: 'sync.unit_failed', accountId: unit.accountId, source: unit.source, region: unit.region, code }, `sync unit ${unitKey(unit)} ${status}: ${message}`);
   };
 
-  // 1. Discovery: the organization unit runs first and yields the accounts to enter.
-  const orgUnit = organization.units(plan)[0]!;
-  const entered: AccountInfo[] = [];
-  ctx.progress('discovery', 0);
-  for await (const e of organization.read(contextFor(orgUnit))) {
-    if (e.kind === 'aws.account' && e.accountId && accountState({ State: e.attributes['state'] as never }) === 'ACTIVE') {
-      if (!params.accountIds || params.accountIds.includes(e.accountId)) {
-        entered.push({ id: e.accountId, arn: e.id, name: e.name, ouPath: (e.attributes['ouPath'] as string[] | undefined) ?? [] });
-      }
-    }
-    await record(e);
-  }
-  plan.accounts = entered.sort((a, b) => a.id.localeCompare(b.id));
+  // Regions first: account units start while discovery is still walking the tree.
   plan.regions = integration.regions.length > 0 ? [...integration.regions] : await deps.regions(ctx, plan);
 
-  // 2. Plan: a deterministic list of units; cursor positions refer to it.
-  const units: Array<{ unit: SyncUnit; source: EntitySource }> = [{ unit: orgUnit, source: organization }];
-  for (const s of sources) if (s !== organization) for (const u of s.units(plan)) units.push({ unit: u, source: s });
-  fingerprint = unitsFingerprint(units.map((u) => u.unit));
-  coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
-  completed.add(0);
-
-  if (params.mode === 'delta') {
-    // No source has a change feed yet (docs/sync.md): a delta request is answered with a
-    // full read, which the control plane can always reconcile (it infers deletions inside
-    // complete units). The output says so instead of pretending.
-    warnings.push({ code: 'DELTA_AS_FULL', message: 'delta sync is not available for these sources; a full sync was run' });
-  }
-
+  // Units get positions in the order they are planned; cursors name those positions. The
+  // order is deterministic for a given organization (discovery walks it in AWS's order).
+  const units: Array<{ unit: SyncUnit; source: EntitySource }> = [];
+  const queue = new PQueue({ concurrency: UNIT_CONCURRENCY });
+  const running: Array<Promise<void>> = [];
+  let done = 0;
   let skip = new Set<number>();
-  if (params.resumeFrom !== undefined) {
-    const c = decodeCursor(params.resumeFrom);
-    if (c.fingerprint === fingerprint) skip = c.completed;
-    else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
-  }
-  log.info({ event: 'sync.plan', accounts: plan.accounts.length, regions: plan.regions, units: units.length, resumedUnits: skip.size }, `sync plan: ${plan.accounts.length} accounts, ${units.length} units`);
-
-  // 3. Run the units.
-  const queue = new PQueue({ concurrency: unitConcurrency(plan.accounts.length) });
-  let done = 1;
-  const total = units.length;
+  // Set when discovery fails: units already started stop at their next entity.
+  let stopped = false;
   const runOne = async (pos: number): Promise<void> => {
     const { unit, source } = units[pos]!;
     if (signal.aborted) return;
@@ -167,7 +136,10 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
       coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
     } else {
       try {
-        for await (const e of source.read(contextFor(unit))) await record(e);
+        for await (const e of source.read(contextFor(unit))) {
+          if (stopped) return;
+          await record(e);
+        }
         completed.add(pos);
         coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
       } catch (err) {
@@ -175,15 +147,78 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
         fail(unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
       }
     }
-    ctx.progress('units', ++done, total);
+    ctx.progress('units', ++done, units.length);
   };
-  await Promise.all(units.slice(1).map((_, i) => queue.add(() => runOne(i + 1))));
+  const plan1 = (source: EntitySource, p: SyncPlan, start: boolean) => {
+    for (const unit of source.units(p)) {
+      const pos = units.push({ unit, source }) - 1;
+      if (start) running.push(queue.add(() => runOne(pos)));
+    }
+  };
+  // A resumed sync must know whether its cursor still matches the plan before it skips
+  // anything, so it plans everything first; a fresh sync starts units as it discovers.
+  const streaming = params.resumeFrom === undefined;
+  const onePlan = (a: AccountInfo): SyncPlan => ({ ...plan, accounts: [a] });
+
+  // 1. Discovery: the organization unit (position 0) yields the accounts to enter.
+  const orgUnit = organization.units(plan)[0]!;
+  units.push({ unit: orgUnit, source: organization });
+  for (const s of sources) if (s.scope === 'global') plan1(s, plan, streaming);
+  const entered: AccountInfo[] = [];
+  ctx.progress('discovery', 0);
+  try {
+  for await (const e of organization.read(contextFor(orgUnit))) {
+    if (e.kind === 'aws.organization' && e.arn && e.attributes['managementAccountId']) {
+      plan.organization = { id: e.name, arn: e.arn, managementAccountId: String(e.attributes['managementAccountId']) };
+    }
+    if (e.kind === 'aws.account' && e.accountId && accountState({ State: e.attributes['state'] as never }) === 'ACTIVE') {
+      if (!params.accountIds || params.accountIds.includes(e.accountId)) {
+        const account: AccountInfo = { id: e.accountId, arn: e.id, name: e.name, ouPath: (e.attributes['ouPath'] as string[] | undefined) ?? [] };
+        entered.push(account);
+        plan.accounts = entered;
+        for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
+      }
+    }
+    await record(e);
+  }
+  } catch (err) {
+    // Without the organization there is no plan: stop what started and fail the sync.
+    stopped = true;
+    queue.clear();
+    await Promise.allSettled(running);
+    throw err;
+  }
+  plan.accounts = entered;
+  for (const s of sources) if (s.scope === 'all-accounts') plan1(s, plan, streaming);
+
+  // 2. The plan is complete: from now on batches carry cursors.
+  fingerprint = unitsFingerprint(units.map((u) => u.unit));
+  coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
+  completed.add(0);
+  if (params.mode === 'delta') {
+    // No source has a change feed yet (docs/sync.md): a delta request is answered with a
+    // full read, which the control plane can always reconcile (it infers deletions inside
+    // complete units). The output says so instead of pretending.
+    warnings.push({ code: 'DELTA_AS_FULL', message: 'delta sync is not available for these sources; a full sync was run' });
+  }
+  if (!streaming) {
+    const c = decodeCursor(params.resumeFrom!);
+    if (c.fingerprint === fingerprint) skip = c.completed;
+    else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
+    for (let pos = 1; pos < units.length; pos++) running.push(queue.add(() => runOne(pos)));
+  }
+  log.info({ event: 'sync.plan', accounts: plan.accounts.length, regions: plan.regions, units: units.length, resumedUnits: skip.size }, `sync plan: ${plan.accounts.length} accounts, ${units.length} units`);
+
+  // 3. Wait for every unit. A unit that failed is in coverage; only cancellation throws.
+  const settled = await Promise.allSettled(running);
+  const thrown = settled.find((r) => r.status === 'rejected');
+  if (thrown && !signal.aborted) throw (thrown as PromiseRejectedResult).reason;
+  const total = units.length;
   if (signal.aborted) throw signal.reason ?? new DOMException('cancelled', 'AbortError');
   await batcher.flush(true);
 
   return { output: buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor), stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
 }
-
 
 function buildOutput(
   params: SyncParams,

@@ -55,8 +55,18 @@ export interface SourceContext {
   userAttributes?: readonly string[];
 }
 
+/**
+ * When a source's units can start:
+ * - `discovery`: the organization source, which the plan is made from;
+ * - `global`: units independent of the accounts (start at once, beside discovery);
+ * - `account`: one account's units (start as soon as that account is discovered);
+ * - `all-accounts`: units that need the whole account list (start after discovery).
+ */
+export type SourceScope = 'discovery' | 'global' | 'account' | 'all-accounts';
+
 export interface EntitySource {
   name: SourceName;
+  scope: SourceScope;
   /** The integration resourceTypes value that switches the source on; absent = always on. */
   resourceType?: 'sso' | 'iam' | 'ec2' | 'resources';
   entityKinds: readonly EntityKind[];

@@ -102,6 +102,7 @@ async function* read(ctx: SourceContext): AsyncGenerator<Entity> {
 
 export const ec2Source: EntitySource = {
   name: 'ec2',
+  scope: 'account',
   resourceType: 'ec2',
   entityKinds: ['ec2.managedInstance'],
   requiredActions: ['ssm:DescribeInstanceInformation', 'ssm:ListTagsForResource'],

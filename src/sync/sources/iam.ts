@@ -211,6 +211,7 @@ export function createIamSource(opts: IamSourceOptions = {}): EntitySource {
   const maxItems = pageSize('iamAuthorizationDetails', opts.pageSize ?? IAM_PAGE_SIZE);
   return {
     name: 'iam',
+    scope: 'account',
     resourceType: 'iam',
     entityKinds: ['iam.user', 'iam.accessKey', 'iam.group', 'iam.role', 'iam.policy'],
     requiredActions: ['iam:GetAccountAuthorizationDetails', 'iam:ListRoles', 'iam:ListAccessKeys', 'iam:GetAccessKeyLastUsed'],

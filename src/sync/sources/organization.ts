@@ -129,6 +129,7 @@ function owner(ctx: SourceContext, tags: Record<string, string> | undefined): { 
 
 export const organizationSource: EntitySource = {
   name: 'organization',
+  scope: 'discovery',
   entityKinds: ['aws.organization', 'aws.root', 'aws.organizationalUnit', 'aws.account'],
   requiredActions: [
     'organizations:DescribeOrganization',

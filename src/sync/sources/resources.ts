@@ -207,6 +207,7 @@ async function* organizationResources(ctx: SourceContext): AsyncGenerator<Entity
 
 export const resourcesSource: EntitySource = {
   name: 'resources',
+  scope: 'all-accounts',
   resourceType: 'resources',
   entityKinds: ['resource'],
   // ListResources is authorized by resource-explorer-2:Search (AWS's API reference).

@@ -74,6 +74,7 @@ async function* assignments(ctx: SourceContext): AsyncGenerator<Entity> {
 
 export const ssoAssignmentsSource: EntitySource = {
   name: 'sso-assignments',
+  scope: 'account',
   resourceType: 'sso',
   entityKinds: ['sso.accountAssignment'],
   requiredActions: ['sso:ListInstances', 'sso:DescribePermissionSet', 'sso:ListPermissionSetsProvisionedToAccount', 'sso:ListAccountAssignments'],

@@ -248,6 +248,7 @@ async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
 
 export const ssoSource: EntitySource = {
   name: 'sso',
+  scope: 'global',
   resourceType: 'sso',
   entityKinds: ['sso.instance', 'sso.permissionSet', 'sso.user', 'sso.group', 'sso.groupMembership'],
   requiredActions: [
