@@ -21,6 +21,8 @@ const seed = arg('seed', 1);
 const k = arg('k', 10);
 const latencyMs = arg('latency-ms', 30);
 const share = arg('share', 0.5);
+/** V8 heap cap for the connector (MB), as a container memory limit would set it; 0 = Node's default. */
+const heapMb = arg('heap-mb', 0);
 
 /** Peak resident set of a process, from /proc (VmHWM), in MB. */
 function peakRssMb(pid: number): number | undefined {
@@ -47,7 +49,8 @@ async function main(): Promise<void> {
   };
   const settings = { type: 'aws-organization' as const };
   const truth = sim.groundTruth(settings);
-  const floor = sim.floor(settings, { quotaShare: share, timeScale: k, latencyMs });
+  // The resources source reads the management account's organization view.
+  const floor = sim.floor(settings, { quotaShare: share, timeScale: k, latencyMs, resourcesVia: 'management-view' });
 
   const cp = await ReferenceControlPlane.start({ window: 16 });
   const connector = new ConnectorProcess(
@@ -59,6 +62,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       AWS_QUOTA_SHARE: String(share),
       AWS_QUOTA_MULTIPLIER: String(k),
+      ...(heapMb > 0 && { NODE_OPTIONS: `--max-old-space-size=${heapMb}` }),
       ...sim.env,
     },
     { entry: MAIN_JS },
@@ -67,7 +71,11 @@ async function main(): Promise<void> {
   sim.stats.reset();
   const t0 = Date.now();
   const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full' } });
-  const result = await cp.waitForResult(jobId, 30 * 60_000);
+  // A connector that dies (out of memory under --heap-mb, say) ends the run with its reason.
+  const died = connector.exited.then((e) => {
+    throw new Error(`connector exited (code ${e.code}, signal ${e.signal}) before the result:\n${connector.output().split('\n').slice(-15).join('\n')}`);
+  });
+  const result = await Promise.race([cp.waitForResult(jobId, 30 * 60_000), died]);
   const wallSeconds = (Date.now() - t0) / 1000;
   const rss = peakRssMb(connector.child.pid!);
 
@@ -83,8 +91,11 @@ async function main(): Promise<void> {
   }
   const expected = new Set(canonicalRefs(truth.entities));
   const got = new Set(seen.keys());
-  const missing = [...expected].filter((x) => !got.has(x)).length;
-  const extra = [...got].filter((x) => !expected.has(x)).length;
+  const missingRefs = [...expected].filter((x) => !got.has(x));
+  const extraRefs = [...got].filter((x) => !expected.has(x));
+  const byKind = (refs: string[]) => refs.reduce<Record<string, number>>((m, r) => ((m[r.split(' ')[0]!] = (m[r.split(' ')[0]!] ?? 0) + 1), m), {});
+  const missing = missingRefs.length;
+  const extra = extraRefs.length;
   const duplicated = [...seen.values()].filter((n) => n > 1).length;
   const simStats = sim.stats.snapshot();
 
@@ -103,6 +114,7 @@ async function main(): Promise<void> {
       k,
       latencyMs,
       quotaShare: share,
+      heapMb: heapMb || 'default',
       entities,
       truthEntities: truth.entities.length,
       wallSeconds: Number(wallSeconds.toFixed(1)),
@@ -115,7 +127,9 @@ async function main(): Promise<void> {
       cpuSeconds: Number(((stats['cpuMs'] ?? 0) / 1000).toFixed(1)),
       peakRssMb: rss,
       missing,
+      ...(missing > 0 && { missingByKind: byKind(missingRefs), missingSample: missingRefs.slice(0, 3) }),
       extra,
+      ...(extra > 0 && { extraByKind: byKind(extraRefs), extraSample: extraRefs.slice(0, 3) }),
       duplicated,
       failedUnits: stats['failedUnits'],
       machine: { cpus: cpus().length, memGb: Math.round(totalmem() / 2 ** 30), node: process.version },

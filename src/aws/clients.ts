@@ -94,9 +94,19 @@ function operationOf(commandName: unknown): string {
   return String(commandName ?? 'Unknown').replace(/Command$/, '');
 }
 
+/**
+ * Clients kept for reuse. A sync touches thousands of (account, region) pairs and an SDK
+ * client is tens of kilobytes, so only the most recently used stay cached; an evicted
+ * client is merely forgotten (its unit may still be using it), never destroyed, because
+ * every client shares the one HTTP handler below.
+ */
+const MAX_CACHED_CLIENTS = 256;
+
 export class AwsClients {
   private readonly cache = new Map<string, SdkClient>();
   readonly limiter = new RateLimiter();
+  /** One socket pool for every client. */
+  private readonly handler = new ScopedHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000 });
 
   constructor(readonly opts: AwsClientsOptions) {
     if (!(opts.quotaShare > 0 && opts.quotaShare <= 1)) throw new Error('quotaShare must be in (0, 1]');
@@ -106,17 +116,22 @@ export class AwsClients {
   get<C extends object>(Ctor: new (config: Record<string, unknown>) => C, scope: ClientScope): C {
     const key = `${Ctor.name}|${scope.region}|${scope.accountId}|${scope.credentials.key}`;
     let client = this.cache.get(key);
-    if (!client) {
+    if (client) {
+      // Most recently used last, so eviction takes the oldest.
+      this.cache.delete(key);
+      this.cache.set(key, client);
+    } else {
       client = new Ctor({
         region: scope.region,
         credentials: scope.credentials.provider,
         retryMode: 'adaptive',
         maxAttempts: this.opts.maxAttempts ?? 8,
         customUserAgent: this.opts.userAgent,
-        requestHandler: new ScopedHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000 }),
+        requestHandler: this.handler,
       }) as unknown as SdkClient;
       this.instrument(client, scope);
       this.cache.set(key, client);
+      if (this.cache.size > MAX_CACHED_CLIENTS) this.cache.delete(this.cache.keys().next().value!);
     }
     return client as unknown as C;
   }
@@ -187,9 +202,9 @@ export class AwsClients {
     );
   }
 
-  /** Closes every client's sockets. */
+  /** Closes the shared sockets. */
   destroy(): void {
-    for (const c of this.cache.values()) c.destroy();
     this.cache.clear();
+    this.handler.destroy();
   }
 }
