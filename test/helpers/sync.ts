@@ -4,7 +4,23 @@ import type { Entity } from '../../src/protocol/messages.js';
 import type { EntitySource, SourceContext, SyncPlan, SyncUnit } from '../../src/sync/types.js';
 import { ids } from '../../src/sync/ids.js';
 import type { World } from '../sim/aws/world.js';
+import type { AwsSimulator } from '../sim/aws/index.js';
 import { awsLayer } from './aws.js';
+
+/** The AWS layer of an integration pointed at the simulator's world (its connector roles). */
+export function layerFor(sim: AwsSimulator, extra: Record<string, unknown> = {}): ReturnType<typeof awsLayer> {
+  const w = sim.world;
+  return awsLayer({
+    roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
+    externalId: w.connector.externalId,
+    memberRoleName: w.connector.memberRoleName,
+    resourceOwnerTagKey: 'owner',
+    ...extra,
+  });
+}
+
+/** `kind id` lines, sorted: the form ground-truth comparisons use. */
+export const linesOf = (es: ReadonlyArray<{ kind: string; id: string }>): string[] => es.map((e) => `${e.kind} ${e.id}`).sort();
 
 export interface SourceRun {
   entities: Entity[];

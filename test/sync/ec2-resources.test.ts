@@ -14,22 +14,12 @@ import { demoWorld, DEMO_MANAGEMENT_ACCOUNT } from '../sim/aws/worlds/demo.js';
 import { generateWorld } from '../sim/aws/worlds/generate.js';
 import { ENABLED_BY_DEFAULT, resourcesOf, ssmRegion } from '../sim/aws/world.js';
 import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
-import { planFor, runAllUnits, runSource } from '../helpers/sync.js';
+import { planFor, runAllUnits, runSource, layerFor, linesOf } from '../helpers/sync.js';
 
 type Layer = ReturnType<typeof awsLayer>;
 const MGMT = DEMO_MANAGEMENT_ACCOUNT;
 const HYBRID = 'mi-0a1b2c3d4e5f60718';
 
-function layerFor(sim: AwsSimulator, extra: Record<string, unknown> = {}): Layer {
-  const w = sim.world;
-  return awsLayer({
-    roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
-    externalId: w.connector.externalId,
-    memberRoleName: w.connector.memberRoleName,
-    resourceOwnerTagKey: 'owner',
-    ...extra,
-  });
-}
 
 /** Ground-truth lines of one kind for the settings the plan was built from. */
 function truthOf(sim: AwsSimulator, plan: SyncPlan, kind: 'ec2.managedInstance' | 'resource'): string[] {
@@ -37,7 +27,6 @@ function truthOf(sim: AwsSimulator, plan: SyncPlan, kind: 'ec2.managedInstance' 
   return sim.groundTruth({ type: i.type, resourceTypes: ['ec2', 'resources'], regions: i.regions, excludeAccountIds: i.excludeAccountIds, excludeOrganizationalUnitIds: i.excludeOrganizationalUnitIds })
     .entities.filter((e) => e.kind === kind).map((e) => `${e.kind} ${e.id}`).sort();
 }
-const linesOf = (es: Entity[]) => es.map((e) => `${e.kind} ${e.id}`).sort();
 
 function expectUniqueAndValid(es: Entity[]): void {
   const lines = es.map((e) => `${e.kind} ${e.id}`);

@@ -9,20 +9,10 @@ import type { SyncPlan } from '../../src/sync/types.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { DEMO_MANAGEMENT_ACCOUNT } from '../sim/aws/worlds/demo.js';
 import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
-import { planFor, runAllUnits, runSource } from '../helpers/sync.js';
+import { planFor, runAllUnits, runSource, layerFor, linesOf } from '../helpers/sync.js';
 
 type Layer = ReturnType<typeof awsLayer>;
 
-function layerFor(sim: AwsSimulator, extra: Record<string, unknown> = {}): Layer {
-  const w = sim.world;
-  return awsLayer({
-    roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
-    externalId: w.connector.externalId,
-    memberRoleName: w.connector.memberRoleName,
-    resourceOwnerTagKey: 'owner',
-    ...extra,
-  });
-}
 
 /** The ground truth's iam.* lines for the same settings the plan was built from. */
 function truthOf(sim: AwsSimulator, plan: SyncPlan): string[] {
@@ -30,7 +20,6 @@ function truthOf(sim: AwsSimulator, plan: SyncPlan): string[] {
   return sim.groundTruth({ type: i.type, resourceTypes: ['iam'], excludeAccountIds: i.excludeAccountIds, excludeOrganizationalUnitIds: i.excludeOrganizationalUnitIds })
     .entities.filter((e) => e.kind.startsWith('iam.')).map((e) => `${e.kind} ${e.id}`).sort();
 }
-const linesOf = (es: Entity[]) => es.map((e) => `${e.kind} ${e.id}`).sort();
 const find = (es: Entity[], kind: string, arn: string) => es.find((e) => e.kind === kind && e.id === arn);
 
 describe('iam source: demo world', () => {
