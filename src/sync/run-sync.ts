@@ -167,20 +167,20 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   const entered: AccountInfo[] = [];
   ctx.progress('discovery', 0);
   try {
-  for await (const e of organization.read(contextFor(orgUnit))) {
-    if (e.kind === 'aws.organization' && e.arn && e.attributes['managementAccountId']) {
-      plan.organization = { id: e.name, arn: e.arn, managementAccountId: String(e.attributes['managementAccountId']) };
-    }
-    if (e.kind === 'aws.account' && e.accountId && accountState({ State: e.attributes['state'] as never }) === 'ACTIVE') {
-      if (!params.accountIds || params.accountIds.includes(e.accountId)) {
-        const account: AccountInfo = { id: e.accountId, arn: e.id, name: e.name, ouPath: (e.attributes['ouPath'] as string[] | undefined) ?? [] };
-        entered.push(account);
-        plan.accounts = entered;
-        for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
+    for await (const e of organization.read(contextFor(orgUnit))) {
+      if (e.kind === 'aws.organization' && e.arn && e.attributes['managementAccountId']) {
+        plan.organization = { id: e.name, arn: e.arn, managementAccountId: String(e.attributes['managementAccountId']) };
       }
+      if (e.kind === 'aws.account' && e.accountId && accountState({ State: e.attributes['state'] as never }) === 'ACTIVE') {
+        if (!params.accountIds || params.accountIds.includes(e.accountId)) {
+          const account: AccountInfo = { id: e.accountId, arn: e.id, name: e.name, ouPath: (e.attributes['ouPath'] as string[] | undefined) ?? [] };
+          entered.push(account);
+          plan.accounts = entered;
+          for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
+        }
+      }
+      await record(e);
     }
-    await record(e);
-  }
   } catch (err) {
     // Without the organization there is no plan: stop what started and fail the sync.
     stopped = true;
