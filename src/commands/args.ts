@@ -19,3 +19,10 @@ export function parseFlags(args: string[], spec: Record<string, 'string' | 'bool
   }
   return out;
 }
+
+/** Thrown to end a command with an exit code after its message was printed. */
+export class CommandExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

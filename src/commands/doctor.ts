@@ -1,14 +1,13 @@
 // `access-connector doctor`: the integration check for an operator at a terminal.
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig, secretValues } from '../config.js';
-import { AwsRuntime } from '../aws/runtime.js';
 import { runAwsChecks } from '../check/aws-checks.js';
 import { probeControlPlane } from '../check/control-plane.js';
 import { makeReport, renderReport } from '../check/report.js';
-import { createLogger, registerSecret, scrub } from '../log.js';
+import { scrub } from '../log.js';
 import { describeIssues, integrationSchema, type Integration } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
-import { parseFlags, UsageError } from './args.js';
+import { CommandExit, parseFlags, UsageError } from './args.js';
+import { commandSetup } from './setup.js';
 
 const EXIT_USAGE = 64;
 
@@ -36,20 +35,14 @@ export async function doctor(args: string[]): Promise<number> {
     process.stderr.write(`access-connector doctor: ${(err as Error).message}\n`);
     return EXIT_USAGE;
   }
-  let config;
+  let setup;
   try {
-    config = loadConfig(process.env, { daemon: false });
+    setup = commandSetup('doctor');
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`access-connector doctor: configuration error: ${scrub(err.message)}\n`);
-      return 78;
-    }
+    if (err instanceof CommandExit) return err.code;
     throw err;
   }
-  for (const s of secretValues(config)) registerSecret(s);
-  // Diagnostics go to stderr at warn level so stdout holds only the report.
-  const log = createLogger({ level: 'warn', destination: process.stderr, base: { command: 'doctor' } });
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier });
+  const { config, aws } = setup;
   try {
     const items = [
       await probeControlPlane(config, VERSION),

@@ -1,11 +1,10 @@
 // `access-connector sync`: the sync job without a control plane, writing NDJSON.
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { ConfigError, loadConfig, secretValues } from '../config.js';
-import { AwsRuntime } from '../aws/runtime.js';
 import { syncJob } from '../jobs/sync.js';
-import { createLogger, registerSecret, scrub } from '../log.js';
-import { parseFlags, UsageError } from './args.js';
+import { scrub } from '../log.js';
+import { CommandExit, parseFlags, UsageError } from './args.js';
+import { commandSetup } from './setup.js';
 import { readIntegration } from './doctor.js';
 import { runLocalJob } from './local-job.js';
 
@@ -27,19 +26,14 @@ export async function syncCommand(args: string[]): Promise<number> {
     process.stderr.write(`access-connector sync: ${(err as Error).message}\n`);
     return 64;
   }
-  let config;
+  let setup;
   try {
-    config = loadConfig(process.env, { daemon: false });
+    setup = commandSetup('sync');
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`access-connector sync: configuration error: ${scrub(err.message)}\n`);
-      return 78;
-    }
+    if (err instanceof CommandExit) return err.code;
     throw err;
   }
-  for (const s of secretValues(config)) registerSecret(s);
-  const log = createLogger({ level: config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn', format: config.logFormat, destination: process.stderr, base: { command: 'sync' } });
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier });
+  const { config, log, aws } = setup;
   const outPath = typeof flags['out'] === 'string' ? flags['out'] : '-';
   const out: WriteStream | NodeJS.WriteStream = outPath === '-' ? process.stdout : createWriteStream(outPath);
   const tty = process.stderr.isTTY === true && !flags['quiet'];
