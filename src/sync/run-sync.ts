@@ -11,6 +11,7 @@ import { Batcher } from './batcher.js';
 import { decodeCursor, encodeCursor, paramsHash, unitsFingerprint } from './cursor.js';
 import { accountState } from './sources/organization.js';
 import { isRegionDisabled } from './sources/ec2.js';
+import { DeltaView } from './delta.js';
 import { unitKey, type AccountInfo, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
 export const syncParams = z.object({
@@ -26,6 +27,8 @@ export interface CoverageEntry {
   source: string;
   region: string;
   status: 'complete' | 'failed' | 'skipped';
+  /** Why a unit was skipped (an optional field protocol v1 allows): `unchanged` in a delta, `regionDisabled`. */
+  reason?: 'unchanged' | 'regionDisabled';
 }
 export interface SyncError {
   accountId: string;
@@ -111,10 +114,17 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   const fail = (unit: SyncUnit, err: unknown, status: 'failed' | 'skipped') => {
     const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
     const message = err instanceof Error ? err.message.slice(0, 500) : String(err);
-    coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status });
+    coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status, ...(status === 'skipped' && { reason: 'regionDisabled' as const }) });
     if (status === 'failed') errors.push({ accountId: unit.accountId, source: unit.source, region: unit.region, code, message });
     log.warn({ event: 'sync.unit_failed', accountId: unit.accountId, source: unit.source, region: unit.region, code }, `sync unit ${unitKey(unit)} ${status}: ${message}`);
   };
+
+  const delta =
+    params.mode === 'delta' && params.since !== undefined
+      ? new DeltaView(session, plan, new Date(params.since), log, (code, message) => {
+          if (!warnings.some((w) => w.code === code)) warnings.push({ code, message });
+        })
+      : undefined;
 
   // Regions first: account units start while discovery is still walking the tree.
   plan.regions = integration.regions.length > 0 ? [...integration.regions] : await deps.regions(ctx, plan);
@@ -134,6 +144,11 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
     if (skip.has(pos)) {
       completed.add(pos);
       coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
+    } else if (delta && (await delta.verdict(unit)).unchanged) {
+      // Nothing in this unit's change feed since `since`: not read; the control plane keeps
+      // what it has for it (skipped, so it infers no deletions there).
+      completed.add(pos);
+      coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
     } else {
       try {
         for await (const e of source.read(contextFor(unit))) {
@@ -195,12 +210,6 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   fingerprint = unitsFingerprint(units.map((u) => u.unit));
   coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
   completed.add(0);
-  if (params.mode === 'delta') {
-    // No source has a change feed yet (docs/sync.md): a delta request is answered with a
-    // full read, which the control plane can always reconcile (it infers deletions inside
-    // complete units). The output says so instead of pretending.
-    warnings.push({ code: 'DELTA_AS_FULL', message: 'delta sync is not available for these sources; a full sync was run' });
-  }
   if (!streaming) {
     const c = decodeCursor(params.resumeFrom!);
     if (c.fingerprint === fingerprint) skip = c.completed;
@@ -230,9 +239,8 @@ function buildOutput(
   cursor: string | undefined,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    // Delta requests are served by a full read for now (see the DELTA_AS_FULL warning).
-    mode: 'full',
-    requestedMode: params.mode,
+    mode: params.mode,
+    ...(params.since !== undefined && { since: params.since }),
     counts,
     entities: Object.values(counts).reduce((a, b) => a + (b ?? 0), 0),
     accounts: plan.accounts.length,

@@ -1,0 +1,144 @@
+// Delta syncs (protocol §5, `mode: "delta"` with `since`). AWS's only change feed for what
+// we read is CloudTrail's management events (LookupEvents). A delta reads the feed and
+// decides, per unit, whether anything in it can have changed:
+//
+// - a unit with changes is read in full and reported `complete`: the control plane may
+//   infer deletions inside it, as after a full sync;
+// - a unit without changes is not read and reported `skipped` with `reason: "unchanged"`:
+//   the control plane keeps what it has for it and infers nothing.
+//
+// Per source: `iam` — the account's IAM events (global, logged in the partition's home
+// region); `sso` and `sso-assignments` — Identity Center and Identity Store events in the
+// management account's Identity Center region (assignment events name the account they
+// change; permission-set events change every account). `organization`, `ec2` and
+// `resources` have no usable feed (instances register and report without management
+// events; Resource Explorer keeps no change history) and are always read in full.
+//
+// CloudTrail delivers events up to ~15 minutes late, so the feed is read from 20 minutes
+// before `since`. If the feed cannot be read (no permission, throttled away), the unit is
+// read in full: a delta can be slower than promised, never wrong.
+import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
+import type { Logger } from '../log.js';
+import { paginate, pageSize } from '../aws/paginate.js';
+import type { IntegrationSession } from '../aws/session.js';
+import type { SyncPlan, SyncUnit } from './types.js';
+
+export const DELTA_LOOKBACK_MS = 20 * 60_000;
+/** What delta syncs call besides the sources' own actions (management and member roles). */
+export const DELTA_ACTIONS = ['cloudtrail:LookupEvents'] as const;
+
+const IDENTITY_CENTER_SOURCES = new Set(['sso.amazonaws.com', 'identitystore.amazonaws.com', 'sso-directory.amazonaws.com']);
+const ASSIGNMENT_EVENTS = new Set(['CreateAccountAssignment', 'DeleteAccountAssignment']);
+
+/** Region where a partition logs its global services' events (IAM, Organizations). */
+export function globalEventRegion(partition: string): string {
+  return partition === 'aws-us-gov' ? 'us-gov-west-1' : partition === 'aws-cn' ? 'cn-north-1' : 'us-east-1';
+}
+
+interface FeedEvent {
+  source: string;
+  name: string;
+  readOnly: boolean;
+  parameters: Record<string, unknown>;
+}
+
+async function* feed(client: CloudTrailClient, start: Date): AsyncGenerator<FeedEvent> {
+  for await (const page of paginate(async (t) => {
+    const o = await client.send(new LookupEventsCommand({ StartTime: start, EndTime: new Date(), MaxResults: pageSize('cloudTrailLookup'), NextToken: t }));
+    return { items: o.Events, next: o.NextToken };
+  })) {
+    for (const e of page) {
+      let parameters: Record<string, unknown> = {};
+      try {
+        parameters = ((JSON.parse(e.CloudTrailEvent ?? '{}') as { requestParameters?: Record<string, unknown> }).requestParameters ?? {}) as Record<string, unknown>;
+      } catch {
+        // An unreadable event still counts as a change of its source.
+      }
+      yield { source: e.EventSource ?? '', name: e.EventName ?? '', readOnly: e.ReadOnly === 'true', parameters };
+    }
+  }
+}
+
+export type DeltaVerdict = { unchanged: true } | { unchanged: false; why: string };
+
+export class DeltaView {
+  private readonly start: Date;
+  private identityCenter: Promise<{ directory: boolean; allAccounts: boolean; accounts: Set<string> } | undefined> | undefined;
+
+  constructor(
+    private readonly session: IntegrationSession,
+    private readonly plan: SyncPlan,
+    since: Date,
+    private readonly log: Logger,
+    private readonly warn: (code: string, message: string) => void,
+  ) {
+    this.start = new Date(since.getTime() - DELTA_LOOKBACK_MS);
+  }
+
+  /** Whether `unit` can be skipped because nothing in its feed changed since `since`. */
+  async verdict(unit: SyncUnit): Promise<DeltaVerdict> {
+    switch (unit.source) {
+      case 'iam':
+        return this.iam(unit.accountId);
+      case 'sso': {
+        const ic = await this.identityCenterChanges(unit.region);
+        if (!ic) return { unchanged: false, why: 'feed unavailable' };
+        return ic.directory ? { unchanged: false, why: 'Identity Center events' } : { unchanged: true };
+      }
+      case 'sso-assignments': {
+        const ic = await this.identityCenterChanges(unit.region);
+        if (!ic) return { unchanged: false, why: 'feed unavailable' };
+        return ic.allAccounts || ic.accounts.has(unit.accountId) ? { unchanged: false, why: 'assignment events' } : { unchanged: true };
+      }
+      default:
+        return { unchanged: false, why: 'no change feed' };
+    }
+  }
+
+  private async iam(accountId: string): Promise<DeltaVerdict> {
+    try {
+      const ct = await this.session.memberClient(CloudTrailClient, accountId, globalEventRegion(this.plan.partition));
+      for await (const e of feed(ct, this.start)) {
+        if (e.source === 'iam.amazonaws.com' && !e.readOnly) return { unchanged: false, why: `iam ${e.name}` };
+      }
+      return { unchanged: true };
+    } catch (err) {
+      this.unavailable(`IAM events of ${accountId}`, err);
+      return { unchanged: false, why: 'feed unavailable' };
+    }
+  }
+
+  /** One read of the management account's Identity Center events, shared by its units. */
+  private identityCenterChanges(region: string) {
+    this.identityCenter ??= (async () => {
+      try {
+        const ct = await this.session.managementClient(CloudTrailClient, region);
+        const out = { directory: false, allAccounts: false, accounts: new Set<string>() };
+        for await (const e of feed(ct, this.start)) {
+          if (!IDENTITY_CENTER_SOURCES.has(e.source) || e.readOnly) continue;
+          if (ASSIGNMENT_EVENTS.has(e.name)) {
+            const target = e.parameters['targetId'] ?? e.parameters['TargetId'];
+            if (typeof target === 'string') out.accounts.add(target);
+            else out.allAccounts = true;
+          } else {
+            // Users, groups, memberships or permission sets changed; a permission set
+            // change can change what every account's assignments mean.
+            out.directory = true;
+            if (e.source === 'sso.amazonaws.com') out.allAccounts = true;
+          }
+        }
+        return out;
+      } catch (err) {
+        this.unavailable('Identity Center events', err);
+        return undefined;
+      }
+    })();
+    return this.identityCenter;
+  }
+
+  private unavailable(what: string, err: unknown): void {
+    const code = (err as { code?: string } | null)?.code ?? 'AWS_ERROR';
+    this.log.debug({ code }, `cannot read ${what}`);
+    this.warn('DELTA_FEED_UNAVAILABLE', `cannot read ${what} (${code}); read in full instead`);
+  }
+}
