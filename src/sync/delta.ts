@@ -21,6 +21,8 @@ import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrai
 import type { Logger } from '../log.js';
 import { paginate, pageSize } from '../aws/paginate.js';
 import type { IntegrationSession } from '../aws/session.js';
+import type { Entity, EntityKind } from '../protocol/messages.js';
+import { ids } from './ids.js';
 import type { SyncPlan, SyncUnit } from './types.js';
 
 export const DELTA_LOOKBACK_MS = 20 * 60_000;
@@ -59,11 +61,55 @@ async function* feed(client: CloudTrailClient, start: Date): AsyncGenerator<Feed
   }
 }
 
+/** A request parameter as CloudTrail logs it (camelCase), or as some tools log it (PascalCase). */
+function param(p: Record<string, unknown>, name: string): string | undefined {
+  const v = p[name] ?? p[name.charAt(0).toUpperCase() + name.slice(1)];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/**
+ * The entity an Identity Center delete event removed, when its id can be rebuilt exactly
+ * from the event. (IAM deletes cannot: an IAM ARN holds a path the event does not carry.)
+ */
+function deletedEntity(partition: string, e: FeedEvent): Entity | undefined {
+  const p = e.parameters;
+  let kind: EntityKind | undefined;
+  let id: string | undefined;
+  switch (e.name) {
+    case 'DeleteUser': {
+      const v = param(p, 'userId');
+      if (e.source === 'identitystore.amazonaws.com' && v) [kind, id] = ['sso.user', ids.ssoUser(partition, v)];
+      break;
+    }
+    case 'DeleteGroup': {
+      const v = param(p, 'groupId');
+      if (e.source === 'identitystore.amazonaws.com' && v) [kind, id] = ['sso.group', ids.ssoGroup(partition, v)];
+      break;
+    }
+    case 'DeleteGroupMembership': {
+      const v = param(p, 'membershipId');
+      if (v) [kind, id] = ['sso.groupMembership', ids.ssoGroupMembership(partition, v)];
+      break;
+    }
+    case 'DeletePermissionSet': {
+      const v = param(p, 'permissionSetArn');
+      if (v) [kind, id] = ['sso.permissionSet', ids.permissionSet(v)];
+      break;
+    }
+    case 'DeleteAccountAssignment': {
+      const [ps, target, type, principal] = [param(p, 'permissionSetArn'), param(p, 'targetId'), param(p, 'principalType'), param(p, 'principalId')];
+      if (ps && target && type && principal) [kind, id] = ['sso.accountAssignment', ids.accountAssignment(ps, target, type, principal)];
+      break;
+    }
+  }
+  return kind && id ? { kind, id, name: id, deleted: true, attributes: { deletedBy: e.name } } : undefined;
+}
+
 export type DeltaVerdict = { unchanged: true } | { unchanged: false; why: string };
 
 export class DeltaView {
   private readonly start: Date;
-  private identityCenter: Promise<{ directory: boolean; allAccounts: boolean; accounts: Set<string> } | undefined> | undefined;
+  private identityCenter: Promise<{ directory: boolean; allAccounts: boolean; accounts: Set<string>; deleted: Entity[] } | undefined> | undefined;
 
   constructor(
     private readonly session: IntegrationSession,
@@ -95,6 +141,11 @@ export class DeltaView {
     }
   }
 
+  /** Identity Center entities deleted since `since` (sent with `deleted: true`). */
+  async deletions(ssoRegion: string): Promise<Entity[]> {
+    return (await this.identityCenterChanges(ssoRegion))?.deleted ?? [];
+  }
+
   private async iam(accountId: string): Promise<DeltaVerdict> {
     try {
       const ct = await this.session.memberClient(CloudTrailClient, accountId, globalEventRegion(this.plan.partition));
@@ -113,9 +164,11 @@ export class DeltaView {
     this.identityCenter ??= (async () => {
       try {
         const ct = await this.session.managementClient(CloudTrailClient, region);
-        const out = { directory: false, allAccounts: false, accounts: new Set<string>() };
+        const out = { directory: false, allAccounts: false, accounts: new Set<string>(), deleted: [] as Entity[] };
         for await (const e of feed(ct, this.start)) {
           if (!IDENTITY_CENTER_SOURCES.has(e.source) || e.readOnly) continue;
+          const gone = deletedEntity(this.plan.partition, e);
+          if (gone && !out.deleted.some((d) => d.id === gone.id)) out.deleted.push(gone);
           if (ASSIGNMENT_EVENTS.has(e.name)) {
             const target = e.parameters['targetId'] ?? e.parameters['TargetId'];
             if (typeof target === 'string') out.accounts.add(target);

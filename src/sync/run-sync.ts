@@ -106,8 +106,10 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
     ...(userAttributes !== undefined && { userAttributes }),
   });
 
+  let deletedCount = 0;
   const record = (e: Entity) => {
-    counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+    if (e.deleted) deletedCount++;
+    else counts[e.kind] = (counts[e.kind] ?? 0) + 1;
     return batcher.add(e);
   };
 
@@ -216,6 +218,11 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
     else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
     for (let pos = 1; pos < units.length; pos++) running.push(queue.add(() => runOne(pos)));
   }
+  if (delta && sources.some((x) => x.name === 'sso')) {
+    // Deletions the feed names exactly are sent as such; the rest show through the units
+    // that are re-read in full.
+    for (const e of await delta.deletions(integration.ssoRegion ?? integration.region)) await record(e);
+  }
   log.info({ event: 'sync.plan', accounts: plan.accounts.length, regions: plan.regions, units: units.length, resumedUnits: skip.size }, `sync plan: ${plan.accounts.length} accounts, ${units.length} units`);
 
   // 3. Wait for every unit. A unit that failed is in coverage; only cancellation throws.
@@ -226,7 +233,7 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   if (signal.aborted) throw signal.reason ?? new DOMException('cancelled', 'AbortError');
   await batcher.flush(true);
 
-  return { output: buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor), stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
+  return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
 }
 
 function buildOutput(

@@ -1,6 +1,8 @@
 // Delta syncs: units whose CloudTrail feed shows changes since `since` are read in full
 // (complete); the others are not read (skipped, reason unchanged).
-import { CreateAccountAssignmentCommand, ListInstancesCommand, ListPermissionSetsCommand, SSOAdminClient } from '@aws-sdk/client-sso-admin';
+import { CreateAccountAssignmentCommand, DeleteAccountAssignmentCommand, ListInstancesCommand, ListPermissionSetsCommand, SSOAdminClient } from '@aws-sdk/client-sso-admin';
+import { DeleteGroupMembershipCommand, IdentitystoreClient } from '@aws-sdk/client-identitystore';
+import { ids } from '../../src/sync/ids.js';
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT } from '../sim/aws/worlds/demo.js';
@@ -80,6 +82,30 @@ test('only the units with changes in their feed are read; the rest are skipped a
   for (const e of delta.entities) expect(fullIds.has(e.id)).toBe(true);
   expect(delta.entities.filter((e) => e.kind.startsWith('iam.')).length).toBe(full.entities.filter((e) => e.kind.startsWith('iam.') && e.accountId === iamChanged).length);
   expect(delta.entities.length).toBeLessThan(full.entities.length / 3);
+});
+
+test('Identity Center deletions the feed names exactly are sent with deleted: true', async () => {
+  const { session } = awsLayer({ roleArn: integration.roleArn, externalId: DEMO_EXTERNAL_ID });
+  const since = new Date().toISOString();
+  const sso = await session.managementClient(SSOAdminClient);
+  const inst = (await sso.send(new ListInstancesCommand({}))).Instances![0]!;
+  const existing = [...sim.world.sso!.assignments.values()][0]!;
+  await sso.send(new DeleteAccountAssignmentCommand({ InstanceArn: inst.InstanceArn!, TargetId: existing.accountId, TargetType: 'AWS_ACCOUNT', PermissionSetArn: existing.permissionSetArn, PrincipalType: existing.principalType, PrincipalId: existing.principalId }));
+  const membership = [...sim.world.sso!.memberships.values()][0]!;
+  const store = await session.managementClient(IdentitystoreClient);
+  await store.send(new DeleteGroupMembershipCommand({ IdentityStoreId: sim.world.sso!.identityStoreId, MembershipId: membership.MembershipId }));
+  const delta = await run({ mode: 'delta', since });
+  const deleted = delta.entities.filter((e) => e.deleted).map((e) => [e.kind, e.id]);
+  expect(deleted).toEqual(
+    expect.arrayContaining([
+      ['sso.accountAssignment', ids.accountAssignment(existing.permissionSetArn, existing.accountId, existing.principalType, existing.principalId)],
+      ['sso.groupMembership', ids.ssoGroupMembership('aws', membership.MembershipId)],
+    ]),
+  );
+  expect(deleted).toHaveLength(2);
+  expect((delta.result.output as { deleted: number }).deleted).toBe(2);
+  // The directory changed (a membership went), so the sso unit was read in full too.
+  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'complete' });
 });
 
 test('an account whose feed cannot be read is read in full, with a warning', async () => {
