@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
 import { startAwsSimulator } from '../test/sim/aws/index.js';
-import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT } from '../test/sim/aws/worlds/demo.js';
+import { demoIntegration } from '../test/sim/aws/worlds/demo.js';
 import { renderReport, type CheckReport } from '../src/check/report.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
 
@@ -69,16 +69,7 @@ async function main(): Promise<void> {
   console.log(`GET /readyz → ${ready.status} ${await ready.text()}`.trim());
 
   say('control plane sends a `check` job for the demo organization');
-  const integration = {
-    id: 'int-demo',
-    name: 'demo-org',
-    type: 'aws-organization' as const,
-    region: 'us-east-1',
-    roleArn: `arn:aws:iam::${DEMO_MANAGEMENT_ACCOUNT}:role/AccessConnectorManagement`,
-    externalId: DEMO_EXTERNAL_ID,
-    ssoRegion: 'us-east-1',
-    ssoPortalUrl: 'https://d-1234567890.awsapps.com/start',
-  };
+  const integration = demoIntegration({ ssoPortalUrl: 'https://d-1234567890.awsapps.com/start' });
   const { jobId } = cp.sendJob({ jobType: 'check', integration });
   const result = await cp.waitForResult(jobId, 60_000);
   console.log(`job.result: ${result.status}, stats ${JSON.stringify(result.stats)}`);

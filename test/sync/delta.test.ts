@@ -5,7 +5,7 @@ import { DeleteGroupMembershipCommand, IdentitystoreClient } from '@aws-sdk/clie
 import { ids } from '../../src/sync/ids.js';
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
-import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT } from '../sim/aws/worlds/demo.js';
+import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT, demoIntegration } from '../sim/aws/worlds/demo.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import type { Entity } from '../../src/protocol/messages.js';
@@ -14,16 +14,7 @@ let sim: AwsSimulator;
 let cp: ReferenceControlPlane;
 let connector: ConnectorProcess;
 let restore: () => void;
-const integration = {
-  id: 'int-delta',
-  name: 'demo',
-  type: 'aws-organization' as const,
-  region: 'us-east-1',
-  roleArn: `arn:aws:iam::${DEMO_MANAGEMENT_ACCOUNT}:role/AccessConnectorManagement`,
-  externalId: DEMO_EXTERNAL_ID,
-  ssoRegion: 'us-east-1',
-  resourceTypes: ['iam' as const, 'sso' as const],
-};
+const integration = demoIntegration({ id: 'int-delta', resourceTypes: ['iam' as const, 'sso' as const] });
 
 beforeAll(async () => {
   sim = await startAwsSimulator({ world: 'demo', quotas: false });

@@ -1,7 +1,7 @@
 // The sync job end to end: real connector process, reference control plane, AWS simulator.
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
-import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT } from '../sim/aws/worlds/demo.js';
+import { DEMO_MANAGEMENT_ACCOUNT, demoIntegration } from '../sim/aws/worlds/demo.js';
 import { canonicalRefs } from '../sim/aws/entity-ids.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import type { Entity } from '../../src/protocol/messages.js';
@@ -10,16 +10,7 @@ let sim: AwsSimulator;
 let cp: ReferenceControlPlane;
 let connector: ConnectorProcess;
 
-const integration = {
-  id: 'int-sync',
-  name: 'demo',
-  type: 'aws-organization' as const,
-  region: 'us-east-1',
-  roleArn: `arn:aws:iam::${DEMO_MANAGEMENT_ACCOUNT}:role/AccessConnectorManagement`,
-  externalId: DEMO_EXTERNAL_ID,
-  ssoRegion: 'us-east-1',
-  resourceOwnerTagKey: 'owner',
-};
+const integration = demoIntegration({ id: 'int-sync', resourceOwnerTagKey: 'owner' });
 
 beforeAll(async () => {
   // Quotas on at time scale 20; the connector is told the same scale.

@@ -125,3 +125,17 @@ export function demoWorld(): World {
   w.connector.ledgerTable = { account: base.id, region: 'us-east-1', name: 'access-connector-ledger' };
   return w;
 }
+
+/** The integration (protocol §4) a control plane would send for the demo organization. */
+export function demoIntegration(over: Record<string, unknown> = {}) {
+  return {
+    id: 'int-demo',
+    name: 'demo-org',
+    type: 'aws-organization' as const,
+    region: 'us-east-1',
+    roleArn: `arn:aws:iam::${DEMO_MANAGEMENT_ACCOUNT}:role/AccessConnectorManagement`,
+    externalId: DEMO_EXTERNAL_ID,
+    ssoRegion: 'us-east-1',
+    ...over,
+  };
+}
