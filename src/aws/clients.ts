@@ -38,6 +38,14 @@ export function runInAwsScope<T>(scope: AwsScope, fn: () => Promise<T>): Promise
   return scopeStorage.run(scope, fn);
 }
 
+/**
+ * Runs `fn` outside any job's scope: for work shared by several jobs (a role session
+ * several jobs wait for), which one job's cancellation must not abort.
+ */
+export function outsideAwsScope<T>(fn: () => Promise<T>): Promise<T> {
+  return scopeStorage.exit(fn);
+}
+
 /** Where the factory reports calls (the daemon's Prometheus metrics). */
 export interface AwsMetricsSink {
   call(service: string, operation: string, outcome: 'ok' | 'throttled' | 'error', seconds: number): void;

@@ -11,7 +11,7 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { ConnectorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { awsErrorCode } from './errors.js';
-import type { AwsClients, CredentialSource } from './clients.js';
+import { outsideAwsScope, type AwsClients, type CredentialSource } from './clients.js';
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: Date };
 
@@ -54,7 +54,9 @@ function memoized(fetch: () => Promise<Creds>): { provider: () => Promise<Creds>
   const fresh = (c: Creds | undefined) => c !== undefined && (c.expiration === undefined || c.expiration.getTime() - Date.now() > REFRESH_MARGIN_MS);
   const get = async (): Promise<Creds> => {
     if (fresh(current)) return current!;
-    pending ??= fetch().finally(() => {
+    // Shared by every job using this role: made outside the caller's job scope, so one
+    // job's cancellation cannot fail the others waiting on the same session.
+    pending ??= outsideAwsScope(fetch).finally(() => {
       pending = undefined;
     });
     current = await pending;

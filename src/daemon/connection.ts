@@ -220,6 +220,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.setState('open');
       this.startHeartbeat();
       this.send(this.deps.hello());
+      // A peer that upgrades and answers pings but never welcomes would otherwise hold the
+      // connector in `open` forever (not ready, outbox never resent).
+      const welcomeTimer = setTimeout(() => {
+        if (this.ws === ws && this.stateValue === 'open') {
+          this.deps.log.warn({ event: 'connection.failed', code: 'PROTOCOL_ERROR' }, `no welcome within ${this.timing.handshakeTimeoutMs} ms; dropping the connection`);
+          ws.close(4400, 'no welcome');
+          setTimeout(() => ws.terminate(), 1000).unref();
+        }
+      }, this.timing.handshakeTimeoutMs);
+      ws.once('close', () => clearTimeout(welcomeTimer));
     });
     ws.on('message', (data, isBinary) => {
       this.lastByteAt = Date.now();

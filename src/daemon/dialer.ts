@@ -89,7 +89,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void, what: 
   });
 }
 
-function tunnel(proxy: URL, host: string, port: number): Promise<Socket> {
+function tunnel(proxy: URL, host: string, port: number, track: (s: { destroy(): void }) => void): Promise<Socket> {
   const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   const headers: Record<string, string> = { host: authority };
   if (proxy.username) {
@@ -105,6 +105,7 @@ function tunnel(proxy: URL, host: string, port: number): Promise<Socket> {
       headers,
       agent: false,
     });
+    track(req);
     req.once('connect', (res, socket, head) => {
       if (res.statusCode !== 200) {
         socket.destroy();
@@ -113,6 +114,7 @@ function tunnel(proxy: URL, host: string, port: number): Promise<Socket> {
         return;
       }
       if (head.length > 0) socket.unshift(head);
+      track(socket);
       resolve(socket);
     });
     req.once('error', (err: NodeJS.ErrnoException) =>
@@ -122,9 +124,10 @@ function tunnel(proxy: URL, host: string, port: number): Promise<Socket> {
   });
 }
 
-function tcp(host: string, port: number): Promise<Socket> {
+function tcp(host: string, port: number, track: (s: { destroy(): void }) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = netConnect({ host, port });
+    track(s);
     s.once('connect', () => resolve(s));
     s.once('error', (err: NodeJS.ErrnoException) => {
       s.destroy();
@@ -175,9 +178,12 @@ export async function dial(opts: DialOptions): Promise<Socket> {
   const secureScheme = url.protocol === 'wss:';
   const port = Number(url.port || (secureScheme ? 443 : 80));
   const useProxy = opts.proxy !== undefined && !bypassesProxy(host, String(port), opts.noProxy);
-  let raw: Socket | undefined;
-  const abort = () => raw?.destroy();
-  raw = await withTimeout(useProxy ? tunnel(opts.proxy!, host, port) : tcp(host, port), opts.timeoutMs, abort, 'connect');
+  // Everything opened for this attempt, so a timeout can tear it all down (a late connect
+  // or a proxy that answers after we gave up must not leave a socket behind).
+  const opened: Array<{ destroy(): void }> = [];
+  const track = (s: { destroy(): void }) => opened.push(s);
+  const abort = () => opened.forEach((s) => s.destroy());
+  const raw = await withTimeout(useProxy ? tunnel(opts.proxy!, host, port, track) : tcp(host, port, track), opts.timeoutMs, abort, 'connect');
   if (!secureScheme) return raw;
   return withTimeout(secure(raw, host, opts), opts.timeoutMs, abort, 'TLS handshake');
 }

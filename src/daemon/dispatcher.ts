@@ -10,6 +10,7 @@ import { errorFrame, refIdOf } from '../protocol/codec.js';
 import {
   JOB_ID_PATTERN,
   MAX_BATCH_ENTITIES,
+  MAX_FRAME_BYTES,
   ackFrame,
   describeIssues,
   errorFrame as errorFrameSchema,
@@ -32,6 +33,9 @@ import type { Outbox } from './outbox.js';
 /** Finished jobs are remembered at least this long (§3: ≥ 24 h). */
 const DEDUPE_TTL_MS = 25 * 60 * 60 * 1000;
 const DEDUPE_MAX_ENTRIES = 100_000;
+/** Stored answers (results can be large) are bounded in bytes too. */
+const DEDUPE_MAX_BYTES = 64 * 1024 * 1024;
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
 /** After the grace period, how long aborted jobs get to undo their work. */
 const ABORT_SETTLE_MS = 10_000;
 const PROGRESS_MIN_INTERVAL_MS = 250;
@@ -39,6 +43,8 @@ const PROGRESS_MIN_INTERVAL_MS = 250;
 type JobState = 'queued' | 'running' | 'finished';
 
 interface JobEntry {
+  /** Bytes of the stored answer, for the dedupe table's byte bound. */
+  answerBytes?: number;
   jobId: string;
   jobType: string;
   state: JobState;
@@ -70,6 +76,8 @@ export class Dispatcher {
   private readonly now: () => number;
   private draining = false;
   private readonly active = new Set<Promise<void>>();
+  private storedBytes = 0;
+  private lastPrune = 0;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.queue = new PQueue({ concurrency: deps.config.maxConcurrentJobs });
@@ -228,15 +236,29 @@ export class Dispatcher {
 
   private remember(entry: JobEntry): void {
     this.table.set(entry.jobId, entry);
-    if (this.table.size <= DEDUPE_MAX_ENTRIES) return;
-    const cutoff = this.now() - DEDUPE_TTL_MS;
-    for (const [id, e] of this.table) {
-      if (e.state === 'finished' && (e.finishedAt ?? 0) < cutoff) this.table.delete(id);
+    this.store(entry);
+  }
+
+  /** Accounts for a stored answer and keeps the table within its time, count and byte bounds. */
+  private store(entry: JobEntry): void {
+    if (entry.answer && entry.answerBytes === undefined) {
+      entry.answerBytes = Buffer.byteLength(JSON.stringify(entry.answer));
+      this.storedBytes += entry.answerBytes;
     }
-    // Still full: forget the oldest finished jobs (Map iterates in insertion order).
+    const now = this.now();
+    const over = () => this.table.size > DEDUPE_MAX_ENTRIES || this.storedBytes > DEDUPE_MAX_BYTES;
+    if (!over() && now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    const forget = (id: string, e: JobEntry) => {
+      this.storedBytes -= e.answerBytes ?? 0;
+      this.table.delete(id);
+    };
+    const cutoff = now - DEDUPE_TTL_MS;
+    for (const [id, e] of this.table) if (e.state === 'finished' && (e.finishedAt ?? 0) < cutoff) forget(id, e);
+    // Still over a bound: forget the oldest finished jobs (Map iterates in insertion order).
     for (const [id, e] of this.table) {
-      if (this.table.size <= DEDUPE_MAX_ENTRIES) break;
-      if (e.state === 'finished') this.table.delete(id);
+      if (!over()) break;
+      if (e.state === 'finished') forget(id, e);
     }
   }
 
@@ -338,9 +360,17 @@ export class Dispatcher {
       ...(body.error !== undefined && { error: body.error }),
       stats: body.stats ?? { durationMs },
     };
+    if (Buffer.byteLength(JSON.stringify(frame)) > MAX_FRAME_BYTES - 4096) {
+      // A result that cannot travel in one frame would be stuck in the outbox forever:
+      // send its status, error and stats, and say the output was too large.
+      jobLog.error({ code: 'INTERNAL_ERROR' }, 'job output exceeds one frame; sending the result without it');
+      delete frame.output;
+      frame.output = { outputTooLarge: true };
+    }
     entry.state = 'finished';
     entry.answer = frame;
     entry.finishedAt = this.now();
+    this.store(entry);
     const type = jobTypeLabel(entry.jobType);
     this.deps.metrics.jobsCompleted.inc({ type, status });
     this.deps.metrics.jobDuration.observe({ type, status }, durationMs / 1000);

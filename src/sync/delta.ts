@@ -26,6 +26,8 @@ import { ids } from './ids.js';
 import type { SyncPlan, SyncUnit } from './types.js';
 
 export const DELTA_LOOKBACK_MS = 20 * 60_000;
+/** LookupEvents covers the last 90 days; an older `since` cannot be answered from the feed. */
+const FEED_RETENTION_MS = 89 * 24 * 3600_000;
 /** What delta syncs call besides the sources' own actions (management and member roles). */
 export const DELTA_ACTIONS = ['cloudtrail:LookupEvents'] as const;
 
@@ -44,9 +46,11 @@ interface FeedEvent {
   parameters: Record<string, unknown>;
 }
 
-async function* feed(client: CloudTrailClient, start: Date): AsyncGenerator<FeedEvent> {
+async function* feed(client: CloudTrailClient, start: Date, eventSource?: string): AsyncGenerator<FeedEvent> {
+  if (Date.now() - start.getTime() > FEED_RETENTION_MS) throw new Error('since is older than the 90 days CloudTrail keeps');
+  const filter = eventSource !== undefined ? { LookupAttributes: [{ AttributeKey: 'EventSource' as const, AttributeValue: eventSource }] } : {};
   for await (const page of paginate(async (t) => {
-    const o = await client.send(new LookupEventsCommand({ StartTime: start, EndTime: new Date(), MaxResults: pageSize('cloudTrailLookup'), NextToken: t }));
+    const o = await client.send(new LookupEventsCommand({ StartTime: start, EndTime: new Date(), MaxResults: pageSize('cloudTrailLookup'), NextToken: t, ...filter }));
     return { items: o.Events, next: o.NextToken };
   })) {
     for (const e of page) {
@@ -149,7 +153,7 @@ export class DeltaView {
   private async iam(accountId: string): Promise<DeltaVerdict> {
     try {
       const ct = await this.session.memberClient(CloudTrailClient, accountId, globalEventRegion(this.plan.partition));
-      for await (const e of feed(ct, this.start)) {
+      for await (const e of feed(ct, this.start, 'iam.amazonaws.com')) {
         if (e.source === 'iam.amazonaws.com' && !e.readOnly) return { unchanged: false, why: `iam ${e.name}` };
       }
       return { unchanged: true };

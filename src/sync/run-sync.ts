@@ -148,8 +148,8 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
       coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
     } else if (delta && (await delta.verdict(unit)).unchanged) {
       // Nothing in this unit's change feed since `since`: not read; the control plane keeps
-      // what it has for it (skipped, so it infers no deletions there).
-      completed.add(pos);
+      // what it has for it (skipped, so it infers no deletions there). It is deliberately
+      // not marked completed: a resumed sync must ask the feed again, never report it complete.
       coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
     } else {
       try {
@@ -236,7 +236,7 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
 }
 
-function buildOutput(
+export function buildOutput(
   params: SyncParams,
   plan: SyncPlan,
   counts: Partial<Record<EntityKind, number>>,
@@ -253,21 +253,30 @@ function buildOutput(
     accounts: plan.accounts.length,
     regions: plan.regions,
     coverage,
-    errors: errors.slice(0, 1000),
+    errors,
     warnings,
     ...(cursor !== undefined && { cursor }),
   };
-  // A control plane infers deletions only inside units marked complete, so dropping
-  // complete entries when the result would not fit one frame is always safe.
-  let size = Buffer.byteLength(JSON.stringify(out));
-  if (size > OUTPUT_BUDGET_BYTES) {
-    const kept = coverage.filter((c) => c.status !== 'complete');
-    const room = Math.max(0, OUTPUT_BUDGET_BYTES - Buffer.byteLength(JSON.stringify({ ...out, coverage: kept })));
-    const perEntry = 90;
-    const complete = coverage.filter((c) => c.status === 'complete').slice(0, Math.floor(room / perEntry));
-    out['coverage'] = [...kept, ...complete];
-    out['coverageTruncated'] = { omittedCompleteUnits: coverage.length - kept.length - complete.length };
-    size = Buffer.byteLength(JSON.stringify(out));
+  // The whole output must fit one frame. A control plane infers deletions only inside
+  // units marked complete, and infers nothing for a unit it does not see, so leaving
+  // entries out is always safe; failed and skipped entries are kept first because they say
+  // what to fix.
+  if (Buffer.byteLength(JSON.stringify(out)) > OUTPUT_BUDGET_BYTES) {
+    const kept: CoverageEntry[] = [];
+    const omitted = { complete: 0, failed: 0, skipped: 0 };
+    const errorsKept = errors.slice(0, 100).map((e) => ({ ...e, message: e.message.slice(0, 200) }));
+    let room = OUTPUT_BUDGET_BYTES - Buffer.byteLength(JSON.stringify({ ...out, coverage: [], errors: errorsKept })) - 1024;
+    const order = [...coverage.filter((c) => c.status === 'failed'), ...coverage.filter((c) => c.status === 'skipped'), ...coverage.filter((c) => c.status === 'complete')];
+    for (const c of order) {
+      const size = Buffer.byteLength(JSON.stringify(c)) + 1;
+      if (size <= room) {
+        kept.push(c);
+        room -= size;
+      } else omitted[c.status]++;
+    }
+    out['coverage'] = kept;
+    out['errors'] = errorsKept;
+    out['coverageTruncated'] = { omitted, errorsOmitted: errors.length - errorsKept.length };
   }
   return out;
 }

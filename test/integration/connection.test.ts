@@ -182,4 +182,25 @@ describe('connection', () => {
     expect(next['failures']).toBe(1); // the counter was reset: back to the first jittered wait
     expect(Number(next['delayMs'])).toBeLessThan(100);
   });
+
+  // Regression: a peer that upgraded but never sent welcome held the connector in `open` forever.
+  test('no welcome within the handshake timeout: the connection is dropped and retried', async () => {
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'access-connector.v1' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    let connections = 0;
+    wss.on('connection', () => connections++);
+    const port = (wss.address() as { port: number }).port;
+    const c = new ConnectorProcess({ ...connectorEnv(`ws://127.0.0.1:${port}/v1/connect`), TEST_CONNECTOR_TIMING: JSON.stringify({ handshakeTimeoutMs: 800, firstReconnectMaxMs: 100, backoffBaseMs: 100, backoffCapMs: 200 }) });
+    running.push(c);
+    try {
+      const line = await c.waitForLog((e) => e['code'] === 'PROTOCOL_ERROR' && String(e['msg']).startsWith('no welcome'), 5000);
+      expect(line['event']).toBe('connection.failed');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(connections).toBeGreaterThanOrEqual(2);
+    } finally {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    }
+  });
 });

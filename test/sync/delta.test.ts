@@ -114,6 +114,19 @@ test('an account whose feed cannot be read is read in full, with a warning', asy
   }
 });
 
+// Regression: a resumed delta reported units skipped as unchanged by the first job as complete.
+test('a resumed delta asks the feed again for units that were unchanged; they are never complete', async () => {
+  const since = new Date().toISOString();
+  const first = await run({ mode: 'delta', since });
+  const cursor = (first.result.output as { cursor: string }).cursor;
+  const resumed = await run({ mode: 'delta', since, resumeFrom: cursor });
+  const unchanged = first.output.coverage.filter((c) => c.reason === 'unchanged');
+  expect(unchanged.length).toBeGreaterThan(0);
+  for (const u of unchanged) {
+    expect(resumed.output.coverage.find((c) => c.source === u.source && c.accountId === u.accountId)).toMatchObject({ status: 'skipped', reason: 'unchanged' });
+  }
+});
+
 test('delta without since is rejected as invalid', async () => {
   const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'delta' } });
   const r = await cp.waitFor((f) => f.frame?.['type'] === 'job.rejected' && f.frame['jobId'] === jobId);

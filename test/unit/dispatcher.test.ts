@@ -191,4 +191,22 @@ describe('dispatcher admission', () => {
     expect(sent.filter((f) => f.type === 'sync.batch').map((f) => (f as { seq: number }).seq)).toEqual([0, 1, 2]);
     expect(sent.at(-1)).toMatchObject({ type: 'job.result', status: 'failed', error: { code: 'JOB_HANDLER_FAILED', retryable: true } });
   });
+
+  // Regression: finished jobs were never forgotten below 100,000 entries, so stored results grew forever.
+  test('finished jobs are remembered for 24 h, then forgotten', async () => {
+    let now = Date.now();
+    const { dispatcher, sent } = makeDispatcher(testConfig(), [controllableHandler('slow')], () => now);
+    const a = job();
+    dispatcher.handle(a, 'job');
+    await tick();
+    const result = sent.find((f) => f.type === 'job.result')!;
+    now += 23 * 3600_000;
+    dispatcher.handle({ ...a, id: 'dup', notAfter: new Date(now + 600_000).toISOString() }, 'job');
+    expect(sent.at(-1)).toEqual(result);
+    now += 3 * 3600_000;
+    dispatcher.handle(job(), 'job'); // any admission may prune
+    await tick();
+    dispatcher.handle({ ...a, id: 'dup-2', notAfter: new Date(now + 600_000).toISOString() }, 'job');
+    expect(sent.at(-1)).toMatchObject({ type: 'job.accepted', jobId: a['jobId'] });
+  });
 });
