@@ -159,7 +159,7 @@ export class CredentialBroker {
       };
     } catch (err) {
       const cause = err instanceof ConnectorError && err.cause !== undefined ? err.cause : err;
-      const code = awsErrorCode(cause);
+      const code = awsErrorCode(err);
       if (code === 'AccessDenied' || code === 'AccessDeniedException' || (err instanceof ConnectorError && err.code === 'AWS_ACCESS_DENIED')) {
         const caller = via.roleArn ?? 'the connector\'s own identity';
         throw new ConnectorError(

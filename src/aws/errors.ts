@@ -37,8 +37,9 @@ export interface AwsErrorLike {
   $metadata?: { httpStatusCode?: number };
 }
 
-/** The AWS error code of a thrown SDK error ("AccessDeniedException", "Throttling", …). */
+/** The AWS error code of a thrown SDK error ("AccessDeniedException", "Throttling", …), also when it is the cause of one of our ConnectorErrors. */
 export function awsErrorCode(err: unknown): string {
+  if (err instanceof ConnectorError && err.cause !== undefined) return awsErrorCode(err.cause);
   if (typeof err !== 'object' || err === null) return 'Unknown';
   const e = err as AwsErrorLike;
   return e.Code ?? e.name ?? 'Unknown';
@@ -55,6 +56,7 @@ export function isExpiredCredentials(err: unknown): boolean {
 }
 
 export function isNotFound(err: unknown): boolean {
+  if (err instanceof ConnectorError) return err.code === 'AWS_NOT_FOUND';
   return NOT_FOUND.has(awsErrorCode(err));
 }
 

@@ -5,9 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { toJobError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { newAwsCallStats, runInAwsScope } from '../aws/clients.js';
 import { describeIssues, type Entity, type Integration } from '../protocol/messages.js';
-import type { JobHandler, JobOutcome } from '../jobs/types.js';
+import { execute } from '../jobs/execute.js';
+import type { JobHandler } from '../jobs/types.js';
 import { UsageError } from './args.js';
 
 export interface LocalJobResult {
@@ -34,35 +34,26 @@ export async function runLocalJob<P>(handler: JobHandler<P>, opts: LocalJobOptio
   const controller = new AbortController();
   const onSigint = () => controller.abort(new DOMException('interrupted', 'AbortError'));
   process.once('SIGINT', onSigint);
-  const aws = newAwsCallStats();
-  const started = Date.now();
-  const cpu = process.cpuUsage();
-  let outcome: JobOutcome | undefined;
-  let failure: unknown;
+  let run;
   try {
-    outcome = await runInAwsScope({ signal: controller.signal, stats: aws }, () =>
-      handler.run({
-        jobId: `local-${randomUUID()}`,
-        jobType: handler.jobType,
-        attempt: 1,
-        integration: opts.integration,
-        params: parsed.data,
-        signal: controller.signal,
-        log: opts.log,
-        config: opts.config,
-        progress: (phase, done, total) => opts.onProgress?.(phase, done, total),
-        emitBatch: async (entities, cursor) => {
-          await opts.onBatch?.(entities, cursor);
-        },
-      }),
-    );
-  } catch (err) {
-    failure = err;
+    run = await execute(handler, {
+      jobId: `local-${randomUUID()}`,
+      jobType: handler.jobType,
+      attempt: 1,
+      integration: opts.integration,
+      params: parsed.data,
+      signal: controller.signal,
+      log: opts.log,
+      config: opts.config,
+      progress: (phase, done, total) => opts.onProgress?.(phase, done, total),
+      emitBatch: async (entities, cursor) => {
+        await opts.onBatch?.(entities, cursor);
+      },
+    });
   } finally {
     process.off('SIGINT', onSigint);
   }
-  const used = process.cpuUsage(cpu);
-  const stats = { durationMs: Date.now() - started, cpuMs: Math.round((used.user + used.system) / 1000), awsCalls: aws.calls, awsThrottles: aws.throttles, ...(outcome?.stats ?? {}) };
+  const { outcome, failure, stats } = run;
   if (failure === undefined) return { status: outcome?.cancelled ? 'cancelled' : 'succeeded', output: outcome?.output, stats };
   const error = toJobError(failure);
   return { status: controller.signal.aborted ? 'cancelled' : 'failed', error, stats };

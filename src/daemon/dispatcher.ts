@@ -25,8 +25,8 @@ import {
   type RejectReason,
 } from '../protocol/messages.js';
 import { CLOCK_SKEW_MS, verifyJobSignature } from '../protocol/signature.js';
-import type { JobContext, JobHandler, JobOutcome } from '../jobs/types.js';
-import { newAwsCallStats, runInAwsScope } from '../aws/clients.js';
+import type { JobContext, JobHandler } from '../jobs/types.js';
+import { execute } from '../jobs/execute.js';
 import { jobTypeLabel, type Metrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
 
@@ -275,8 +275,6 @@ export class Dispatcher {
     }
     entry.state = 'running';
     this.updateGauges();
-    const started = this.now();
-    const cpuStart = process.cpuUsage();
     jobLog.info({ event: 'job.start', attempt: job.attempt }, `job started: ${job.jobType}`);
 
     let seq = 0;
@@ -305,24 +303,7 @@ export class Dispatcher {
       },
     };
 
-    let outcome: JobOutcome | undefined;
-    let failure: unknown;
-    const aws = newAwsCallStats();
-    try {
-      // Every AWS call the job makes is cancelled by its signal and counted in its stats.
-      outcome = await runInAwsScope({ signal, stats: aws }, () => handler.run(ctx));
-    } catch (err) {
-      failure = err;
-    }
-    const cpu = process.cpuUsage(cpuStart);
-    const durationMs = this.now() - started;
-    const stats = {
-      durationMs,
-      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-      awsCalls: aws.calls,
-      awsThrottles: aws.throttles,
-      ...(outcome?.stats ?? {}),
-    };
+    const { outcome, failure, durationMs, stats } = await execute(handler, ctx, this.now);
     if ((entry.state as JobState) === 'finished') return; // answered already (shutdown gave up waiting)
     if (failure === undefined && !outcome?.cancelled) {
       this.finish(entry, jobLog, 'succeeded', durationMs, { output: outcome?.output, stats });

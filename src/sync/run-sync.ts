@@ -89,7 +89,6 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   let lastCursor: string | undefined;
   const cursor = () => (fingerprint ? (lastCursor = encodeCursor(integration.id, phash, fingerprint, completed)) : undefined);
   const batcher = new Batcher((entities, c) => ctx.emitBatch(entities, c), cursor);
-  const ownerKey = integration.resourceOwnerTagKey;
   const userAttributes = ctx.config.policy?.sync.userAttributes;
 
   const contextFor = (unit: SyncUnit): SourceContext => ({
@@ -98,7 +97,6 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
     unit,
     log: log.child({ accountId: unit.accountId, source: unit.source, region: unit.region }),
     signal,
-    ownerOf: (tags) => (ownerKey && tags ? tags[ownerKey] : undefined),
     warn: (code, message) => {
       if (warnings.length < 200) warnings.push({ code, message: message.slice(0, 500), accountId: unit.accountId });
       log.warn({ code, accountId: unit.accountId, source: unit.source }, message);

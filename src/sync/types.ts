@@ -47,8 +47,6 @@ export interface SourceContext {
   log: Logger;
   /** Aborts on job.cancel; AWS calls made through the session already honour it. */
   signal: AbortSignal;
-  /** The value of the integration's resourceOwnerTagKey in these tags, if any. */
-  ownerOf(tags: Record<string, string> | undefined): string | undefined;
   /** A partial problem inside the unit (kept in the result's warnings); the unit still completes. */
   warn(code: string, message: string): void;
   /** Identity Store user attributes the customer's policy lets leave the account (undefined = all). */
@@ -74,6 +72,16 @@ export interface EntitySource {
   requiredActions: readonly string[];
   units(plan: SyncPlan): SyncUnit[];
   read(ctx: SourceContext): AsyncIterable<Entity>;
+}
+
+/**
+ * An entity's `tags` and `owner` fields, ready to spread into it: the owner is the value
+ * of the integration's `resourceOwnerTagKey` tag, when it has one.
+ */
+export function tagFields(integration: Integration, tags: Record<string, string> | undefined): { tags?: Record<string, string>; owner?: string } {
+  if (!tags) return {};
+  const owner = integration.resourceOwnerTagKey !== undefined ? tags[integration.resourceOwnerTagKey] : undefined;
+  return owner !== undefined ? { tags, owner } : { tags };
 }
 
 /** AWS tags ([{Key, Value}]) as a plain record. */

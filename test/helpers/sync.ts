@@ -59,14 +59,12 @@ export function planFor(world: World, integration: ReturnType<typeof awsLayer>['
 
 export async function runSource(source: EntitySource, plan: SyncPlan, unit: SyncUnit, layer: ReturnType<typeof awsLayer>, extra: Partial<SourceContext> = {}): Promise<SourceRun> {
   const warnings: SourceRun['warnings'] = [];
-  const key = plan.integration.resourceOwnerTagKey;
   const ctx: SourceContext = {
     session: layer.session,
     plan,
     unit,
     log: layer.logs.log,
     signal: new AbortController().signal,
-    ownerOf: (tags) => (key && tags ? tags[key] : undefined),
     warn: (code, message) => warnings.push({ code, message }),
     ...extra,
   };

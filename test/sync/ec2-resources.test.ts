@@ -218,7 +218,7 @@ describe('ec2 and resources sources: demo world', () => {
       const emitted: Entity[] = [];
       sim.faults.denyAccount(denied);
       try {
-        const ctx = { session: layer.session, plan, unit: resourcesSource.units(plan)[0]!, log: layer.logs.log, signal: new AbortController().signal, ownerOf: () => undefined, warn: () => undefined };
+        const ctx = { session: layer.session, plan, unit: resourcesSource.units(plan)[0]!, log: layer.logs.log, signal: new AbortController().signal, warn: () => undefined };
         const err = await (async () => { for await (const e of resourcesSource.read(ctx)) emitted.push(e); })().then(() => undefined, (e: unknown) => e);
         expect(err).toBeInstanceOf(ConnectorError);
         expect((err as ConnectorError).code).toBe('ASSUME_ROLE_DENIED');

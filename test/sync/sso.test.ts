@@ -42,7 +42,7 @@ async function ssoUntil(layer: Layer, stop: string, extra: Partial<SourceContext
   const plan = planFor(sim.world, layer.integration);
   const ctx: SourceContext = {
     session: layer.session, plan, unit: ssoSource.units(plan)[0]!, log: layer.logs.log, signal: new AbortController().signal,
-    ownerOf: () => undefined, warn: () => undefined, ...extra,
+    warn: () => undefined, ...extra,
   };
   const out: Entity[] = [];
   for await (const e of ssoSource.read(ctx)) {

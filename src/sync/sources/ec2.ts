@@ -12,7 +12,7 @@ import { paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
-import { tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
+import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
 
 /** The 17 regions every `aws` account has; every region launched since March 2019 is opt-in. */
 const ENABLED_BY_DEFAULT = new Set([
@@ -35,7 +35,7 @@ export function isRegionDisabled(err: unknown): err is ConnectorError {
  * region every account has, the same codes mean bad credentials and stay an error.
  */
 function rejectedInOptInRegion(err: unknown, partition: string, region: string): boolean {
-  const code = awsErrorCode(err instanceof ConnectorError ? err.cause : err);
+  const code = awsErrorCode(err);
   return partition === 'aws' && !ENABLED_BY_DEFAULT.has(region) && (code === 'UnrecognizedClientException' || code === 'InvalidClientTokenId');
 }
 
@@ -47,7 +47,6 @@ async function hybridTags(ssm: SSMClient, instanceId: string): Promise<Record<st
 function entity(ctx: SourceContext, i: InstanceInformation & { InstanceId: string }, tags: Record<string, string> | undefined, parentId: string | undefined): Entity {
   const { plan, unit } = ctx;
   const hybrid = i.InstanceId.startsWith('mi-');
-  const owner = ctx.ownerOf(tags);
   return {
     kind: 'ec2.managedInstance',
     id: ids.managedInstance(plan.partition, unit.region, unit.accountId, i.InstanceId),
@@ -58,8 +57,7 @@ function entity(ctx: SourceContext, i: InstanceInformation & { InstanceId: strin
     arn: hybrid
       ? `arn:${plan.partition}:ssm:${unit.region}:${unit.accountId}:managed-instance/${i.InstanceId}`
       : `arn:${plan.partition}:ec2:${unit.region}:${unit.accountId}:instance/${i.InstanceId}`,
-    ...(tags && { tags }),
-    ...(owner !== undefined && { owner }),
+    ...tagFields(plan.integration, tags),
     attributes: {
       instanceId: i.InstanceId,
       resourceType: i.ResourceType,

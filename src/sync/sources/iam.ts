@@ -25,7 +25,7 @@ import {
 import { paginate, pageSize } from '../../aws/paginate.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
-import { tagRecord, type EntitySource, type SourceContext } from '../types.js';
+import { tagFields, tagRecord, type EntitySource, type SourceContext } from '../types.js';
 
 /**
  * GAAD (and ListRoles) page size. A GAAD page carries whole documents: per role a trust
@@ -64,8 +64,7 @@ function policyJson(s: Scope, raw: string | undefined, what: string): unknown {
 
 function common(s: Scope, arn: string, name: string, tagList?: Parameters<typeof tagRecord>[0]) {
   const tags = tagRecord(tagList);
-  const owner = s.ctx.ownerOf(tags);
-  return { id: ids.iam(arn), name, accountId: s.accountId, arn, parentId: s.parentId, ...(tags && { tags }), ...(owner !== undefined && { owner }) };
+  return { id: ids.iam(arn), name, accountId: s.accountId, arn, parentId: s.parentId, ...tagFields(s.ctx.plan.integration, tags) };
 }
 
 function userEntity(s: Scope, u: UserDetail & { Arn: string }): Entity {

@@ -17,7 +17,7 @@ import { ConnectorError } from '../../errors.js';
 import { paginate, pageSize } from '../../aws/paginate.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
-import { tagRecord, type EntitySource, type SourceContext, type SyncPlan } from '../types.js';
+import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan } from '../types.js';
 
 async function tagsOf(org: OrganizationsClient, resourceId: string): Promise<Record<string, string> | undefined> {
   const tags: Array<{ Key?: string; Value?: string }> = [];
@@ -55,7 +55,7 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
   for (const root of roots) {
     if (!root.Id || !root.Arn) continue;
     const tags = await tagsOf(org, root.Id);
-    yield { kind: 'aws.root', id: ids.root(root.Arn), name: root.Name ?? root.Id, arn: root.Arn, parentId: ids.organization(o.Arn), ...(tags && { tags }), ...owner(ctx, tags), attributes: { rootId: root.Id, policyTypes: root.PolicyTypes ?? [] } };
+    yield { kind: 'aws.root', id: ids.root(root.Arn), name: root.Name ?? root.Id, arn: root.Arn, parentId: ids.organization(o.Arn), ...tagFields(integ, tags), attributes: { rootId: root.Id, policyTypes: root.PolicyTypes ?? [] } };
     // Depth-first over OUs with an explicit stack: the OU path of each account is known
     // when its parent is listed, and memory stays proportional to the tree's depth × width
     // of one level, not to the organization's size.
@@ -77,8 +77,7 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
             accountId: a.Id,
             arn: a.Arn ?? arn,
             parentId: parent.entityId,
-            ...(tags && { tags }),
-            ...owner(ctx, tags),
+            ...tagFields(integ, tags),
             attributes: {
               state: accountState(a),
               email: a.Email,
@@ -98,7 +97,7 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
           // An excluded OU hides its whole subtree, the OU itself included.
           if (!ou.Id || !ou.Arn || excluded.has(ou.Id)) continue;
           const tags = await tagsOf(org, ou.Id);
-          yield { kind: 'aws.organizationalUnit', id: ids.organizationalUnit(ou.Arn), name: ou.Name ?? ou.Id, arn: ou.Arn, parentId: parent.entityId, ...(tags && { tags }), ...owner(ctx, tags), attributes: { ouId: ou.Id, path: parent.path } };
+          yield { kind: 'aws.organizationalUnit', id: ids.organizationalUnit(ou.Arn), name: ou.Name ?? ou.Id, arn: ou.Arn, parentId: parent.entityId, ...tagFields(integ, tags), attributes: { ouId: ou.Id, path: parent.path } };
           stack.push({ id: ou.Id, entityId: ids.organizationalUnit(ou.Arn), path: [...parent.path, ou.Id] });
         }
       }
@@ -120,11 +119,6 @@ async function* singleAccount(ctx: SourceContext): AsyncGenerator<Entity> {
   }
   const arn = ids.account(plan.partition, accountId, orgRef);
   yield { kind: 'aws.account', id: arn, name: accountId, accountId, arn, attributes: { state: 'ACTIVE', ouPath: [], management: orgRef?.managementAccountId === accountId } };
-}
-
-function owner(ctx: SourceContext, tags: Record<string, string> | undefined): { owner?: string } {
-  const o = ctx.ownerOf(tags);
-  return o !== undefined ? { owner: o } : {};
 }
 
 export const organizationSource: EntitySource = {

@@ -28,7 +28,7 @@ import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError, isAbortError } from '../../errors.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
-import { tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
+import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
 
 type ClientIn = (region?: string) => Promise<ResourceExplorer2Client>;
 
@@ -98,7 +98,6 @@ async function viewIn(re: ResourceExplorer2Client, covers: (scope: string) => bo
 function toEntity(ctx: SourceContext, r: Resource & { Arn: string; OwningAccountId: string }, parentId: string | undefined): Entity {
   const tagData = r.Properties?.find((p) => p.Name === 'tags')?.Data;
   const tags = Array.isArray(tagData) ? tagRecord(tagData as Array<{ Key?: string; Value?: string }>) : undefined;
-  const owner = ctx.ownerOf(tags);
   const resourcePart = r.Arn.split(':').slice(5).join(':');
   return {
     kind: 'resource',
@@ -108,8 +107,7 @@ function toEntity(ctx: SourceContext, r: Resource & { Arn: string; OwningAccount
     ...(r.Region !== undefined && { region: r.Region }),
     ...(parentId !== undefined && { parentId }),
     arn: r.Arn,
-    ...(tags && { tags }),
-    ...(owner !== undefined && { owner }),
+    ...tagFields(ctx.plan.integration, tags),
     attributes: { resourceType: r.ResourceType, service: r.Service, lastReportedAt: r.LastReportedAt?.toISOString() },
   };
 }

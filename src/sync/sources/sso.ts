@@ -15,12 +15,12 @@ import {
   type InstanceMetadata,
 } from '@aws-sdk/client-sso-admin';
 import { IdentitystoreClient, ListGroupMembershipsCommand, ListGroupsCommand, ListUsersCommand, type User } from '@aws-sdk/client-identitystore';
-import { ConnectorError } from '../../errors.js';
 import type { IntegrationSession } from '../../aws/session.js';
 import { paginate, pageSize } from '../../aws/paginate.js';
 import type { Entity } from '../../protocol/messages.js';
+import { isNotFound } from '../../aws/errors.js';
 import { ids } from '../ids.js';
-import { tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
+import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
 
 /** The Identity Center region of an integration. */
 export function ssoRegion(plan: SyncPlan): string {
@@ -52,15 +52,6 @@ export function findInstance(ctx: SourceContext): Promise<InstanceMetadata | und
     found.catch(() => byRegion.delete(region));
   }
   return found;
-}
-
-function owner(ctx: SourceContext, tags: Record<string, string> | undefined): { owner?: string } {
-  const o = ctx.ownerOf(tags);
-  return o !== undefined ? { owner: o } : {};
-}
-
-function isNotFound(err: unknown): boolean {
-  return err instanceof ConnectorError && err.code === 'AWS_NOT_FOUND';
 }
 
 /** Inline policies up to this size (UTF-8 bytes) are sent whole; larger ones only by size. */
@@ -115,8 +106,7 @@ async function* permissionSets(ctx: SourceContext, sso: SSOAdminClient, instance
         name: ps?.Name ?? arn,
         arn,
         ...common,
-        ...(tags && { tags }),
-        ...owner(ctx, tags),
+        ...tagFields(ctx.plan.integration, tags),
         attributes: {
           description: ps?.Description,
           createdDate: ps?.CreatedDate?.toISOString(),
