@@ -11,7 +11,7 @@ export const EXIT_CONFIG = 78;
 
 export interface SettingDoc {
   name: string;
-  group: 'Control plane' | 'Jobs' | 'Health and logs' | 'AWS' | 'Policy';
+  group: 'Control plane' | 'Jobs' | 'Health and logs' | 'AWS' | 'Access' | 'Policy';
   description: string;
   default?: string;
   /** Secrets are never echoed, in errors or anywhere else. */
@@ -42,6 +42,8 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'AWS_QUOTA_SHARE', group: 'AWS', default: '0.5', description: 'Share of each AWS API quota the connector may use, per account and API family (0.05–1). The rest stays for the customer\'s own console and automation.' },
   { name: 'AWS_QUOTA_MULTIPLIER', group: 'AWS', default: '1', description: 'Multiplies the AWS API rates the connector assumes (1–1000). Raise it only for accounts whose quotas AWS has raised, or for a simulator running at a time scale; the rest of the time, lower `AWS_QUOTA_SHARE` instead.' },
   { name: 'LEDGER_TABLE', group: 'AWS', description: 'Name (or ARN) of the DynamoDB table of the grant ledger, in the connector\'s own account and region. `doctor` and the `check` job verify it.' },
+  { name: 'GRANT_SWEEP_INTERVAL_SECONDS', group: 'Access', default: '60', description: 'How often the daemon looks in the grant ledger for grants past their `expiresAt` and revokes them (10–3600). The sweep needs no control plane; several replicas may sweep at once.' },
+  { name: 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', group: 'Access', default: '10', description: 'Identity Center account-assignment operations (create or delete) this process keeps in flight at once, across all jobs (1–50). AWS limits outstanding operations per instance; keep this at or below that quota minus what other tools use.' },
   { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML, protocol §7): the veto no job can override. Validated at start-up.' },
 ];
 
@@ -75,6 +77,8 @@ export interface Config {
   controlPlaneConfigured: boolean;
   policyFile?: string;
   policy?: Policy;
+  grantSweepIntervalSeconds: number;
+  ssoMaxOutstandingAssignments: number;
 }
 
 /** Thrown by loadConfig; `variable` is the setting at fault. The message never holds a secret. */
@@ -307,6 +311,8 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     awsQuotaShare,
     awsQuotaMultiplier,
     controlPlaneConfigured: read(env, 'CONTROL_PLANE_URL') !== undefined,
+    grantSweepIntervalSeconds: int(env, 'GRANT_SWEEP_INTERVAL_SECONDS', 60, 10, 3600),
+    ssoMaxOutstandingAssignments: int(env, 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', 10, 1, 50),
     ...(ledgerTable !== undefined && { ledgerTable }),
     ...(caPem !== undefined && { caPem }),
     ...(clientCert !== undefined && { clientCert }),

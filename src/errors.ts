@@ -102,6 +102,46 @@ export const ERROR_CODES = {
     meaning: 'The management role is not in the management account (or a delegated administrator) of an organization, or the account is not in an organization.',
     fix: 'Deploy the management-roles stack in the management account, or register the account as a delegated administrator; use an aws-account integration for a single account.',
   },
+  POLICY_DENIED: {
+    retryable: false,
+    meaning: "The customer's policy file (CONNECTOR_POLICY_FILE) forbids this access. Rules that can be decided from the job alone reject it on receipt (job.rejected policy); rules that need to read AWS first (an account's OU, what a group or permission set grants) fail it before any write.",
+    fix: 'The message names the rule. Change the request, or have the customer change the policy file (docs/policy.md).',
+  },
+  ACCESS_REFUSED: {
+    retryable: false,
+    meaning: 'The connector refuses this access on its own, whatever the policy: for example the management account without allowManagementAccount, a role the connector never edits (AWSReservedSSO_*, service-linked, OrganizationAccountAccessRole, its own roles), or group writes to an externally managed identity source.',
+    fix: 'The message says why. Most refusals protect the organization and have no override; allowManagementAccount is set on the integration.',
+  },
+  ACCESS_FAILED: {
+    retryable: false,
+    meaning: 'AWS accepted the change but reported that it failed (for example an Identity Center assignment whose status became FAILED, or an SSM command that failed on an instance). Nothing was left half-done.',
+    fix: "The message carries AWS's reason. Fix the cause (deleted permission set, instance offline, ...) and grant again.",
+  },
+  ACCESS_TIMEOUT: {
+    retryable: true,
+    meaning: 'AWS did not finish an asynchronous change (assignment status, SSM command) in the time the connector waits. The ledger keeps the grant so a retry or the sweeper finishes it.',
+    fix: 'Retry with the same grantId; it is idempotent. If it persists, check the AWS service health.',
+  },
+  TRUST_POLICY_TOO_LARGE: {
+    retryable: false,
+    meaning: "Adding the grant's statement would take the role's trust policy past its size quota (2,048 characters by default).",
+    fix: 'Revoke other time-bound grants on this role, or ask AWS to raise the "Role trust policy length" quota (up to 4,096).',
+  },
+  GRANT_CONFLICT: {
+    retryable: false,
+    meaning: 'The grantId is already recorded in the ledger for different access, or the same AWS object is held by another active grant of a different shape (for example a second boundary on one principal).',
+    fix: 'Use a new grantId for new access; revoke the other grant first.',
+  },
+  LEDGER_UNAVAILABLE: {
+    retryable: true,
+    meaning: 'The grant ledger (LEDGER_TABLE) is not configured, does not exist, or could not be read or written. No access is changed without a ledger entry.',
+    fix: 'Set LEDGER_TABLE to the table the templates created (or run `access-connector ledger init` for local use) and allow the connector role dynamodb:GetItem, PutItem, UpdateItem, Query and Scan on it.',
+  },
+  LEDGER_BUSY: {
+    retryable: true,
+    meaning: 'Another job or replica held the ledger lock on the same AWS object for longer than the connector waits.',
+    fix: 'Retry; locks expire on their own after 2 minutes if their holder died.',
+  },
   AWS_THROTTLED: {
     retryable: true,
     meaning: 'AWS kept throttling a call after the SDK\'s adaptive retries.',
