@@ -84,6 +84,30 @@ async function main(): Promise<void> {
   for (const [kind, n] of Object.entries(out.counts ?? {})) console.log(`  ${kind.padEnd(24)} ${n}`);
   console.log(`coverage: ${out.coverage?.length ?? 0} units, ${(out.coverage ?? []).filter((c) => c.status !== 'complete').length} not complete; errors: ${out.errors?.length ?? 0}`);
 
+  say('control plane grants erin (Developers) the ReadOnly permission set in 333333333301 for 1 hour');
+  const sso = sim.world.sso!;
+  const erin = [...sso.users.values()].find((u) => u.UserName === 'erin@example.com')!;
+  const readOnly = [...sso.permissionSets.values()].find((p) => p.name === 'ReadOnly')!;
+  const access = {
+    grantId: 'demo-grant-1',
+    accessKind: 'sso.accountAssignment',
+    principal: { type: 'user', id: erin.UserId, userName: erin.UserName },
+    target: { accountId: '333333333301', permissionSetArn: readOnly.arn },
+    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+  };
+  const assignment = { accountId: '333333333301', permissionSetArn: readOnly.arn, principalType: 'USER' as const, principalId: erin.UserId };
+  const granted = await cp.waitForResult(cp.sendJob({ jobType: 'grant', integration, params: access }).jobId, 60_000);
+  console.log(`job.result: ${granted.status}; AWS has the assignment: ${sim.admin.hasAssignment(assignment)}`);
+  console.log(`output: ${JSON.stringify(granted.output, null, 2).replace(/\n/g, '\n  ')}`);
+  const again = await cp.waitForResult(cp.sendJob({ jobType: 'grant', integration, params: access }).jobId, 60_000);
+  console.log(`the same grant again (a retried job, same grantId): ${again.status}, note: ${String((again.output as { note?: string } | undefined)?.note)}`);
+
+  say('control plane revokes it');
+  const revoked = await cp.waitForResult(cp.sendJob({ jobType: 'revoke', integration, params: access }).jobId, 60_000);
+  console.log(`job.result: ${revoked.status}, state ${String((revoked.output as { state?: string } | undefined)?.state)}; AWS has the assignment: ${sim.admin.hasAssignment(assignment)}`);
+  const ledgerItems = sim.admin.ddbItems({ accountId: '999999999999', region: 'us-east-1', table: 'access-connector-ledger' }) as Array<Record<string, { S?: string }>>;
+  console.log(`grant ledger: ${ledgerItems.filter((i) => i['sk']?.S?.startsWith('event#')).map((i) => i['event']?.S).join(' → ')}`);
+
   const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
   say('a few metrics');
   for (const line of metrics.split('\n')) {
@@ -97,7 +121,7 @@ async function main(): Promise<void> {
   console.log(`frames received by the control plane: ${cp.unique().length} (duplicates: ${cp.duplicates()}), protocol violations: ${cp.violations.length}`);
   await cp.close();
   await sim.close();
-  if (code !== 0 || cp.violations.length > 0 || result.status !== 'succeeded' || synced.status !== 'succeeded') process.exit(1);
+  if (code !== 0 || cp.violations.length > 0 || [result, synced, granted, revoked].some((r) => r.status !== 'succeeded')) process.exit(1);
 }
 
 main().catch((err: unknown) => {

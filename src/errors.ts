@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   POLICY_FILE_INVALID: {
     retryable: false,
     meaning: 'CONNECTOR_POLICY_FILE could not be read or does not match the policy schema. The process exits with code 78.',
-    fix: 'Fix the file at the path and field named in the message; see docs/configuration.md for the schema.',
+    fix: 'Fix the file at the path and field named in the message; docs/policy.md describes every key.',
   },
   CONTROL_PLANE_TOKEN_REJECTED: {
     retryable: true,

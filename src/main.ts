@@ -8,6 +8,9 @@ import { AwsRuntime } from './aws/runtime.js';
 import { doctor } from './commands/doctor.js';
 import { syncCommand } from './commands/sync.js';
 import { defaultHandlers } from './jobs/registry.js';
+import { Ledger } from './access/ledger.js';
+import { Sweeper } from './access/sweeper.js';
+import { accessCommand, ledgerCommand } from './commands/access.js';
 import type { JobHandler } from './jobs/types.js';
 import { createLogger, registerSecret, scrub } from './log.js';
 import { VERSION } from './version.js';
@@ -23,6 +26,9 @@ Commands:
   run        Run the daemon (default): connect to the control plane and take jobs.
   doctor     Check the configuration, the control plane and AWS access; name each fix.
   sync       Run a sync locally and write the entities as NDJSON (no control plane).
+  grant      Grant access locally (same output as the grant job).
+  revoke     Revoke a grant locally; --expired / --all revoke from the ledger alone.
+  ledger     Create (init), list or show the grant ledger's records.
   version    Print the version.
   help       Show help for a command: access-connector help run
 
@@ -65,6 +71,35 @@ terminal, and a summary (counts per kind, coverage, errors) at the end.
 Exit codes: 0 when the sync succeeded (units may still have failed: see the summary),
 1 when it failed, 64 on bad usage. Ctrl-C cancels cleanly.
 `,
+  grant: `Usage: access-connector grant --integration FILE --params FILE
+
+Grants access without a control plane, through the same code as the grant job: the
+customer's policy file, the grant ledger (LEDGER_TABLE) and the access kind. Prints the
+job's output (access details) as JSON.
+
+  --integration FILE   the integration, as JSON (protocol §4)
+  --params FILE        grant params: {"grantId","accessKind","principal","target","expiresAt"}
+
+Exit codes: 0 when granted, 1 when it failed or was vetoed, 64 on bad usage.
+`,
+  revoke: `Usage: access-connector revoke --integration FILE --params FILE
+       access-connector revoke --expired
+       access-connector revoke --all --yes
+
+The first form revokes one grant (same params as grant; the ledger decides what is removed).
+--expired revokes every grant past its expiry now; --all revokes every active grant (the
+kill switch). Both work from the ledger alone: no control plane, no integration file.
+Access that existed before a grant, or that another active grant still holds, stays.
+
+Exit codes: 0 when everything asked was revoked, 1 when something failed, 64 on bad usage.
+`,
+  ledger: `Usage: access-connector ledger init | list | show GRANT_ID
+
+init   creates the LEDGER_TABLE table (on-demand, encrypted) for local use; the
+       deployment templates create it in production.
+list   prints one JSON line per grant (state, kind, expiry).
+show   prints one grant with its append-only history.
+`,
   version: `Usage: access-connector version
 
 Prints the version and exits.
@@ -102,11 +137,14 @@ export async function runDaemon(opts: RunOptions = {}): Promise<never> {
 
   const metrics = new Metrics();
   const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, metrics });
+  const ledger = await Ledger.fromConfig(aws, config);
+  const sweeper = ledger && new Sweeper({ aws, ledger, config, log }, log, config.grantSweepIntervalSeconds * 1000);
   const daemon = new Daemon({
     config,
     log,
     metrics,
-    handlers: [...defaultHandlers({ aws }), ...(opts.extraHandlers ?? [])],
+    handlers: [...defaultHandlers({ aws, ...(ledger && { ledger }) }), ...(opts.extraHandlers ?? [])],
+    ...(sweeper && { sweeper }),
     ...(opts.timing !== undefined && { timing: opts.timing }),
   });
 
@@ -169,6 +207,13 @@ export async function main(argv: string[]): Promise<void> {
       return;
     case 'sync':
       process.exitCode = await syncCommand(args.slice(args.indexOf('sync') + 1));
+      return;
+    case 'grant':
+    case 'revoke':
+      process.exitCode = await accessCommand(command, args.slice(args.indexOf(command) + 1));
+      return;
+    case 'ledger':
+      process.exitCode = await ledgerCommand(args.slice(args.indexOf('ledger') + 1));
       return;
     default:
       process.stderr.write(`access-connector: unknown command "${command.slice(0, 40)}"\n\n${HELP['main']}`);

@@ -46,6 +46,16 @@ export function outsideAwsScope<T>(fn: () => Promise<T>): Promise<T> {
   return scopeStorage.exit(fn);
 }
 
+/**
+ * Runs `fn` in the current job's scope minus its cancellation: once a grant or revoke has
+ * made a mutating call it must finish (or undo) it, so a job.cancel arriving then must not
+ * abort the calls that complete it. Calls are still counted in the job's stats.
+ */
+export function uninterruptible<T>(fn: () => Promise<T>): Promise<T> {
+  const current = scopeStorage.getStore();
+  return scopeStorage.run({ ...(current?.stats !== undefined && { stats: current.stats }) }, fn);
+}
+
 /** Where the factory reports calls (the daemon's Prometheus metrics). */
 export interface AwsMetricsSink {
   call(service: string, operation: string, outcome: 'ok' | 'throttled' | 'error', seconds: number): void;

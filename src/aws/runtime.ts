@@ -31,12 +31,17 @@ export class AwsRuntime {
   }
 
   session(integration: Integration): IntegrationSession {
-    let broker = this.brokers.get(integration.region);
+    return new IntegrationSession(integration, this.clients, this.broker(integration.region));
+  }
+
+  /** The credential broker whose STS calls go to `region`. */
+  broker(region: string): CredentialBroker {
+    let broker = this.brokers.get(region);
     if (!broker) {
-      broker = new CredentialBroker({ clients: this.clients, connectorId: this.opts.connectorId, log: this.opts.log, region: integration.region });
-      this.brokers.set(integration.region, broker);
+      broker = new CredentialBroker({ clients: this.clients, connectorId: this.opts.connectorId, log: this.opts.log, region });
+      this.brokers.set(region, broker);
     }
-    return new IntegrationSession(integration, this.clients, broker);
+    return broker;
   }
 
   destroy(): void {

@@ -28,6 +28,8 @@ export interface DaemonOptions {
   random?: () => number;
   abortSettleMs?: number;
   outboxFlushMs?: number;
+  /** Revokes expired grants from the ledger, with or without a control plane. */
+  sweeper?: { start(): void; stop(): Promise<void> };
 }
 
 export class Daemon {
@@ -148,6 +150,7 @@ export class Daemon {
     );
     this.setState('running');
     this.connection.start();
+    this.opts.sweeper?.start();
   }
 
   /** §3 drain: idempotent; resolves when the daemon has stopped. */
@@ -160,7 +163,9 @@ export class Daemon {
     const { config, log } = this.opts;
     log.info({ event: 'daemon.drain', reason, running: this.dispatcher.unfinishedJobIds() }, `draining (${reason})`);
     this.setState('draining');
-    await this.dispatcher.drain(config.shutdownGraceSeconds * 1000);
+    // The sweeper stops taking new grants at once; a revoke it is in the middle of is
+    // finished (it never stops half-way), within the same grace as jobs.
+    await Promise.all([this.dispatcher.drain(config.shutdownGraceSeconds * 1000), this.opts.sweeper?.stop()]);
     if (this.outbox.size > 0 && this.connection.isReady) {
       const flushed = await this.outbox.drained(this.opts.outboxFlushMs ?? OUTBOX_FLUSH_MS);
       if (!flushed) log.warn({ event: 'daemon.unflushed', frames: this.outbox.size }, `${this.outbox.size} frame(s) not acknowledged before exit`);

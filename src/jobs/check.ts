@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AwsRuntime } from '../aws/runtime.js';
 import { runAwsChecks } from '../check/aws-checks.js';
 import { makeReport } from '../check/report.js';
+import { admitIntegration } from '../access/policy.js';
 import type { JobHandler } from './types.js';
 
 const params = z.object({ sampleAccounts: z.number().int().min(1).max(50).default(3) }).loose();
@@ -12,6 +13,10 @@ export function checkJob(aws: AwsRuntime): JobHandler<z.infer<typeof params>> {
   return {
     jobType: 'check',
     params,
+    admit({ integration, config }) {
+      const pinned = admitIntegration(config.policy, integration);
+      return pinned.ok ? undefined : { reason: 'policy', message: `policy rule ${pinned.rule}: ${pinned.message}` };
+    },
     async run(ctx) {
       const items = await runAwsChecks(aws.session(ctx.integration), {
         sampleAccounts: ctx.params.sampleAccounts,

@@ -8,23 +8,41 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ACCESS_KINDS } from '../protocol/messages.js';
 
+/** A pattern: `*` matches any run of characters; printable ASCII, no spaces. */
+const pattern = z.string().min(1).max(2048).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+// Account and OU patterns are checked for shape: a typo ("33333333330", "OU-prod") in a
+// deny list would match nothing and leave access open without anyone noticing.
+const accountPattern = pattern.refine(
+  (p) => /^[0-9*]+$/.test(p) && (p.includes('*') || p.length === 12),
+  'must be a 12-digit account id, or digits and * (for example 3333*)',
+);
+const ouPattern = pattern.refine(
+  (p) => /^[a-z0-9*-]+$/.test(p) && (p.includes('*') ? !p.startsWith('r-') : /^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/.test(p)),
+  'must be an OU id (ou-xxxx-xxxxxxxx) or a pattern of one; a root id is not an OU (use accounts, or leave the list out)',
+);
+
 /** An allow/deny pair of patterns. `*` matches any run of characters. Deny wins. */
-const allowDeny = z
-  .strictObject({
-    allow: z.array(z.string().min(1)).optional(),
-    deny: z.array(z.string().min(1)).default([]),
-  })
-  .default({ deny: [] });
+function allowDeny(item: z.ZodType<string> = pattern) {
+  return z
+    .strictObject({
+      /** Present = allowlist mode: what no pattern matches is denied. `[]` denies everything. */
+      allow: z.array(item).optional(),
+      deny: z.array(item).default([]),
+    })
+    .default({ deny: [] });
+}
 
 const pinnedIntegration = z.strictObject({
   /** Integration id as the control plane names it; omitted = any id. */
   id: z.string().min(1).optional(),
   /** Management role ARNs this integration may use (exact match or pattern). */
-  roleArns: z.array(z.string().min(1)).min(1).optional(),
+  roleArns: z.array(pattern).min(1).optional(),
   externalIdRequired: z.boolean().default(true),
-  memberRoleNames: z.array(z.string().min(1)).min(1).optional(),
-  accounts: allowDeny,
-  organizationalUnits: allowDeny,
+  memberRoleNames: z.array(pattern).min(1).optional(),
+  /** Scope of this integration's grants, on top of the top-level lists. */
+  accounts: allowDeny(accountPattern),
+  organizationalUnits: allowDeny(ouPattern),
 });
 
 export const policySchema = z.strictObject({
@@ -33,19 +51,25 @@ export const policySchema = z.strictObject({
   readOnly: z.boolean().default(false),
   /** When present, a job's integration must match one of these entries. */
   integrations: z.array(pinnedIntegration).min(1).optional(),
-  accounts: allowDeny,
-  organizationalUnits: allowDeny,
-  permissionSets: allowDeny,
-  roles: allowDeny,
-  groups: allowDeny,
-  boundaries: allowDeny,
-  /** Managed policy ARNs (patterns) that no granted access may carry, however it is reached. */
-  deniedManagedPolicies: z.array(z.string().min(1)).default([]),
+  accounts: allowDeny(accountPattern),
+  organizationalUnits: allowDeny(ouPattern),
+  permissionSets: allowDeny(),
+  roles: allowDeny(),
+  groups: allowDeny(),
+  boundaries: allowDeny(),
+  /** Managed policy ARNs or names (patterns) that no granted access may carry, however it is reached. */
+  deniedManagedPolicies: z.array(pattern).default([]),
   accessKinds: z
     .strictObject({
       disabled: z.array(z.enum(ACCESS_KINDS)).default([]),
+      /**
+       * Identity Store group writes (sso.groupMembership) even when users come from an
+       * external IdP (SCIM) or Active Directory, where such writes do not flow back and may
+       * be overwritten by the next provisioning run. Off by default.
+       */
+      allowExternalIdentitySourceWrites: z.boolean().default(false),
     })
-    .default({ disabled: [] }),
+    .default({ disabled: [], allowExternalIdentitySourceWrites: false }),
   maxDurationMinutes: z.number().int().min(1).max(525_600).optional(),
   sync: z
     .strictObject({

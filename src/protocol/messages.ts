@@ -62,7 +62,7 @@ const messageId = z.string().min(1).max(128);
 /** Job ids are echoed into logs, metrics and the dedupe table: keep them plain. */
 export const JOB_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, 'jobId must match ^[A-Za-z0-9._:-]{1,128}$');
-const rfc3339 = z.iso.datetime({ offset: true });
+export const rfc3339 = z.iso.datetime({ offset: true });
 
 // ---------------------------------------------------------------------------------
 // Control plane → connector

@@ -6,7 +6,7 @@ import type { Account, AccountState, Assignment, IdentitySource, TrailEvent } fr
 import { addAssignment, assignmentKey, globalRegion, removeAssignment, ssmRegion } from './world.js';
 import { settle } from './services/sso-admin.js';
 import type { Family } from './quotas.js';
-import { uuid } from './util.js';
+import { randomId, uuid } from './util.js';
 
 export class AdminError extends Error {}
 
@@ -40,6 +40,14 @@ export class SimAdmin {
     return { instanceArn: s.arn, identityStoreId: s.identityStoreId, region: s.region, ownerAccountId: s.ownerAccountId, identitySource: s.identitySource };
   }
   setIdentitySource(a: { source: IdentitySource }): void { this.sso().identitySource = a.source; }
+  /** ExternalIds on a user or group, as SCIM provisioning or AD sync leaves them (how an external identity source shows in the API). */
+  setExternalIds(a: { userId?: string; groupId?: string; externalIds: { Issuer: string; Id: string }[] }): void {
+    const s = this.sso();
+    const entity = a.userId ? s.users.get(a.userId) : a.groupId ? s.groups.get(a.groupId) : undefined;
+    if (!entity) throw new AdminError(`no Identity Store ${a.userId ? `user ${a.userId}` : `group ${a.groupId}`}`);
+    if (a.externalIds.length > 0) entity.ExternalIds = a.externalIds;
+    else delete entity.ExternalIds;
+  }
 
   listAssignments(f: { accountId?: string; principalId?: string; permissionSetArn?: string } = {}): Assignment[] {
     return [...this.sso().assignments.values()].filter((a) =>
@@ -91,6 +99,20 @@ export class SimAdmin {
     return u && { boundary: u.boundary ?? null, tags: u.tags ?? [], groups: [...acct.iam.groups.values()].filter((g) => g.members.includes(u.name)).map((g) => g.name), accessKeys: u.accessKeys ?? [] };
   }
   getGroupMembers(a: { accountId: string; groupName: string }): string[] | undefined { return this.account(a.accountId).iam.groups.get(a.groupName)?.members; }
+  /** A role made out of band (a path or name the demo world lacks); trusts its own account by default. Returns the RoleId. */
+  createRole(a: { accountId: string; roleName: string; path?: string; trust?: string | object; maxSessionDuration?: number }): string {
+    const acct = this.account(a.accountId);
+    const trust = a.trust ?? { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:${this.rt.world.partition}:iam::${acct.id}:root` }, Action: 'sts:AssumeRole' }] };
+    const id = 'AROA' + randomId(17, 'upper');
+    acct.iam.roles.set(a.roleName, { name: a.roleName, id, path: a.path ?? '/', created: this.rt.now(), trust: typeof trust === 'string' ? trust : JSON.stringify(trust), maxSession: a.maxSessionDuration ?? 3600 });
+    return id;
+  }
+  /** A user made out of band. Returns the UserId. */
+  createUser(a: { accountId: string; userName: string; path?: string }): string {
+    const id = 'AIDA' + randomId(17, 'upper');
+    this.account(a.accountId).iam.users.set(a.userName, { name: a.userName, id, path: a.path ?? '/', created: this.rt.now() });
+    return id;
+  }
   setAccountState(a: { accountId: string; state: AccountState }): void { this.account(a.accountId).state = a.state; }
 
   ddbItems(a: { accountId: string; region: string; table: string }): unknown[] {
@@ -110,7 +132,19 @@ export class SimAdmin {
     return id;
   }
   ssmSessions(a: { accountId: string; region: string }): unknown[] { return [...ssmRegion(this.account(a.accountId), a.region).sessions.values()]; }
-  failNextCommands(a: { count?: number; output?: string }): void { this.rt.ssmFailures.push({ count: a.count ?? 1, output: a.output ?? 'injected failure' }); }
+  /** The next `count` commands end Failed with `output`: every instance, or only `instanceId` (with accountId and region). */
+  failNextCommands(a: { count?: number; output?: string; accountId?: string; region?: string; instanceId?: string }): void {
+    if (!a.instanceId) { this.rt.ssmFailures.push({ count: a.count ?? 1, output: a.output ?? 'injected failure' }); return; }
+    const inst = ssmRegion(this.account(a.accountId ?? ''), a.region ?? '').instances.get(a.instanceId);
+    if (!inst) throw new AdminError(`no instance ${a.instanceId} in ${a.accountId} / ${a.region}`);
+    inst.failNext = { count: a.count ?? 1, output: a.output ?? 'injected failure' };
+  }
+  /** An instance's SSM agent goes offline (ConnectionLost) or comes back (Online). */
+  setInstancePing(a: { accountId: string; region: string; instanceId: string; ping: 'Online' | 'ConnectionLost' | 'Inactive' }): void {
+    const inst = ssmRegion(this.account(a.accountId), a.region).instances.get(a.instanceId);
+    if (!inst) throw new AdminError(`no instance ${a.instanceId} in ${a.accountId} / ${a.region}`);
+    inst.ping = a.ping;
+  }
 
   trailEvents(a: { accountId: string; region?: string }): TrailEvent[] {
     return this.account(a.accountId).trail.filter((e) => !a.region || e.region === a.region);

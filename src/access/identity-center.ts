@@ -1,0 +1,378 @@
+// IAM Identity Center helpers shared by the access kinds: the integration's instance, its
+// clients, account assignments (asynchronous in AWS), permission set facts, the management
+// account check and the AWS access portal link.
+//
+// Quotas (docs.aws.amazon.com/singlesignon/latest/userguide/limits.html, "IAM Identity
+// Center throttle limits"): all Identity Center APIs share 20 TPS, and CreateAccountAssignment
+// allows at most 10 outstanding asynchronous calls; neither can be raised. The TPS is the
+// client limiter's (src/aws/quotas.ts); the outstanding limit is a process-wide semaphore
+// sized by the ssoMaxOutstandingAssignments setting, and a ConflictException or
+// ThrottlingException (other writers share the limit) is "slow down", never a failure.
+import {
+  CreateAccountAssignmentCommand,
+  DeleteAccountAssignmentCommand,
+  DescribeAccountAssignmentCreationStatusCommand,
+  DescribeAccountAssignmentDeletionStatusCommand,
+  DescribePermissionSetCommand,
+  ListAccountAssignmentsCommand,
+  ListCustomerManagedPolicyReferencesInPermissionSetCommand,
+  ListInstancesCommand,
+  ListManagedPoliciesInPermissionSetCommand,
+  SSOAdminClient,
+  type AccountAssignmentOperationStatus,
+} from '@aws-sdk/client-sso-admin';
+import { IdentitystoreClient } from '@aws-sdk/client-identitystore';
+import { DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
+import { isConflict, isNotFound, isThrottle } from '../aws/errors.js';
+import { collect, pageSize, paginate } from '../aws/paginate.js';
+import type { IntegrationSession } from '../aws/session.js';
+import { ConnectorError } from '../errors.js';
+import type { AccessContext } from './types.js';
+
+const PARTITION = '(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc)';
+/** Identity Store user/group id: a UUID, optionally prefixed by 10 hex digits (AWS's documented pattern). */
+export const IDENTITY_STORE_ID = /^([0-9a-f]{10}-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const ACCOUNT_ID = /^\d{12}$/;
+// AWS allows [A-Za-z0-9-./] in both ids; real ones are 16 hex digits, and the narrower
+// pattern keeps `../` and the like out of every ARN we send or echo.
+export const PERMISSION_SET_ARN = new RegExp(`^arn:${PARTITION}:sso:::permissionSet/ssoins-[0-9a-f]{16}/ps-[0-9a-f]{16}$`);
+
+export interface SsoInstanceInfo {
+  instanceArn: string;
+  identityStoreId: string;
+  region: string;
+}
+
+export interface AssignmentRef {
+  accountId: string;
+  permissionSetArn: string;
+  principalType: 'USER' | 'GROUP';
+  principalId: string;
+}
+
+/** What the policy needs to know about one permission set. */
+export interface PermissionSetInfo {
+  arn: string;
+  name: string;
+  /** ISO 8601 duration of the console/CLI sessions it gives (PT1H). */
+  sessionDuration?: string;
+  /** AWS managed policy ARNs. */
+  managedPolicies: string[];
+  /** Customer managed policy references: resolved to an ARN in each account the set is used in. */
+  customerManaged: { name: string; path: string }[];
+}
+
+// Per job (the session goes away with it): the instance, the management account and the
+// permission sets read by facts(), which accessDetails() (synchronous) reuses.
+interface SessionCache {
+  instance?: Promise<SsoInstanceInfo>;
+  managementAccount?: Promise<string>;
+  permissionSets: Map<string, PermissionSetInfo>;
+}
+const caches = new WeakMap<IntegrationSession, SessionCache>();
+function cacheOf(ctx: AccessContext): SessionCache {
+  let c = caches.get(ctx.session);
+  if (!c) caches.set(ctx.session, (c = { permissionSets: new Map() }));
+  return c;
+}
+
+/** A promise kept in the cache until it fails, so the next caller asks again. */
+function remember<K extends 'instance' | 'managementAccount'>(c: SessionCache, key: K, make: () => NonNullable<SessionCache[K]>): NonNullable<SessionCache[K]> {
+  const existing = c[key];
+  if (existing) return existing as NonNullable<SessionCache[K]>;
+  const p = make();
+  c[key] = p;
+  p.catch(() => {
+    if (c[key] === p) delete c[key];
+  });
+  return p;
+}
+
+export function ssoRegionOf(ctx: AccessContext): string {
+  return ctx.integration.ssoRegion ?? ctx.integration.region;
+}
+
+export function ssoAdminClient(ctx: AccessContext): Promise<SSOAdminClient> {
+  return ctx.session.managementClient(SSOAdminClient, ssoRegionOf(ctx));
+}
+
+export function identityStoreClient(ctx: AccessContext): Promise<IdentitystoreClient> {
+  return ctx.session.managementClient(IdentitystoreClient, ssoRegionOf(ctx));
+}
+
+/** The integration's Identity Center instance (ListInstances in the SSO region, as the management identity). */
+export function ssoInstance(ctx: AccessContext): Promise<SsoInstanceInfo> {
+  return remember(cacheOf(ctx), 'instance', async () => {
+    const region = ssoRegionOf(ctx);
+    const sso = await ssoAdminClient(ctx);
+    for await (const page of paginate(async (t) => {
+      const r = await sso.send(new ListInstancesCommand({ MaxResults: pageSize('ssoAdmin'), NextToken: t }));
+      return { items: r.Instances, next: r.NextToken };
+    })) {
+      const i = page.find((x) => x.InstanceArn && x.IdentityStoreId);
+      if (i) return { instanceArn: i.InstanceArn!, identityStoreId: i.IdentityStoreId!, region };
+    }
+    // Nothing to grant into: the instance does not exist where we looked.
+    throw new ConnectorError(
+      'AWS_NOT_FOUND',
+      `sso-admin.ListInstances in ${region}: no IAM Identity Center instance is visible to the management identity; set the integration's ssoRegion to the region of the organization's instance`,
+    );
+  });
+}
+
+/** The organization's management account (for aws-account: the account itself). */
+export function managementAccountId(ctx: AccessContext): Promise<string> {
+  return remember(cacheOf(ctx), 'managementAccount', async () => {
+    if (ctx.integration.type === 'aws-account') return (await ctx.session.managementIdentity()).accountId;
+    const org = await ctx.session.managementClient(OrganizationsClient);
+    const id = (await org.send(new DescribeOrganizationCommand({}))).Organization?.MasterAccountId;
+    if (!id) throw new ConnectorError('AWS_ORGANIZATION_UNAVAILABLE', 'organizations.DescribeOrganization returned no management account');
+    return id;
+  });
+}
+
+/**
+ * Refuses access that lands in the management account (unless the integration allows it)
+ * or in an account the integration excludes. Access there is never granted by accident:
+ * the management account controls the whole organization.
+ */
+export async function refuseProtectedAccounts(ctx: AccessContext, accountIds: readonly string[], what: string): Promise<void> {
+  const excluded = accountIds.filter((a) => ctx.integration.excludeAccountIds.includes(a));
+  if (excluded.length > 0) {
+    throw new ConnectorError('ACCESS_REFUSED', `${what} reaches account ${excluded.join(', ')}, which the integration excludes; remove it from excludeAccountIds to grant there`);
+  }
+  if (ctx.integration.allowManagementAccount || accountIds.length === 0) return;
+  const mgmt = await managementAccountId(ctx);
+  if (accountIds.includes(mgmt)) {
+    throw new ConnectorError('ACCESS_REFUSED', `${what} reaches the management account ${mgmt}; set allowManagementAccount on the integration to grant access there`);
+  }
+}
+
+/** Name, session duration and managed policies of a permission set of the integration's instance. */
+export async function permissionSetInfo(ctx: AccessContext, permissionSetArn: string): Promise<PermissionSetInfo> {
+  const cache = cacheOf(ctx).permissionSets;
+  const known = cache.get(permissionSetArn);
+  if (known) return known;
+  const inst = await ssoInstance(ctx);
+  const instanceId = inst.instanceArn.split('/').pop();
+  if (permissionSetArn.split('/')[1] !== instanceId) {
+    throw new ConnectorError('AWS_NOT_FOUND', `permission set ${permissionSetArn} belongs to another Identity Center instance than the integration's (${inst.instanceArn})`);
+  }
+  const sso = await ssoAdminClient(ctx);
+  const input = { InstanceArn: inst.instanceArn, PermissionSetArn: permissionSetArn };
+  const ps = (await sso.send(new DescribePermissionSetCommand(input))).PermissionSet;
+  const managed = await collect(paginate(async (t) => {
+    const r = await sso.send(new ListManagedPoliciesInPermissionSetCommand({ ...input, MaxResults: pageSize('ssoAdmin'), NextToken: t }));
+    return { items: r.AttachedManagedPolicies, next: r.NextToken };
+  }));
+  const customer = await collect(paginate(async (t) => {
+    const r = await sso.send(new ListCustomerManagedPolicyReferencesInPermissionSetCommand({ ...input, MaxResults: pageSize('ssoAdmin'), NextToken: t }));
+    return { items: r.CustomerManagedPolicyReferences, next: r.NextToken };
+  }));
+  const info: PermissionSetInfo = {
+    arn: permissionSetArn,
+    name: ps?.Name ?? permissionSetArn,
+    ...(ps?.SessionDuration && { sessionDuration: ps.SessionDuration }),
+    managedPolicies: managed.flatMap((m) => (m.Arn ? [m.Arn] : [])),
+    customerManaged: customer.flatMap((c) => (c.Name ? [{ name: c.Name, path: c.Path ?? '/' }] : [])),
+  };
+  cache.set(permissionSetArn, info);
+  return info;
+}
+
+/** A permission set facts() already read in this job, for accessDetails(). */
+export function knownPermissionSet(ctx: AccessContext, permissionSetArn: string): PermissionSetInfo | undefined {
+  return caches.get(ctx.session)?.permissionSets.get(permissionSetArn);
+}
+
+/** Every managed policy ARN the permission set puts into these accounts (customer managed ones resolved per account). */
+export function policiesIn(ps: PermissionSetInfo, accountIds: readonly string[]): string[] {
+  const partition = ps.arn.split(':')[1];
+  const out = [...ps.managedPolicies];
+  for (const a of accountIds) for (const c of ps.customerManaged) out.push(`arn:${partition}:iam::${a}:policy${c.path}${c.name}`);
+  return out;
+}
+
+export async function hasAssignment(ctx: AccessContext, a: AssignmentRef): Promise<boolean> {
+  const inst = await ssoInstance(ctx);
+  const sso = await ssoAdminClient(ctx);
+  for await (const page of paginate(async (t) => {
+    const r = await sso.send(new ListAccountAssignmentsCommand({
+      InstanceArn: inst.instanceArn, AccountId: a.accountId, PermissionSetArn: a.permissionSetArn, MaxResults: pageSize('ssoAdmin'), NextToken: t,
+    }));
+    return { items: r.AccountAssignments, next: r.NextToken };
+  })) {
+    if (page.some((x) => x.PrincipalType === a.principalType && x.PrincipalId === a.principalId)) return true;
+  }
+  return false;
+}
+
+/** How long ConflictException / surviving throttling is retried before the error is reported. */
+const SLOW_DOWN_FOR_MS = 2 * 60_000;
+/** How long an assignment may stay IN_PROGRESS before ACCESS_TIMEOUT (the ledger keeps the grant for a retry). */
+const POLL_DEADLINE_MS = 5 * 60_000;
+const POLL_FIRST_MS = 250;
+const POLL_MAX_MS = 2_000;
+
+/** Runs `fn`, retrying "slow down" answers with jittered backoff for a bounded time. */
+export async function slowDownRetry<T>(ctx: AccessContext, fn: () => Promise<T>, retryable: (err: unknown) => boolean = isSlowDown): Promise<T> {
+  const deadline = ctx.now() + SLOW_DOWN_FOR_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!retryable(err) || ctx.now() >= deadline) throw err;
+      const cap = Math.min(5_000, 250 * 2 ** attempt);
+      await ctx.sleep(cap / 2 + Math.random() * (cap / 2));
+    }
+  }
+}
+
+function isSlowDown(err: unknown): boolean {
+  return isConflict(err) || isThrottle(err);
+}
+
+function describeRef(a: AssignmentRef): string {
+  return `${a.principalType.toLowerCase()} ${a.principalId} in account ${a.accountId} with permission set ${a.permissionSetArn}`;
+}
+
+/** Polls an assignment operation until AWS says SUCCEEDED; FAILED and the deadline are errors. */
+async function waitForStatus(
+  ctx: AccessContext,
+  verb: 'create' | 'delete',
+  a: AssignmentRef,
+  first: AccountAssignmentOperationStatus | undefined,
+  describe: (requestId: string) => Promise<AccountAssignmentOperationStatus | undefined>,
+): Promise<void> {
+  const requestId = first?.RequestId;
+  if (!requestId) throw new ConnectorError('AWS_ERROR', `sso-admin: ${verb} of the assignment of ${describeRef(a)} returned no request id`);
+  const deadline = ctx.now() + POLL_DEADLINE_MS;
+  let status: AccountAssignmentOperationStatus | undefined = first;
+  let wait = POLL_FIRST_MS;
+  for (;;) {
+    if (status?.Status === 'SUCCEEDED') return;
+    if (status?.Status === 'FAILED') {
+      const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
+      throw new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`);
+    }
+    if (ctx.now() >= deadline) {
+      throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
+    }
+    await ctx.sleep(wait);
+    wait = Math.min(POLL_MAX_MS, wait * 2);
+    try {
+      status = await describe(requestId);
+    } catch (err) {
+      // The status may not be readable at once (eventual consistency), and throttling that
+      // outlived the SDK's retries is no reason to abandon an operation AWS is running.
+      if (!isThrottle(err) && !isNotFound(err)) throw err;
+    }
+  }
+}
+
+/** One slot of the process-wide outstanding-operation limit of the instance. */
+function assignmentSlot<T>(ctx: AccessContext, inst: SsoInstanceInfo, fn: () => Promise<T>): Promise<T> {
+  return ctx.limit(`sso-assignment-ops:${inst.instanceArn}`, ctx.settings.ssoMaxOutstandingAssignments, fn);
+}
+
+function assignmentInput(inst: SsoInstanceInfo, a: AssignmentRef) {
+  return {
+    InstanceArn: inst.instanceArn, TargetId: a.accountId, TargetType: 'AWS_ACCOUNT' as const,
+    PermissionSetArn: a.permissionSetArn, PrincipalType: a.principalType, PrincipalId: a.principalId,
+  };
+}
+
+/** Creates the assignment and returns only once AWS reports it SUCCEEDED. */
+export async function createAssignment(ctx: AccessContext, a: AssignmentRef): Promise<void> {
+  const inst = await ssoInstance(ctx);
+  const sso = await ssoAdminClient(ctx);
+  await assignmentSlot(ctx, inst, async () => {
+    const r = await slowDownRetry(ctx, () => sso.send(new CreateAccountAssignmentCommand(assignmentInput(inst, a))));
+    await waitForStatus(ctx, 'create', a, r.AccountAssignmentCreationStatus, async (id) =>
+      (await sso.send(new DescribeAccountAssignmentCreationStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentCreationRequestId: id }))).AccountAssignmentCreationStatus);
+  });
+}
+
+/** Deletes the assignment and waits for AWS to confirm; a missing assignment is 'absent'. */
+export async function deleteAssignment(ctx: AccessContext, a: AssignmentRef): Promise<'deleted' | 'absent'> {
+  const inst = await ssoInstance(ctx);
+  const sso = await ssoAdminClient(ctx);
+  return assignmentSlot(ctx, inst, async () => {
+    let r;
+    try {
+      r = await slowDownRetry(ctx, () => sso.send(new DeleteAccountAssignmentCommand(assignmentInput(inst, a))));
+    } catch (err) {
+      if (isNotFound(err)) return 'absent';
+      throw err;
+    }
+    await waitForStatus(ctx, 'delete', a, r.AccountAssignmentDeletionStatus, async (id) =>
+      (await sso.send(new DescribeAccountAssignmentDeletionStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentDeletionRequestId: id }))).AccountAssignmentDeletionStatus);
+    return 'deleted';
+  });
+}
+
+// ---- AWS access portal ----
+
+export interface Portal {
+  /** Canonical portal address, rebuilt from the validated parts (never the raw setting). */
+  url: string;
+  /** Whether the portal takes shortcut links (`#/console?account_id=…&role_name=…`). */
+  shortcuts: boolean;
+}
+
+const REGION = '[a-z]{2}(-[a-z]+)+-\\d{1,2}';
+const SUBDOMAIN = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+
+/**
+ * The integration's ssoPortalUrl when it is an Identity Center access portal, else undefined.
+ * Accepted: https://<d-xxxxxxxxxx|alias>.awsapps.com/start (and .awsapps.cn), GovCloud's
+ * https://start[.<region>].us-gov-home.awsapps.com/directory/<id|alias>, the dual-stack
+ * https://ssoins-<id>.portal.<region>.app.aws and an additional Region's
+ * https://ssoins-<id>.<region>.portal.amazonaws.com. Shortcut links (docs: singlesignon
+ * userguide "createshortcutlink") are only built on the classic /start portals, where their
+ * format is established.
+ */
+export function parsePortalUrl(raw: string | undefined): Portal | undefined {
+  if (!raw || raw.length > 512) return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'https:' || u.username || u.password || u.port || u.search) return undefined;
+  const host = u.hostname;
+  const path = u.pathname.replace(/\/$/, '');
+  if (new RegExp(`^${SUBDOMAIN}\\.awsapps\\.(com|cn)$`).test(host) && path === '/start') {
+    return { url: `https://${host}/start`, shortcuts: true };
+  }
+  const gov = /^\/directory\/([a-z0-9-]{1,63})$/i.exec(path);
+  if (new RegExp(`^start\\.(${REGION}\\.)?us-gov-home\\.awsapps\\.com$`).test(host) && gov) {
+    return { url: `https://${host}/directory/${gov[1]}`, shortcuts: false };
+  }
+  if (new RegExp(`^ssoins-[0-9a-f]{16}\\.(portal\\.${REGION}\\.app\\.aws|${REGION}\\.portal\\.amazonaws\\.com)$`).test(host) && (path === '' || path === '/start')) {
+    return { url: `https://${host}${path}`, shortcuts: false };
+  }
+  return undefined;
+}
+
+/** The portal link for accessDetails, and a sentence when there is none. */
+export function portalLink(ctx: AccessContext, shortcut?: { accountId: string; roleName: string }): { url?: string; note?: string } {
+  const raw = ctx.integration.ssoPortalUrl;
+  if (!raw) return { note: "Sign in through your organization's AWS access portal (ask your administrator for its address)." };
+  const portal = parsePortalUrl(raw);
+  // A setting that is not a portal address is never turned into a link for a person to follow.
+  if (!portal) return { note: "The integration's ssoPortalUrl is not an IAM Identity Center access portal address, so no link is given; ask your administrator for the portal address." };
+  if (!shortcut || !portal.shortcuts) return { url: portal.url };
+  const q = `account_id=${shortcut.accountId}&role_name=${encodeURIComponent(shortcut.roleName)}`;
+  return { url: `${portal.url}/#/console?${q}` };
+}
+
+/** "PT8H" → "8 hours"; anything else is shown as AWS wrote it. */
+export function formatDuration(iso: string | undefined): string | undefined {
+  if (!iso) return undefined;
+  const m = /^PT(?:(\d+)H)?(?:(\d+)M)?$/.exec(iso);
+  if (!m || (!m[1] && !m[2])) return iso;
+  const parts = [m[1] && `${Number(m[1])} hour${m[1] === '1' ? '' : 's'}`, m[2] && `${Number(m[2])} minute${m[2] === '1' ? '' : 's'}`].filter(Boolean);
+  return parts.join(' ');
+}

@@ -1,0 +1,488 @@
+// The grant ledger: a DynamoDB table in the customer's account that remembers every grant
+// the connector made, so expiries are honoured with the control plane away or after a
+// restart, overlapping grants share access safely, and revoke never removes access that
+// was there before us.
+//
+// One table, string keys `pk` and `sk` (the templates create it; `ledger init` for local use):
+//   grant#<grantId>  / grant               the grant: request, integration, state, version
+//   grant#<grantId>  / event#<time>#<rand> append-only history of the grant (never updated)
+//   access#<key>     / access              the AWS access: holders (set of grant ids), preExisting, kept facts
+//   lock#<key>       / lock                a lease serializing changes to one AWS object
+// Every update is conditional on the item's version (or the lease's owner), so any number
+// of replicas and jobs may act on the same grant and at most one change wins.
+import { randomBytes } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import type { AwsRuntime } from '../aws/runtime.js';
+import { awsErrorCode } from '../aws/errors.js';
+import { parseArn } from '../aws/credentials.js';
+import type { Config } from '../config.js';
+import { ConnectorError, isAbortError } from '../errors.js';
+import { integrationSchema, type Integration } from '../protocol/messages.js';
+import type { AccessRequest } from './types.js';
+
+/** Every DynamoDB action the ledger uses (least-privilege test, docs/permissions.md). */
+export const LEDGER_ACTIONS = [
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+] as const;
+/** Only `access-connector ledger init` (local use) creates the table. */
+export const LEDGER_INIT_ACTIONS = ['dynamodb:CreateTable', 'dynamodb:DescribeTable'] as const;
+
+/**
+ * pending: recorded, maybe partly applied; granted; revoking; revoked; cancelled / failed:
+ * the job stopped before changing AWS or undid its change (a retry with the same grantId
+ * may grant it again).
+ */
+export type GrantState = 'pending' | 'granted' | 'revoking' | 'revoked' | 'cancelled' | 'failed';
+/** States in which a grant may hold access in AWS. */
+export const ACTIVE_STATES: readonly GrantState[] = ['pending', 'granted', 'revoking'];
+
+export interface GrantRecord {
+  grantId: string;
+  kind: string;
+  accessKey: string;
+  lockKey: string;
+  /** Identity of the request without its expiry: a grantId reused for other access is a conflict. */
+  fingerprint: string;
+  request: AccessRequest;
+  integration: Integration;
+  state: GrantState;
+  preExisting: boolean;
+  /** When the sweeper revokes it: the earlier of expiresAt and the credential rotation deadline. */
+  expiresAt?: string;
+  grantedAt?: string;
+  revokedAt?: string;
+  /** ec2.localUser: when the locked OS user is deleted (userCleanupAfterDays after revoke). */
+  cleanupAt?: string;
+  cleanedAt?: string;
+  version: number;
+  updatedAt: string;
+}
+
+export interface AccessRecord {
+  accessKey: string;
+  kind: string;
+  fingerprint: string;
+  /** Grant ids holding the access. The access is removed only when this empties. */
+  holders: string[];
+  /** The access existed before the first grant: no revoke ever removes it. */
+  preExisting: boolean;
+  /** Facts the kind kept for revoke (for example the previous boundary). */
+  kept: Record<string, unknown>;
+  /** The request of the grant that created the record (for reconciliation). */
+  request: AccessRequest;
+  integration: Integration;
+  version: number;
+}
+
+export interface HistoryEvent {
+  at: string;
+  event: string;
+  jobId?: string;
+  detail?: string;
+}
+
+let eventSeq = 0;
+const LOCK_TTL_MS = 120_000;
+const LOCK_RENEW_MS = 30_000;
+const LOCK_WAIT_MS = 90_000;
+
+type Item = Record<string, AttributeValue>;
+const S = (v: string): AttributeValue => ({ S: v });
+const N = (v: number): AttributeValue => ({ N: String(v) });
+
+/** The ledger has no record of an expected version: someone else changed it first. */
+export class LedgerRace extends Error {
+  constructor(what: string) {
+    super(`ledger: ${what} changed concurrently`);
+    this.name = 'LedgerRace';
+  }
+}
+
+function isConditionFailed(err: unknown): boolean {
+  return err instanceof ConditionalCheckFailedException || awsErrorCode(err) === 'ConditionalCheckFailedException';
+}
+
+/** Wraps a ledger failure so the job says LEDGER_UNAVAILABLE and what to do. */
+function ledgerError(err: unknown, what: string): unknown {
+  if (isAbortError(err) || err instanceof LedgerRace) return err;
+  if (err instanceof ConnectorError && err.code === 'LEDGER_BUSY') return err;
+  const code = awsErrorCode(err);
+  const why = err instanceof Error ? err.message : String(err);
+  return new ConnectorError('LEDGER_UNAVAILABLE', `grant ledger: ${what} failed (${code || 'error'}): ${why.slice(0, 300)}`, { cause: err });
+}
+
+export interface LedgerOptions {
+  client: DynamoDBClient;
+  table: string;
+  /** Identifies this process as a lock holder. */
+  owner: string;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class Ledger {
+  readonly table: string;
+  private readonly client: DynamoDBClient;
+  private readonly owner: string;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(o: LedgerOptions) {
+    this.client = o.client;
+    this.table = o.table;
+    this.owner = o.owner;
+    this.now = o.now ?? Date.now;
+    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref?.()));
+  }
+
+  /** The ledger of the LEDGER_TABLE setting, reached with the connector's own identity; undefined when unset. */
+  static async fromConfig(aws: AwsRuntime, config: Config, integration?: Integration): Promise<Ledger | undefined> {
+    if (!config.ledgerTable) return undefined;
+    const arn = parseArn(config.ledgerTable);
+    const region = arn?.region || config.awsRegion || integration?.region;
+    if (!region) throw new ConnectorError('LEDGER_UNAVAILABLE', 'LEDGER_TABLE is a table name but no region is known: set AWS_REGION or give the table ARN');
+    const broker = aws.broker(region);
+    const base = broker.base(integration?.profile);
+    const client = aws.clients.get(DynamoDBClient, { region, accountId: arn?.accountId ?? 'self', credentials: base });
+    return new Ledger({ client, table: config.ledgerTable, owner: `${config.connectorId}/${process.pid}/${randomBytes(4).toString('hex')}` });
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Table
+
+  /** Creates the table (on demand billing) unless it exists. For local use; the templates create it in production. */
+  async init(): Promise<'created' | 'exists'> {
+    try {
+      await this.client.send(new DescribeTableCommand({ TableName: this.table }));
+      return 'exists';
+    } catch (err) {
+      if (awsErrorCode(err) !== 'ResourceNotFoundException') throw ledgerError(err, 'DescribeTable');
+    }
+    await this.client.send(new CreateTableCommand({
+      TableName: this.table,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+      SSESpecification: { Enabled: true },
+    }));
+    return 'created';
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Grants
+
+  async getGrant(grantId: string): Promise<GrantRecord | undefined> {
+    try {
+      const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`grant#${grantId}`), sk: S('grant') }, ConsistentRead: true }));
+      return r.Item ? grantFromItem(r.Item) : undefined;
+    } catch (err) {
+      throw ledgerError(err, 'GetItem');
+    }
+  }
+
+  /** Records a new grant; returns the record already there instead when the grant id is taken. */
+  async createGrant(rec: Omit<GrantRecord, 'version' | 'updatedAt'>): Promise<{ created: true; record: GrantRecord } | { created: false; record: GrantRecord }> {
+    const record: GrantRecord = { ...rec, version: 1, updatedAt: new Date(this.now()).toISOString() };
+    try {
+      await this.client.send(new PutItemCommand({
+        TableName: this.table,
+        Item: grantToItem(record),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }));
+      return { created: true, record };
+    } catch (err) {
+      if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem');
+    }
+    const existing = await this.getGrant(rec.grantId);
+    if (!existing) throw new LedgerRace(`grant ${rec.grantId}`);
+    return { created: false, record: existing };
+  }
+
+  /** Writes `next` if the stored version is still `prev.version`; throws LedgerRace otherwise. */
+  async updateGrant(prev: GrantRecord, patch: Partial<Omit<GrantRecord, 'grantId' | 'version'>>): Promise<GrantRecord> {
+    const next: GrantRecord = { ...prev, ...patch, version: prev.version + 1, updatedAt: new Date(this.now()).toISOString() };
+    try {
+      await this.client.send(new PutItemCommand({
+        TableName: this.table,
+        Item: grantToItem(next),
+        ConditionExpression: '#v = :v',
+        ExpressionAttributeNames: { '#v': 'version' },
+        ExpressionAttributeValues: { ':v': N(prev.version) },
+      }));
+      return next;
+    } catch (err) {
+      if (isConditionFailed(err)) throw new LedgerRace(`grant ${prev.grantId}`);
+      throw ledgerError(err, 'PutItem');
+    }
+  }
+
+  /** Appends one history event (never overwrites one). */
+  async appendEvent(grantId: string, name: string, e: Omit<HistoryEvent, 'at' | 'event'> = {}): Promise<void> {
+    const at = new Date(this.now()).toISOString();
+    try {
+      await this.client.send(new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          // Time, then this process's sequence (events of one job in the same millisecond
+          // keep their order), then randomness (two replicas never collide).
+          pk: S(`grant#${grantId}`), sk: S(`event#${at}#${String(++eventSeq).padStart(10, '0')}#${randomBytes(4).toString('hex')}`), at: S(at), event: S(name),
+          ...(e.jobId !== undefined && { jobId: S(e.jobId) }), ...(e.detail !== undefined && { detail: S(e.detail.slice(0, 2000)) }),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }));
+    } catch (err) {
+      throw ledgerError(err, 'PutItem');
+    }
+  }
+
+  async history(grantId: string): Promise<HistoryEvent[]> {
+    const out: HistoryEvent[] = [];
+    let start: Item | undefined;
+    try {
+      do {
+        const r = await this.client.send(new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ev)',
+          ExpressionAttributeValues: { ':pk': S(`grant#${grantId}`), ':ev': S('event#') },
+          ConsistentRead: true,
+          ...(start && { ExclusiveStartKey: start }),
+        }));
+        for (const i of r.Items ?? []) {
+          out.push({ at: i.at?.S ?? '', event: i.event?.S ?? '', ...(i.jobId?.S && { jobId: i.jobId.S }), ...(i.detail?.S && { detail: i.detail.S }) });
+        }
+        start = r.LastEvaluatedKey;
+      } while (start);
+    } catch (err) {
+      throw ledgerError(err, 'Query');
+    }
+    return out;
+  }
+
+  /** Every grant record, page by page (a Scan: the ledger holds thousands of grants, not millions). */
+  async *grants(): AsyncGenerator<GrantRecord> {
+    let start: Item | undefined;
+    do {
+      let r;
+      try {
+        r = await this.client.send(new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'sk = :g',
+          ExpressionAttributeValues: { ':g': S('grant') },
+          ...(start && { ExclusiveStartKey: start }),
+        }));
+      } catch (err) {
+        throw ledgerError(err, 'Scan');
+      }
+      for (const i of r.Items ?? []) yield grantFromItem(i);
+      start = r.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** Every access record (for reconciliation). */
+  async *accesses(): AsyncGenerator<AccessRecord> {
+    let start: Item | undefined;
+    do {
+      let r;
+      try {
+        r = await this.client.send(new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'sk = :a',
+          ExpressionAttributeValues: { ':a': S('access') },
+          ...(start && { ExclusiveStartKey: start }),
+        }));
+      } catch (err) {
+        throw ledgerError(err, 'Scan');
+      }
+      for (const i of r.Items ?? []) yield accessFromItem(i);
+      start = r.LastEvaluatedKey;
+    } while (start);
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Access records
+
+  async getAccess(accessKey: string): Promise<AccessRecord | undefined> {
+    try {
+      const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`access#${accessKey}`), sk: S('access') }, ConsistentRead: true }));
+      return r.Item ? accessFromItem(r.Item) : undefined;
+    } catch (err) {
+      throw ledgerError(err, 'GetItem');
+    }
+  }
+
+  /** Creates (prev undefined) or replaces (version-checked) the access record. */
+  async putAccess(prev: AccessRecord | undefined, next: Omit<AccessRecord, 'version'>): Promise<AccessRecord> {
+    const rec: AccessRecord = { ...next, holders: [...new Set(next.holders)].sort(), version: (prev?.version ?? 0) + 1 };
+    try {
+      await this.client.send(new PutItemCommand({
+        TableName: this.table,
+        Item: accessToItem(rec),
+        ...(prev
+          ? { ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: { ':v': N(prev.version) } }
+          : { ConditionExpression: 'attribute_not_exists(pk)' }),
+      }));
+      return rec;
+    } catch (err) {
+      if (isConditionFailed(err)) throw new LedgerRace(`access ${next.accessKey}`);
+      throw ledgerError(err, 'PutItem');
+    }
+  }
+
+  async deleteAccess(prev: AccessRecord): Promise<void> {
+    try {
+      await this.client.send(new DeleteItemCommand({
+        TableName: this.table,
+        Key: { pk: S(`access#${prev.accessKey}`), sk: S('access') },
+        ConditionExpression: '#v = :v',
+        ExpressionAttributeNames: { '#v': 'version' },
+        ExpressionAttributeValues: { ':v': N(prev.version) },
+      }));
+    } catch (err) {
+      if (isConditionFailed(err)) throw new LedgerRace(`access ${prev.accessKey}`);
+      throw ledgerError(err, 'DeleteItem');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Locks
+
+  /**
+   * Runs `fn` holding the lease on `key`. The lease expires on its own after 2 minutes, so
+   * a holder that died never blocks others for long; a live holder renews it. Waiting is
+   * cancelled by `signal` (nothing has been changed yet while waiting).
+   */
+  async withLock<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const pk = S(`lock#${key}`);
+    // One token per acquisition: two jobs of the same process are two holders.
+    const me = `${this.owner}/${randomBytes(6).toString('hex')}`;
+    const deadline = this.now() + LOCK_WAIT_MS;
+    let delay = 100;
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = this.now();
+      try {
+        await this.client.send(new PutItemCommand({
+          TableName: this.table,
+          Item: { pk, sk: S('lock'), owner: S(me), until: N(now + LOCK_TTL_MS) },
+          ConditionExpression: 'attribute_not_exists(pk) OR #u < :now',
+          ExpressionAttributeNames: { '#u': 'until' },
+          ExpressionAttributeValues: { ':now': N(now) },
+        }));
+        break;
+      } catch (err) {
+        if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem (lock)');
+      }
+      if (this.now() > deadline) throw new ConnectorError('LEDGER_BUSY', `grant ledger: the lock on ${key} stayed held for ${LOCK_WAIT_MS / 1000} s`);
+      await this.sleep(delay * (0.5 + Math.random()));
+      delay = Math.min(delay * 2, 2000);
+    }
+    const renew = setInterval(() => {
+      void this.client
+        .send(new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk, sk: S('lock') },
+          UpdateExpression: 'SET #u = :until',
+          ConditionExpression: '#o = :me',
+          ExpressionAttributeNames: { '#u': 'until', '#o': 'owner' },
+          ExpressionAttributeValues: { ':until': N(this.now() + LOCK_TTL_MS), ':me': S(me) },
+        }))
+        .catch(() => undefined);
+    }, LOCK_RENEW_MS);
+    renew.unref?.();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(renew);
+      await this.client
+        .send(new DeleteItemCommand({
+          TableName: this.table,
+          Key: { pk, sk: S('lock') },
+          ConditionExpression: '#o = :me',
+          ExpressionAttributeNames: { '#o': 'owner' },
+          ExpressionAttributeValues: { ':me': S(me) },
+        }))
+        // A lease we lost (expired and taken) is not ours to delete; it expires anyway.
+        .catch(() => undefined);
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// Item mapping. Requests and integrations are stored as JSON strings: they are read back
+// through their schemas, never trusted as typed objects.
+
+function grantToItem(g: GrantRecord): Item {
+  return {
+    pk: S(`grant#${g.grantId}`), sk: S('grant'),
+    grantId: S(g.grantId), kind: S(g.kind), accessKey: S(g.accessKey), lockKey: S(g.lockKey), fingerprint: S(g.fingerprint),
+    request: S(JSON.stringify(g.request)), integration: S(JSON.stringify(g.integration)),
+    state: S(g.state), preExisting: { BOOL: g.preExisting }, version: N(g.version), updatedAt: S(g.updatedAt),
+    ...(g.expiresAt !== undefined && { expiresAt: S(g.expiresAt) }),
+    ...(g.grantedAt !== undefined && { grantedAt: S(g.grantedAt) }),
+    ...(g.revokedAt !== undefined && { revokedAt: S(g.revokedAt) }),
+    ...(g.cleanupAt !== undefined && { cleanupAt: S(g.cleanupAt) }),
+    ...(g.cleanedAt !== undefined && { cleanedAt: S(g.cleanedAt) }),
+  };
+}
+
+function grantFromItem(i: Item): GrantRecord {
+  const str = (k: string) => i[k]?.S;
+  return {
+    grantId: str('grantId') ?? '', kind: str('kind') ?? '', accessKey: str('accessKey') ?? '', lockKey: str('lockKey') ?? '',
+    fingerprint: str('fingerprint') ?? '',
+    request: JSON.parse(str('request') ?? '{}') as AccessRequest,
+    integration: integrationSchema.parse(JSON.parse(str('integration') ?? '{}')),
+    state: (str('state') ?? 'pending') as GrantState,
+    preExisting: i.preExisting?.BOOL ?? false,
+    version: Number(i.version?.N ?? '0'),
+    updatedAt: str('updatedAt') ?? '',
+    ...(str('expiresAt') !== undefined && { expiresAt: str('expiresAt')! }),
+    ...(str('grantedAt') !== undefined && { grantedAt: str('grantedAt')! }),
+    ...(str('revokedAt') !== undefined && { revokedAt: str('revokedAt')! }),
+    ...(str('cleanupAt') !== undefined && { cleanupAt: str('cleanupAt')! }),
+    ...(str('cleanedAt') !== undefined && { cleanedAt: str('cleanedAt')! }),
+  };
+}
+
+function accessToItem(a: AccessRecord): Item {
+  return {
+    pk: S(`access#${a.accessKey}`), sk: S('access'),
+    accessKey: S(a.accessKey), kind: S(a.kind), fingerprint: S(a.fingerprint),
+    // A JSON list rather than a DynamoDB string set: sets cannot be empty, and an empty
+    // holder list is a state we write (access kept because it was pre-existing).
+    holders: S(JSON.stringify(a.holders)),
+    preExisting: { BOOL: a.preExisting }, kept: S(JSON.stringify(a.kept)),
+    request: S(JSON.stringify(a.request)), integration: S(JSON.stringify(a.integration)), version: N(a.version),
+  };
+}
+
+function accessFromItem(i: Item): AccessRecord {
+  const str = (k: string) => i[k]?.S;
+  return {
+    accessKey: str('accessKey') ?? '', kind: str('kind') ?? '', fingerprint: str('fingerprint') ?? '',
+    holders: JSON.parse(str('holders') ?? '[]') as string[],
+    preExisting: i.preExisting?.BOOL ?? false,
+    kept: JSON.parse(str('kept') ?? '{}') as Record<string, unknown>,
+    request: JSON.parse(str('request') ?? '{}') as AccessRequest,
+    integration: integrationSchema.parse(JSON.parse(str('integration') ?? '{}')),
+    version: Number(i.version?.N ?? '0'),
+  };
+}

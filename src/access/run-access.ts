@@ -1,0 +1,366 @@
+// Grant and revoke, for every access kind: the ledger, the customer's policy, the lock,
+// idempotency, overlapping grants and cancellation live here, once, so that a kind only
+// knows how to read, create and remove its own shape of access.
+//
+// Grant:  policy (facts) → ledger record `pending` → lock → describe → apply → `granted`.
+// Revoke: ledger → lock → drop this grant from the access's holders → remove the access
+//         only when no holder is left and it was not there before us → `revoked`.
+// A grant recorded before it is applied can always be found again (sweeper, revoke,
+// reconciliation), whatever happens to the process in between.
+import { createHash } from 'node:crypto';
+import { uninterruptible } from '../aws/clients.js';
+import type { AwsRuntime } from '../aws/runtime.js';
+import type { Config } from '../config.js';
+import { ConnectorError, isAbortError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Integration } from '../protocol/messages.js';
+import { auditEvents } from './audit.js';
+import { makeAccessContext } from './context.js';
+import { ACTIVE_STATES, LedgerRace, type AccessRecord, type GrantRecord, type Ledger } from './ledger.js';
+import { accountOuPath, checkFacts } from './policy.js';
+import { kindOf } from './registry.js';
+import type { AccessContext, AccessKindDef, AccessOutput, AccessRequest } from './types.js';
+
+export interface AccessDeps {
+  aws: AwsRuntime;
+  ledger: Ledger | undefined;
+  config: Config;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface AccessJob {
+  jobId: string;
+  integration: Integration;
+  request: AccessRequest;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** Why a revoke runs: a job, the sweeper (expiry), or the operator's kill switch. */
+export type RevokeOrigin = 'job' | 'expiry' | 'kill-switch';
+
+const RACE_RETRIES = 5;
+
+/** The request without its expiry: two requests for the same access share it. */
+export function fingerprintOf(req: AccessRequest): string {
+  const { expiresAt: _e, grantId: _g, ...rest } = req;
+  return createHash('sha256').update(JSON.stringify(sortKeys(rest))).digest('hex').slice(0, 32);
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+function requireLedger(ledger: Ledger | undefined): Ledger {
+  if (!ledger) throw new ConnectorError('LEDGER_UNAVAILABLE', 'grant and revoke need the grant ledger: LEDGER_TABLE is not set');
+  return ledger;
+}
+
+function contextFor(deps: AccessDeps, integration: Integration, signal: AbortSignal, log: Logger): AccessContext {
+  return makeAccessContext({
+    session: deps.aws.session(integration),
+    integration,
+    log,
+    signal,
+    ...(deps.now && { now: deps.now }),
+    ssoMaxOutstandingAssignments: deps.config.ssoMaxOutstandingAssignments,
+    allowExternalIdentityWrites: deps.config.policy?.accessKinds.allowExternalIdentitySourceWrites ?? false,
+  });
+}
+
+/** The access details of a grant: the kind's, plus the integration's own text. */
+function detailsOf(kind: AccessKindDef, ctx: AccessContext, req: AccessRequest): AccessOutput['accessDetails'] {
+  const d = kind.accessDetails(ctx, req);
+  return { ...d, ...(ctx.integration.customAccessDetails !== undefined && { custom: ctx.integration.customAccessDetails }) };
+}
+
+/** When the sweeper must revoke: expiresAt, or earlier when the kind's credentials must be rotated. */
+function deadlineOf(kind: AccessKindDef, req: AccessRequest, integration: Integration, grantedAt: number): string | undefined {
+  const rotation = kind.createsCredentials && integration.credentialRotationDays > 0 ? grantedAt + integration.credentialRotationDays * 86_400_000 : undefined;
+  const expires = req.expiresAt !== undefined ? Date.parse(req.expiresAt) : undefined;
+  const t = rotation === undefined ? expires : expires === undefined ? rotation : Math.min(rotation, expires);
+  return t === undefined ? undefined : new Date(t).toISOString();
+}
+
+/** Retries `fn` when a conditional ledger write lost a race (another replica or job changed the item). */
+async function onRace<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof LedgerRace) || i >= RACE_RETRIES) throw err;
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// Grant
+
+export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<AccessOutput> {
+  const ledger = requireLedger(deps.ledger);
+  const now = deps.now ?? Date.now;
+  const req = job.request;
+  const kind = kindOf(req.accessKind);
+  const ctx = contextFor(deps, job.integration, job.signal, job.log);
+  const fingerprint = fingerprintOf(req);
+  const accessKey = kind.accessKey(req);
+  const lockKey = kind.lockKey?.(req) ?? accessKey;
+
+  let record = await ledger.getGrant(req.grantId);
+  if (record && (record.fingerprint !== fingerprint || record.kind !== req.accessKind)) {
+    throw new ConnectorError('GRANT_CONFLICT', `grant ${req.grantId} is recorded for other access (${record.kind}); use a new grantId`);
+  }
+  if (record?.state === 'revoked') {
+    // Its revoke came first (or the grant was revoked and this is a late retry): the
+    // grant stays revoked rather than re-creating access nobody holds any more.
+    return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: record.preExisting, note: 'this grant was already revoked; nothing was granted' };
+  }
+
+  // The customer's policy, on what the access really reaches (read before any write).
+  const facts = await kind.facts(ctx, req);
+  const verdict = await checkFacts(deps.config.policy, job.integration, facts, (id) => accountOuPath(ctx.session, id));
+  if (!verdict.ok) throw new ConnectorError('POLICY_DENIED', `policy rule ${verdict.rule}: ${verdict.message}`);
+
+  if (!record) {
+    const made = await ledger.createGrant({
+      grantId: req.grantId, kind: req.accessKind, accessKey, lockKey, fingerprint, request: req, integration: job.integration,
+      state: 'pending', preExisting: false, ...(req.expiresAt !== undefined && { expiresAt: req.expiresAt }),
+    });
+    record = made.record;
+    if (made.created) await ledger.appendEvent(req.grantId, 'recorded', { jobId: job.jobId });
+    else if (record.fingerprint !== fingerprint) throw new ConnectorError('GRANT_CONFLICT', `grant ${req.grantId} is recorded for other access; use a new grantId`);
+  }
+
+  return ledger.withLock(lockKey, async () => {
+    let g = (await ledger.getGrant(req.grantId)) ?? record!;
+    if (g.state === 'revoked') {
+      return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: g.preExisting, note: 'the grant was revoked while this job waited; nothing was granted' } satisfies AccessOutput;
+    }
+    let access = await ledger.getAccess(accessKey);
+    if (access && access.holders.length > 0 && access.fingerprint !== fingerprint && !access.holders.includes(req.grantId)) {
+      throw new ConnectorError('GRANT_CONFLICT', `${kind.name} on this principal is held by grant ${access.holders[0]} with other settings; revoke it first`);
+    }
+    const before = await kind.describe(ctx, req);
+    if (job.signal.aborted) {
+      // Last point at which a cancel leaves AWS untouched: say so in the ledger.
+      await onRace(async () => ledger.updateGrant((await ledger.getGrant(req.grantId)) ?? g, { state: 'cancelled' }));
+      job.signal.throwIfAborted();
+    }
+
+    let note: string | undefined;
+    const heldByUs = access !== undefined && (access.holders.length > 0 || !access.preExisting);
+    if (before.present && !heldByUs) {
+      // Access that exists and that no grant of ours created: pre-existing. Recorded so
+      // that no revoke ever removes it, and nothing in AWS is touched.
+      access = await ledger.putAccess(access, {
+        accessKey, kind: kind.name, fingerprint, holders: [...(access?.holders ?? []), req.grantId], preExisting: true,
+        kept: { ...(before.observed ?? {}) }, request: req, integration: job.integration,
+      });
+      note = 'the access was already in place before this grant; its revoke will leave it';
+    } else {
+      // Holder first, then the change: a crash in between leaves a record that says the
+      // access may be ours, so the sweeper or a retry can finish or remove it.
+      access = await ledger.putAccess(access, {
+        accessKey, kind: kind.name, fingerprint, holders: [...(access?.holders ?? []), req.grantId],
+        // Access we are about to create is ours even if a record once called it pre-existing.
+        preExisting: before.present ? access?.preExisting ?? false : false, kept: { ...(access?.kept ?? before.observed ?? {}) },
+        request: access?.request ?? req, integration: access?.integration ?? job.integration,
+      });
+      if (!before.present) {
+        // From here on the job finishes what it started, even if cancelled.
+        let kept;
+        try {
+          kept = await uninterruptible(() => kind.grant(ctx, req, before));
+        } catch (err) {
+          // The kind leaves nothing half-done on failure; the ledger forgets the holder.
+          await releaseHolder(ledger, accessKey, req.grantId);
+          await onRace(async () => ledger.updateGrant((await ledger.getGrant(req.grantId)) ?? g, { state: 'failed' }));
+          await ledger.appendEvent(req.grantId, 'failed', { jobId: job.jobId, detail: err instanceof Error ? err.message : String(err) });
+          throw err;
+        }
+        if (kept) access = await ledger.putAccess(access, { ...access, kept: { ...access.kept, ...kept } });
+      } else {
+        note = 'already granted';
+        if (kind.extend) {
+          const kept = await uninterruptible(() => kind.extend!(ctx, req, access!.kept));
+          if (kept) access = await ledger.putAccess(access, { ...access, kept: { ...access.kept, ...kept } });
+        }
+      }
+    }
+    const grantedAt = now();
+    const deadline = deadlineOf(kind, req, job.integration, grantedAt);
+    g = await onRace(async () => {
+      const cur = (await ledger.getGrant(req.grantId)) ?? g;
+      return ledger.updateGrant(cur, {
+        state: 'granted', preExisting: access!.preExisting, grantedAt: new Date(grantedAt).toISOString(),
+        ...(deadline !== undefined && { expiresAt: deadline }),
+      });
+    });
+    await ledger.appendEvent(req.grantId, 'granted', { jobId: job.jobId, ...(note !== undefined && { detail: note }) });
+    job.log.info({ audit: true, event: 'access.granted', grantId: req.grantId, accessKind: req.accessKind, preExisting: g.preExisting }, `granted ${req.accessKind} (${req.grantId})`);
+    return {
+      grantId: req.grantId, state: 'granted', accessDetails: detailsOf(kind, ctx, req), preExisting: g.preExisting,
+      ...(note !== undefined && { note }),
+    } satisfies AccessOutput;
+  }, job.signal);
+}
+
+// -------------------------------------------------------------------------------------
+// Revoke
+
+export interface RevokeJob extends AccessJob {
+  origin: RevokeOrigin;
+}
+
+export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<AccessOutput> {
+  const ledger = requireLedger(deps.ledger);
+  const now = deps.now ?? Date.now;
+  const asked = job.request;
+  let record = await ledger.getGrant(asked.grantId);
+
+  if (!record) {
+    // A revoke before its grant: leave a tombstone, so the grant (if it still comes) ends
+    // revoked instead of creating access nobody will remove.
+    const kind = kindOf(asked.accessKind);
+    const made = await ledger.createGrant({
+      grantId: asked.grantId, kind: asked.accessKind, accessKey: kind.accessKey(asked), lockKey: kind.lockKey?.(asked) ?? kind.accessKey(asked),
+      fingerprint: fingerprintOf(asked), request: asked, integration: job.integration, state: 'revoked', preExisting: false,
+      revokedAt: new Date(now()).toISOString(),
+    });
+    if (made.created) {
+      await ledger.appendEvent(asked.grantId, 'revoked-before-grant', { jobId: job.jobId });
+      const ctx = contextFor(deps, job.integration, job.signal, job.log);
+      return { grantId: asked.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, asked), preExisting: false, note: 'no grant was recorded under this grantId; nothing was removed' };
+    }
+    record = made.record;
+  }
+
+  // The ledger is the truth about what was granted and through which integration: a
+  // revoke acts on the recorded request, whatever the revoke job repeats of it.
+  const req = record.request;
+  const kind = kindOf(record.kind);
+  const integration = record.integration;
+  const ctx = contextFor(deps, integration, job.signal, job.log);
+  if (record.state === 'revoked') {
+    return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: record.preExisting, note: 'already revoked' };
+  }
+
+  const result = await ledger.withLock(record.lockKey, async () => {
+    let g = (await ledger.getGrant(req.grantId))!;
+    if (g.state === 'revoked') return { notes: ['already revoked'], heldBy: 0, preExisting: g.preExisting };
+    g = await onRace(async () => {
+      const cur = (await ledger.getGrant(req.grantId))!;
+      return cur.state === 'revoking' ? cur : ledger.updateGrant(cur, { state: 'revoking' });
+    });
+    const notes: string[] = [];
+    let heldBy = 0;
+    let removed = false;
+    let preExisting = g.preExisting;
+    const access = await ledger.getAccess(record!.accessKey);
+    const others = (access?.holders ?? []).filter((h) => h !== req.grantId);
+    if (!access?.holders.includes(req.grantId)) {
+      // This grant never got as far as holding the access (cancelled, failed, or revoked
+      // before it was granted): there is nothing of ours to remove.
+      notes.push('this grant never held the access; nothing was removed');
+    } else if (others.length > 0) {
+      // Overlapping grants: another active grant still needs the access.
+      await ledger.putAccess(access, { ...access, holders: others });
+      heldBy = others.length;
+      notes.push(`access kept: ${others.length} other active grant(s) still hold it`);
+    } else if (access.preExisting) {
+      await ledger.deleteAccess(access);
+      preExisting = true;
+      notes.push('access existed before the grant and was left in place');
+    } else {
+      job.signal.throwIfAborted(); // nothing removed yet: a cancel leaves AWS as it was
+      const r = await uninterruptible(() => kind.revoke(ctx, req, access.kept));
+      if (r?.notes) notes.push(...r.notes);
+      await ledger.deleteAccess(access);
+      removed = true;
+    }
+    const revokedAt = now();
+    let cleanupAt: string | undefined;
+    if (kind.cleanup && removed) {
+      if (integration.userCleanupAfterDays === 0) {
+        await uninterruptible(() => kind.cleanup!(ctx, req, access!.kept));
+        notes.push('cleaned up at revoke (userCleanupAfterDays is 0)');
+      } else {
+        cleanupAt = new Date(revokedAt + integration.userCleanupAfterDays * 86_400_000).toISOString();
+        notes.push(`removal scheduled for ${cleanupAt} (userCleanupAfterDays)`);
+      }
+    }
+    await onRace(async () => {
+      const cur = (await ledger.getGrant(req.grantId))!;
+      return ledger.updateGrant(cur, {
+        state: 'revoked', revokedAt: new Date(revokedAt).toISOString(), preExisting,
+        ...(cleanupAt !== undefined ? { cleanupAt } : kind.cleanup && removed ? { cleanedAt: new Date(revokedAt).toISOString() } : {}),
+      });
+    });
+    await ledger.appendEvent(req.grantId, `revoked:${job.origin}`, { jobId: job.jobId, ...(notes.length > 0 && { detail: notes.join('; ') }) });
+    job.log.info({ audit: true, event: 'access.revoked', grantId: req.grantId, accessKind: req.accessKind, origin: job.origin, heldBy, preExisting }, `revoked ${req.accessKind} (${req.grantId})`);
+    return { notes, heldBy, preExisting, grantedAt: g.grantedAt };
+  }, job.signal);
+
+  const out: AccessOutput = {
+    grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: result.preExisting,
+    ...(result.notes.length > 0 && { note: result.notes.join('; ') }),
+    ...(result.heldBy > 0 && { heldBy: result.heldBy }),
+  };
+  if (integration.enableAudit && 'grantedAt' in result && result.grantedAt) {
+    const who = auditIdentity(req);
+    if (who) {
+      out.audit = await auditEvents(ctx, { ...who, region: integration.region, start: new Date(result.grantedAt), end: new Date(now()) });
+    }
+  }
+  return out;
+}
+
+/** Drops a grant from an access record it was added to before a change that then failed. */
+async function releaseHolder(ledger: Ledger, accessKey: string, grantId: string): Promise<void> {
+  await onRace(async () => {
+    const a = await ledger.getAccess(accessKey);
+    if (!a?.holders.includes(grantId)) return;
+    const rest = a.holders.filter((h) => h !== grantId);
+    if (rest.length === 0 && !a.preExisting) await ledger.deleteAccess(a);
+    else await ledger.putAccess(a, { ...a, holders: rest });
+  });
+}
+
+/** Whose CloudTrail events belong to the grant: the user name AWS records for sessions under it. */
+export function auditIdentity(req: AccessRequest): { accountId: string; username: string } | undefined {
+  const t = req.target as Record<string, unknown>;
+  const arnAccount = (arn: unknown) => (typeof arn === 'string' ? arn.split(':')[4] : undefined);
+  switch (req.accessKind) {
+    case 'sso.accountAssignment':
+    case 'ec2.ssmSession': {
+      // Identity Center records the user's user name as the role session name.
+      const username = req.principal.type === 'user' ? req.principal.userName ?? req.principal.email : undefined;
+      return username && typeof t.accountId === 'string' ? { accountId: t.accountId, username } : undefined;
+    }
+    case 'iam.roleAssume': {
+      const account = arnAccount(t.roleArn);
+      return account ? { accountId: account, username: roleSessionNameFor(req.principal.id) } : undefined;
+    }
+    case 'iam.groupMembership':
+    case 'iam.permissionsBoundary': {
+      const account = arnAccount(req.principal.id);
+      const name = req.principal.id.split('/').pop();
+      return account && name ? { accountId: account, username: name } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The role session name iam.roleAssume requires of sessions under a grant (see its trust statement). */
+export function roleSessionNameFor(principalArn: string): string {
+  return `ac-${createHash('sha256').update(principalArn).digest('hex').slice(0, 16)}`;
+}
+
+/** Turns an abort into the cancelled outcome, anything else passes through. */
+export function isCancellation(err: unknown, signal: AbortSignal): boolean {
+  return signal.aborted && isAbortError(err);
+}

@@ -1,0 +1,115 @@
+// The sweeper: revokes grants whose time is up, with or without a control plane, and
+// finishes the delayed clean-ups revoke scheduled. It reads only the ledger, so a restart
+// loses nothing, and it is safe to run in every replica: each revoke takes the ledger lock
+// and re-reads the grant, so the second replica to get there finds it already revoked.
+import type { Logger } from '../log.js';
+import { makeAccessContext } from './context.js';
+import { ACTIVE_STATES, type GrantRecord } from './ledger.js';
+import { kindOf } from './registry.js';
+import { runRevoke, type AccessDeps } from './run-access.js';
+import { toJobError } from '../errors.js';
+import { uninterruptible } from '../aws/clients.js';
+
+export interface SweepResult {
+  revoked: number;
+  cleaned: number;
+  failed: number;
+  /** Access created by the connector that no active grant explains (reconciliation). */
+  orphans: number;
+}
+
+export type SweepSelection = 'expired' | 'all';
+
+/**
+ * One pass. `expired` (the daemon and `revoke --expired`): grants past their deadline;
+ * `all` (the kill switch `revoke --all`): every active grant.
+ */
+export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSelection = 'expired'): Promise<SweepResult> {
+  const ledger = deps.ledger!;
+  const now = deps.now ?? Date.now;
+  const result: SweepResult = { revoked: 0, cleaned: 0, failed: 0, orphans: 0 };
+  const due: GrantRecord[] = [];
+  const cleanups: GrantRecord[] = [];
+  const active = new Set<string>();
+  for await (const g of ledger.grants()) {
+    const live = ACTIVE_STATES.includes(g.state);
+    if (live) active.add(g.grantId);
+    if (live && (select === 'all' || (g.expiresAt !== undefined && Date.parse(g.expiresAt) <= now()))) due.push(g);
+    if (g.state === 'revoked' && g.cleanupAt !== undefined && g.cleanedAt === undefined && Date.parse(g.cleanupAt) <= now()) cleanups.push(g);
+  }
+  const never = new AbortController().signal;
+  for (const g of due) {
+    const jobId = `${select === 'all' ? 'kill-switch' : 'sweeper'}-${g.grantId}`;
+    try {
+      await runRevoke(deps, { jobId, integration: g.integration, request: g.request, signal: never, log, origin: select === 'all' ? 'kill-switch' : 'expiry' });
+      result.revoked++;
+    } catch (err) {
+      result.failed++;
+      const e = toJobError(err);
+      log.error({ event: 'grant.sweep_failed', grantId: g.grantId, accessKind: g.kind, code: e.code }, `could not revoke expired grant ${g.grantId}: ${e.message}`);
+    }
+  }
+  for (const g of cleanups) {
+    try {
+      const kind = kindOf(g.kind);
+      const ctx = makeAccessContext({ session: deps.aws.session(g.integration), integration: g.integration, log, ...(deps.now && { now: deps.now }) });
+      await ledger.withLock(g.lockKey, async () => {
+        const cur = await ledger.getGrant(g.grantId);
+        if (!cur || cur.cleanedAt !== undefined) return;
+        await uninterruptible(() => kind.cleanup!(ctx, cur.request, {}));
+        await ledger.updateGrant(cur, { cleanedAt: new Date(now()).toISOString() });
+        await ledger.appendEvent(g.grantId, 'cleaned-up', { jobId: 'sweeper' });
+      });
+      result.cleaned++;
+    } catch (err) {
+      result.failed++;
+      const e = toJobError(err);
+      log.error({ event: 'grant.sweep_failed', grantId: g.grantId, accessKind: g.kind, code: e.code }, `could not clean up after grant ${g.grantId}: ${e.message}`);
+    }
+  }
+  // Reconciliation: access the connector created that no active grant holds any more.
+  for await (const a of ledger.accesses()) {
+    if (a.holders.some((h) => active.has(h))) continue;
+    if (a.preExisting && a.holders.length === 0) continue;
+    result.orphans++;
+    log.warn(
+      { event: 'ledger.orphan', accessKey: a.accessKey, accessKind: a.kind, holders: a.holders },
+      `the ledger holds ${a.kind} access that no active grant explains (holders: ${a.holders.join(', ') || 'none'}); revoke it with the grant id, or remove it by hand`,
+    );
+  }
+  if (result.revoked + result.cleaned + result.failed + result.orphans > 0 || select === 'all') {
+    log.info({ event: 'grant.sweep', ...result, select }, `sweep: ${result.revoked} revoked, ${result.cleaned} cleaned up, ${result.failed} failed, ${result.orphans} orphaned`);
+  }
+  return result;
+}
+
+/** Runs sweepOnce every `intervalMs` until stopped; one pass at a time. */
+export class Sweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(private readonly deps: AccessDeps, private readonly log: Logger, private readonly intervalMs: number) {}
+
+  start(): void {
+    const tick = () => {
+      this.running = sweepOnce(this.deps, this.log)
+        .catch((err: unknown) => {
+          const e = toJobError(err);
+          this.log.error({ event: 'grant.sweep_failed', code: e.code }, `grant sweep failed: ${e.message}`);
+        })
+        .finally(() => {
+          this.running = undefined;
+          if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
+        });
+    };
+    // The first pass right away: a restart must not wait an interval to revoke what expired while it was down.
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    const t = this.timer;
+    this.timer = undefined;
+    if (t) clearTimeout(t);
+    await this.running;
+  }
+}

@@ -1,0 +1,109 @@
+// `access-connector grant|revoke|ledger`: grant and revoke without a control plane (the
+// same handler and output as the jobs), the kill switch that works from the ledger alone
+// (`revoke --expired`, `revoke --all`), and the ledger's own housekeeping.
+import { readFileSync } from 'node:fs';
+import { Ledger } from '../access/ledger.js';
+import { sweepOnce } from '../access/sweeper.js';
+import { grantJob } from '../jobs/grant.js';
+import { revokeJob } from '../jobs/revoke.js';
+import { scrub } from '../log.js';
+import { CommandExit, parseFlags, UsageError } from './args.js';
+import { readIntegration } from './doctor.js';
+import { runLocalJob } from './local-job.js';
+import { commandSetup, type CommandSetup } from './setup.js';
+
+function readJson(path: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function withSetup(command: string, fn: (s: CommandSetup) => Promise<number>): Promise<number> {
+  let setup: CommandSetup;
+  try {
+    setup = commandSetup(command);
+  } catch (err) {
+    if (err instanceof CommandExit) return err.code;
+    throw err;
+  }
+  try {
+    return await fn(setup);
+  } catch (err) {
+    process.stderr.write(`access-connector ${command}: ${scrub((err as Error).message)}\n`);
+    return err instanceof UsageError ? 64 : 1;
+  } finally {
+    setup.aws.destroy();
+  }
+}
+
+async function ledgerOf(s: CommandSetup): Promise<Ledger> {
+  const ledger = await Ledger.fromConfig(s.aws, s.config);
+  if (!ledger) throw new UsageError('LEDGER_TABLE is not set');
+  return ledger;
+}
+
+/** `grant` / `revoke` with --integration and --params: one job, printed as the job's output. */
+export async function accessCommand(jobType: 'grant' | 'revoke', args: string[]): Promise<number> {
+  let flags: Record<string, string | boolean>;
+  try {
+    flags = parseFlags(args, { integration: 'string', params: 'string', expired: 'boolean', all: 'boolean', yes: 'boolean' });
+    const sweep = flags['expired'] === true || flags['all'] === true;
+    if (jobType === 'grant' && sweep) throw new UsageError('--expired and --all belong to revoke');
+    if (flags['expired'] === true && flags['all'] === true) throw new UsageError('give --expired or --all, not both');
+    if (flags['all'] === true && flags['yes'] !== true) throw new UsageError('revoke --all removes every active grant in the ledger: add --yes to confirm');
+    if (!sweep && (typeof flags['integration'] !== 'string' || typeof flags['params'] !== 'string')) {
+      throw new UsageError('--integration FILE and --params FILE are required');
+    }
+  } catch (err) {
+    process.stderr.write(`access-connector ${jobType}: ${(err as Error).message}\n`);
+    return 64;
+  }
+  return withSetup(jobType, async (s) => {
+    const ledger = await ledgerOf(s);
+    if (flags['expired'] === true || flags['all'] === true) {
+      // The kill switch: the ledger alone says what to revoke and through which integration.
+      const r = await sweepOnce({ aws: s.aws, ledger, config: s.config, log: s.log }, s.log, flags['all'] === true ? 'all' : 'expired');
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return r.failed === 0 ? 0 : 1;
+    }
+    const integration = readIntegration(flags['integration'] as string);
+    const handler = jobType === 'grant' ? grantJob(s.aws, ledger) : revokeJob(s.aws, ledger);
+    const result = await runLocalJob(handler, { config: s.config, log: s.log, integration, params: readJson(flags['params'] as string, 'params') });
+    process.stdout.write(`${JSON.stringify({ status: result.status, ...(result.output !== undefined && { output: result.output }), ...(result.error && { error: result.error }) }, null, 2)}\n`);
+    return result.status === 'succeeded' ? 0 : 1;
+  });
+}
+
+/** `ledger init | list | show GRANT_ID`. */
+export async function ledgerCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'init' && sub !== 'list' && sub !== 'show') {
+    process.stderr.write('access-connector ledger: expected init, list or show GRANT_ID\n');
+    return 64;
+  }
+  return withSetup('ledger', async (s) => {
+    const ledger = await ledgerOf(s);
+    if (sub === 'init') {
+      const r = await ledger.init();
+      process.stdout.write(`ledger table ${ledger.table}: ${r}\n`);
+      return 0;
+    }
+    if (sub === 'list') {
+      for await (const g of ledger.grants()) {
+        process.stdout.write(`${JSON.stringify({ grantId: g.grantId, kind: g.kind, state: g.state, preExisting: g.preExisting, expiresAt: g.expiresAt ?? null, integrationId: g.integration.id })}\n`);
+      }
+      return 0;
+    }
+    const id = rest[0];
+    if (!id) throw new UsageError('ledger show needs a grant id');
+    const g = await ledger.getGrant(id);
+    if (!g) {
+      process.stderr.write(`no grant ${id.slice(0, 64)} in the ledger\n`);
+      return 1;
+    }
+    process.stdout.write(`${JSON.stringify({ ...g, history: await ledger.history(id) }, null, 2)}\n`);
+    return 0;
+  });
+}
