@@ -125,7 +125,7 @@ export const ERROR_CODES = {
   TRUST_POLICY_TOO_LARGE: {
     retryable: false,
     meaning: "Adding the grant's statement would take the role's trust policy past its size quota (2,048 characters by default).",
-    fix: 'Revoke other time-bound grants on this role, or ask AWS to raise the "Role trust policy length" quota (up to 4,096).',
+    fix: 'Revoke other time-bound grants on this role, or raise the "Role trust policy length" quota of the account in Service Quotas.',
   },
   GRANT_CONFLICT: {
     retryable: false,

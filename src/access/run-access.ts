@@ -11,10 +11,11 @@ import { createHash } from 'node:crypto';
 import { uninterruptible } from '../aws/clients.js';
 import type { AwsRuntime } from '../aws/runtime.js';
 import type { Config } from '../config.js';
-import { ConnectorError, isAbortError } from '../errors.js';
+import { ConnectorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Integration } from '../protocol/messages.js';
 import { auditEvents } from './audit.js';
+import { roleSessionNameFor } from './iam-common.js';
 import { makeAccessContext } from './context.js';
 import { ACTIVE_STATES, LedgerRace, type AccessRecord, type GrantRecord, type Ledger } from './ledger.js';
 import { accountOuPath, checkFacts } from './policy.js';
@@ -353,14 +354,4 @@ export function auditIdentity(req: AccessRequest): { accountId: string; username
     default:
       return undefined;
   }
-}
-
-/** The role session name iam.roleAssume requires of sessions under a grant (see its trust statement). */
-export function roleSessionNameFor(principalArn: string): string {
-  return `ac-${createHash('sha256').update(principalArn).digest('hex').slice(0, 16)}`;
-}
-
-/** Turns an abort into the cancelled outcome, anything else passes through. */
-export function isCancellation(err: unknown, signal: AbortSignal): boolean {
-  return signal.aborted && isAbortError(err);
 }

@@ -13,6 +13,7 @@ import { ConnectorError, ERROR_CODES } from '../errors.js';
 import { parseArn } from '../aws/credentials.js';
 import type { IntegrationSession } from '../aws/session.js';
 import type { CheckItem } from './report.js';
+import { KINDS } from '../access/registry.js';
 
 /** Stack parameters named in fixes; cloudformation/ uses the same names. */
 const STACK = 'the access-connector roles stack';
@@ -211,6 +212,22 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
   if (integ.ssoPortalUrl !== undefined) {
     const ok = /^https:\/\/[a-z0-9-]+\.awsapps\.(com|cn)\/start\/?(#.*)?$/.test(integ.ssoPortalUrl) || /^https:\/\/start\.[a-z0-9-]+\.us-gov-home\.awsapps\.com\/directory\/[a-z0-9-]+\/?$/.test(integ.ssoPortalUrl);
     items.push({ id: 'portal-url', title: 'SSO portal URL', status: ok ? 'pass' : 'fail', detail: integ.ssoPortalUrl, ...(!ok && { code: 'INTEGRATION_INVALID', fix: 'Use the AWS access portal URL from the Identity Center settings, e.g. https://d-1234567890.awsapps.com/start.' }) });
+  }
+  // Settings that only some access kinds act on: say which, rather than ignore them silently.
+  const creators = KINDS.filter((k) => k.createsCredentials !== undefined);
+  const others = KINDS.filter((k) => k.createsCredentials === undefined).map((k) => k.name);
+  if (integ.credentialRotationDays > 0) {
+    items.push({
+      id: 'credential-rotation', title: 'credentialRotationDays', status: 'pass',
+      detail: `${integ.credentialRotationDays} days: access that carries a credential the connector created (${creators.map((k) => `${k.name}: ${k.createsCredentials}`).join('; ')}) is revoked that long after it was granted, even before expiresAt. No effect on ${others.join(', ')}: they create no credentials.`,
+    });
+  }
+  const cleaners = KINDS.filter((k) => k.cleanup !== undefined).map((k) => k.name);
+  if (integ.userCleanupAfterDays > 0) {
+    items.push({
+      id: 'user-cleanup', title: 'userCleanupAfterDays', status: 'pass',
+      detail: `${integ.userCleanupAfterDays} days: what revoke leaves locked (${cleaners.join(', ')}) is deleted that long after the revoke. No effect on the other kinds: their revoke removes everything at once.`,
+    });
   }
   items.push({ id: 'writes', title: 'write permissions', status: 'skip', detail: 'not tested: the check never changes AWS' });
   return items;

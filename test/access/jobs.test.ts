@@ -213,6 +213,18 @@ describe('operator CLI', () => {
     expect(v.stderr).toContain('readOnly');
   });
 
+  test('doctor says which kinds credentialRotationDays and userCleanupAfterDays act on, and which they do not', async () => {
+    const f = file('integration', { ...integration, credentialRotationDays: 30, userCleanupAfterDays: 7 });
+    const r = await cli(['doctor', '--integration', f, '--json']);
+    const report = JSON.parse(r.stdout) as { items: Array<{ id: string; detail?: string }> };
+    const rotation = report.items.find((i) => i.id === 'credential-rotation')!;
+    expect(rotation.detail).toContain('ec2.localUser');
+    expect(rotation.detail).toMatch(/No effect on .*sso\.accountAssignment/);
+    expect(report.items.find((i) => i.id === 'user-cleanup')!.detail).toContain('ec2.localUser');
+    const plain = JSON.parse((await cli(['doctor', '--integration', integrationFile(), '--json'])).stdout) as { items: Array<{ id: string }> };
+    expect(plain.items.map((i) => i.id)).not.toContain('credential-rotation');
+  });
+
   test('ledger init creates a table once; grant without LEDGER_TABLE fails LEDGER_UNAVAILABLE', async () => {
     expect((await cli(['ledger', 'init'], { LEDGER_TABLE: 'fresh-ledger', AWS_REGION: 'us-east-1' })).stdout).toContain('created');
     expect((await cli(['ledger', 'init'], { LEDGER_TABLE: 'fresh-ledger', AWS_REGION: 'us-east-1' })).stdout).toContain('exists');

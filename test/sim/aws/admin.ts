@@ -139,6 +139,12 @@ export class SimAdmin {
     if (!inst) throw new AdminError(`no instance ${a.instanceId} in ${a.accountId} / ${a.region}`);
     inst.failNext = { count: a.count ?? 1, output: a.output ?? 'injected failure' };
   }
+  /** The next `count` commands on the instance never finish (a hung agent or script): InProgress for ever. */
+  hangNextCommands(a: { accountId: string; region: string; instanceId: string; count?: number }): void {
+    const inst = ssmRegion(this.account(a.accountId), a.region).instances.get(a.instanceId);
+    if (!inst) throw new AdminError(`no instance ${a.instanceId} in ${a.accountId} / ${a.region}`);
+    inst.hangNext = a.count ?? 1;
+  }
   /** An instance's SSM agent goes offline (ConnectionLost) or comes back (Online). */
   setInstancePing(a: { accountId: string; region: string; instanceId: string; ping: 'Online' | 'ConnectionLost' | 'Inactive' }): void {
     const inst = ssmRegion(this.account(a.accountId), a.region).instances.get(a.instanceId);

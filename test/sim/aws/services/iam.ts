@@ -105,7 +105,25 @@ export function attachedAwsPolicies(w: World, a: Account): ManagedPolicy[] {
 }
 
 function parseDoc(doc: string | undefined): unknown {
-  try { return JSON.parse(doc ?? ''); } catch { throw new SimError('MalformedPolicyDocument', 'This policy contains invalid Json', 400); }
+  let parsed: unknown;
+  try { parsed = JSON.parse(doc ?? ''); } catch { throw new SimError('MalformedPolicyDocument', 'This policy contains invalid Json', 400); }
+  checkSids(parsed);
+  return parsed;
+}
+
+/** IAM's Sid rules, with AWS's own messages: [0-9A-Za-z]* and unique within the document. */
+function checkSids(doc: unknown): void {
+  const st = (doc as { Statement?: unknown } | null)?.Statement;
+  const seen = new Set<string>();
+  for (const x of Array.isArray(st) ? st : st === undefined ? [] : [st]) {
+    const sid = (x as { Sid?: unknown } | null)?.Sid;
+    if (sid === undefined) continue;
+    if (typeof sid !== 'string' || !/^[0-9A-Za-z]*$/.test(sid)) {
+      throw new SimError('MalformedPolicyDocument', 'Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*', 400);
+    }
+    if (sid !== '' && seen.has(sid)) throw new SimError('MalformedPolicyDocument', 'Statement IDs (SID) in a single policy must be unique.', 400);
+    seen.add(sid);
+  }
 }
 
 function setTags(tags: Tag[] | undefined, add: Tag[]): Tag[] {
@@ -246,6 +264,8 @@ export const iamService: ServiceDef = {
       modifiable(r);
       const doc = str(ctx.input.PolicyDocument) ?? '';
       const parsed = parseDoc(doc) as { Statement?: never };
+      // IAM does not count white space in a policy's size (reference_iam-quotas says so of
+      // inline and managed policies; the simulator applies it to trust policies too).
       const size = JSON.stringify(parsed).length;
       if (size > TRUST_POLICY_MAX) throw new SimError('LimitExceeded', `Cannot exceed quota for ACLSizePerRole: ${TRUST_POLICY_MAX}`, 409);
       const bad = unknownPrincipals(ctx.world, parsed);
