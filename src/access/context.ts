@@ -62,6 +62,7 @@ export function makeAccessContext(o: AccessContextOptions): AccessContext {
       connectorRoleNames: [...roleNames],
       allowExternalIdentityWrites: o.allowExternalIdentityWrites ?? false,
     },
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref?.()),
+    // Not unref'd: in a CLI command this wait may be the only thing keeping the process alive.
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };
 }

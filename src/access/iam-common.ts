@@ -212,26 +212,6 @@ export function roleSessionNameFor(principalArn: string): string {
   return `ac-${principalHash(principalArn)}`;
 }
 
-/**
- * Makes IAM's quota error final for one command. IAM answers a size quota with
- * `LimitExceeded`, which the SDK raises as LimitExceededException, a name its retry
- * strategy counts as throttling (@smithy/core THROTTLING_ERROR_CODES): without this, a
- * trust policy over its quota is sent 8 times with backoff before the error surfaces. The
- * error keeps its class and is named by IAM's own code, outside that list.
- */
-export function quotaErrorIsFinal<C extends object>(cmd: C): C {
-  type Next = (args: unknown) => Promise<unknown>;
-  const stack = (cmd as unknown as { middlewareStack: { add(mw: (next: Next) => Next, opts: Record<string, unknown>): void } }).middlewareStack;
-  stack.add((next) => async (args) => {
-    try {
-      return await next(args);
-    } catch (err) {
-      if ((err as { name?: unknown } | null)?.name === 'LimitExceededException') (err as { name: string }).name = 'LimitExceeded';
-      throw err;
-    }
-  }, { step: 'finalizeRequest', priority: 'low', name: 'iamQuotaErrorIsFinal' });
-  return cmd;
-}
 
 /** The text of an AWS error message (from the ConnectorError's cause), for messages that quote AWS. */
 export function awsMessage(err: unknown): string {

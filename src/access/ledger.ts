@@ -150,7 +150,7 @@ export class Ledger {
     this.table = o.table;
     this.owner = o.owner;
     this.now = o.now ?? Date.now;
-    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref?.()));
+    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
   /** The ledger of the LEDGER_TABLE setting, reached with the connector's own identity; undefined when unset. */

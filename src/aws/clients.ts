@@ -185,6 +185,23 @@ export class AwsClients {
       },
       { step: 'initialize', name: 'accessConnectorErrors', priority: 'high' },
     );
+    // IAM answers a quota that is full (trust policy or inline policy size, entities per
+    // account) with LimitExceeded, which the SDK maps to LimitExceededException, a name
+    // its retry strategy counts as throttling: the same doomed write would be resent 8
+    // times. Renamed inside the retry loop, the error is final, and keeps its class.
+    if ((client.constructor as { name?: string }).name === 'IAMClient') {
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          try {
+            return await next(args);
+          } catch (err) {
+            if ((err as { name?: unknown } | null)?.name === 'LimitExceededException') (err as { name: string }).name = 'LimitExceeded';
+            throw err;
+          }
+        },
+        { step: 'finalizeRequest', priority: 'low', name: 'iamQuotaErrorIsFinal' },
+      );
+    }
     // Innermost of the retry loop: every attempt waits for a token and is measured.
     client.middlewareStack.add(
       (next, context) => async (args) => {

@@ -169,6 +169,7 @@ describe('grant and revoke jobs through the control plane', () => {
 describe('operator CLI', () => {
   const integrationFile = () => file('integration', integration);
 
+  // Regression: unref'd poll timers let `grant` exit 0 with no output while it waited for AWS.
   test('grant and revoke print the job output; revoke --all needs --yes and empties the ledger of active grants', async () => {
     const p1 = params('cli-1', '333333333301', 'SecurityAudit');
     const g = await cli(['grant', '--integration', integrationFile(), '--params', file('params', p1)]);

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { STSClient, GetCallerIdentityCommand, AssumeRoleCommand } from '@aws-sdk/client-sts';
 import {
   OrganizationsClient,
   CreateOrganizationCommand,
@@ -572,5 +572,187 @@ export async function seedMoto(url: string): Promise<MotoWorld> {
     };
   } finally {
     for (const c of [sts, org, iam, sso, ids, ddb]) c.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The access world: a smaller world for the grant/revoke paths (test/moto/access.test.ts).
+// ACCESS_WORLD describes it once; seedMotoAccess builds it in moto with the SDK, and the
+// test builds the same world in the simulator from the same description, so both
+// emulators start from one state and only their ids differ.
+
+export const ACCESS_WORLD = {
+  externalId: 'ac-access-external-id',
+  managementRoleName: 'AccessConnectorManagement',
+  memberAccountName: 'workload',
+  ledgerTable: 'access-connector-ledger',
+  identityCenter: {
+    permissionSet: { name: 'ReadOnly', sessionDuration: 'PT1H', managedPolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' },
+    users: { carol: ['Carol', 'Jones'], dave: ['Dave', 'Smith'] },
+    group: 'Engineers',
+    /** Members of the group before any grant. */
+    members: ['carol'],
+    /** Assigned the permission set in the member account before any grant: the group, and carol herself. */
+    assignments: ['group', 'carol'],
+  },
+  /** IAM of the member account. */
+  iam: {
+    /** Customer-managed policies by name: the actions each allows on `*`. */
+    policies: { DeveloperBoundary: ['s3:*', 'logs:*'], LegacyBoundary: ['s3:Get*'], DeployPolicy: ['cloudformation:*'] },
+    users: ['alice', 'bob'],
+    groups: { developers: { members: [], attached: ['DeployPolicy'] }, auditors: { members: ['alice'], attached: [] } },
+    roles: {
+      'app-runtime': { boundary: 'LegacyBoundary', attached: [] },
+      'batch-runner': { attached: [] },
+      'deploy-target': { attached: ['DeployPolicy'] },
+    },
+  },
+} as const;
+
+export type AccessUser = keyof typeof ACCESS_WORLD.identityCenter.users;
+export type AccessIamRole = keyof typeof ACCESS_WORLD.iam.roles;
+export type AccessIamPolicy = keyof typeof ACCESS_WORLD.iam.policies;
+
+/** The document of one of ACCESS_WORLD's customer-managed policies. */
+export function accessPolicyDocument(name: AccessIamPolicy): string {
+  return json({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: [...ACCESS_WORLD.iam.policies[name]], Resource: '*' }] });
+}
+
+/**
+ * The trust policy of one of ACCESS_WORLD's roles. deploy-target, the role iam.roleAssume
+ * edits, has two statements of other shapes (a service; the account root with a
+ * condition) that a revoke must leave exactly as they were.
+ */
+export function accessTrustPolicy(role: AccessIamRole, memberAccountId: string): string {
+  const ec2 = { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' };
+  if (role !== 'deploy-target') return json({ Version: '2012-10-17', Statement: [ec2] });
+  return json({
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'Ec2', ...ec2 },
+      { Sid: 'OpsWithMfa', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${memberAccountId}:root` }, Action: 'sts:AssumeRole', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } } },
+    ],
+  });
+}
+
+/** The ids an emulator gave to ACCESS_WORLD. */
+export interface AccessWorldIds {
+  managementAccountId: string;
+  memberAccountId: string;
+  organizationId: string;
+  connector: { roleArn: string; externalId: string };
+  identityCenter: {
+    instanceArn: string;
+    identityStoreId: string;
+    permissionSetArn: string;
+    users: Record<AccessUser, string>;
+    groupId: string;
+  };
+  iam: {
+    users: Record<(typeof ACCESS_WORLD.iam.users)[number], string>;
+    roles: Record<AccessIamRole, string>;
+    policies: Record<AccessIamPolicy, string>;
+  };
+  ledger: { table: string; region: string };
+}
+
+/** Builds ACCESS_WORLD in a fresh moto with the real SDK (once per server). */
+export async function seedMotoAccess(url: string): Promise<AccessWorldIds> {
+  const cfg = motoClientConfig(url);
+  const sts = new STSClient(cfg);
+  const org = new OrganizationsClient(cfg);
+  const iam = new IAMClient(cfg);
+  const sso = new SSOAdminClient(cfg);
+  const ids = new IdentitystoreClient(cfg);
+  const ddb = new DynamoDBClient(cfg);
+  let memberIam: IAMClient | undefined;
+  const spec = ACCESS_WORLD;
+  try {
+    const managementAccountId = (await sts.send(new GetCallerIdentityCommand({}))).Account!;
+    const o = (await org.send(new CreateOrganizationCommand({ FeatureSet: 'ALL' }))).Organization!;
+    let st = (await org.send(new CreateAccountCommand({ AccountName: spec.memberAccountName, Email: `${spec.memberAccountName}@example.com` }))).CreateAccountStatus!;
+    for (let i = 0; st.State === 'IN_PROGRESS' && i < 50; i++) {
+      st = (await org.send(new DescribeCreateAccountStatusCommand({ CreateAccountRequestId: st.Id! }))).CreateAccountStatus!;
+    }
+    if (st.State !== 'SUCCEEDED' || !st.AccountId) throw new Error(`moto: CreateAccount ${spec.memberAccountName} ended ${st.State}`);
+    const memberAccountId = st.AccountId;
+
+    const mgmtRole = (await iam.send(new CreateRoleCommand({
+      RoleName: spec.managementRoleName,
+      AssumeRolePolicyDocument: json({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${managementAccountId}:root` }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'sts:ExternalId': spec.externalId } } }],
+      }),
+    }))).Role!;
+
+    // IAM of the member account: moto routes credentials of a role in another account to
+    // that account (docs/moto.md, STS), as the organization's access role would in AWS.
+    const creds = (await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${memberAccountId}:role/OrganizationAccountAccessRole`, RoleSessionName: 'seed' }))).Credentials!;
+    const miam = (memberIam = new IAMClient(motoClientConfig(url, { accessKeyId: creds.AccessKeyId!, secretAccessKey: creds.SecretAccessKey!, sessionToken: creds.SessionToken! })));
+    const policies = {} as Record<AccessIamPolicy, string>;
+    for (const name of Object.keys(spec.iam.policies) as AccessIamPolicy[]) {
+      policies[name] = (await miam.send(new CreatePolicyCommand({ PolicyName: name, PolicyDocument: accessPolicyDocument(name) }))).Policy!.Arn!;
+    }
+    const users = {} as AccessWorldIds['iam']['users'];
+    for (const name of spec.iam.users) users[name] = (await miam.send(new CreateUserCommand({ UserName: name }))).User!.Arn!;
+    for (const [name, g] of Object.entries(spec.iam.groups)) {
+      await miam.send(new CreateGroupCommand({ GroupName: name }));
+      for (const u of g.members) await miam.send(new AddUserToGroupCommand({ GroupName: name, UserName: u }));
+      for (const p of g.attached) await miam.send(new AttachGroupPolicyCommand({ GroupName: name, PolicyArn: policies[p] }));
+    }
+    const roles = {} as Record<AccessIamRole, string>;
+    for (const [name, r] of Object.entries(spec.iam.roles) as [AccessIamRole, (typeof spec.iam.roles)[AccessIamRole]][]) {
+      roles[name] = (await miam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: accessTrustPolicy(name, memberAccountId) }))).Role!.Arn!;
+      if ('boundary' in r) await miam.send(new PutRolePermissionsBoundaryCommand({ RoleName: name, PermissionsBoundary: policies[r.boundary] }));
+      for (const p of r.attached) await miam.send(new AttachRolePolicyCommand({ RoleName: name, PolicyArn: policies[p] }));
+    }
+
+    const instance = (await sso.send(new ListInstancesCommand({}))).Instances![0]!;
+    const instanceArn = instance.InstanceArn!;
+    const identityStoreId = instance.IdentityStoreId!;
+    const ps = spec.identityCenter.permissionSet;
+    const permissionSetArn = (await sso.send(new CreatePermissionSetCommand({ InstanceArn: instanceArn, Name: ps.name, SessionDuration: ps.sessionDuration }))).PermissionSet!.PermissionSetArn!;
+    await sso.send(new AttachManagedPolicyToPermissionSetCommand({ InstanceArn: instanceArn, PermissionSetArn: permissionSetArn, ManagedPolicyArn: ps.managedPolicyArn }));
+    const ssoUsers = {} as Record<AccessUser, string>;
+    for (const [name, [given, family]] of Object.entries(spec.identityCenter.users) as [AccessUser, readonly [string, string]][]) {
+      ssoUsers[name] = (await ids.send(new CreateIdentityStoreUserCommand({
+        IdentityStoreId: identityStoreId, UserName: name, DisplayName: `${given} ${family}`, Name: { GivenName: given, FamilyName: family },
+        Emails: [{ Value: `${name}@example.com`, Type: 'work', Primary: true }],
+      }))).UserId!;
+    }
+    const groupId = (await ids.send(new CreateIdentityStoreGroupCommand({ IdentityStoreId: identityStoreId, DisplayName: spec.identityCenter.group }))).GroupId!;
+    for (const u of spec.identityCenter.members) {
+      await ids.send(new CreateGroupMembershipCommand({ IdentityStoreId: identityStoreId, GroupId: groupId, MemberId: { UserId: ssoUsers[u] } }));
+    }
+    for (const who of spec.identityCenter.assignments) {
+      const r = (await sso.send(new CreateAccountAssignmentCommand({
+        InstanceArn: instanceArn, TargetId: memberAccountId, TargetType: 'AWS_ACCOUNT', PermissionSetArn: permissionSetArn,
+        PrincipalType: who === 'group' ? 'GROUP' : 'USER', PrincipalId: who === 'group' ? groupId : ssoUsers[who],
+      }))).AccountAssignmentCreationStatus!;
+      let s = r;
+      for (let i = 0; s.Status === 'IN_PROGRESS' && i < 50; i++) {
+        s = (await sso.send(new DescribeAccountAssignmentCreationStatusCommand({ InstanceArn: instanceArn, AccountAssignmentCreationRequestId: r.RequestId! }))).AccountAssignmentCreationStatus!;
+      }
+      if (s.Status !== 'SUCCEEDED') throw new Error(`moto: CreateAccountAssignment ended ${s.Status}: ${s.FailureReason}`);
+    }
+
+    await ddb.send(new CreateTableCommand({
+      TableName: spec.ledgerTable,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+    }));
+
+    return {
+      managementAccountId,
+      memberAccountId,
+      organizationId: o.Id!,
+      connector: { roleArn: mgmtRole.Arn!, externalId: spec.externalId },
+      identityCenter: { instanceArn, identityStoreId, permissionSetArn, users: ssoUsers, groupId },
+      iam: { users, roles, policies },
+      ledger: { table: spec.ledgerTable, region: MOTO_REGION },
+    };
+  } finally {
+    for (const c of [sts, org, iam, sso, ids, ddb, memberIam]) c?.destroy();
   }
 }

@@ -40,24 +40,24 @@ describe('SSM', () => {
   });
 
   test('documents: create (JSON and YAML), describe, get, duplicate', async () => {
-    const c = await ssm.send(new CreateDocumentCommand({ Name: 'AccessConnector-LocalUser', Content: JSON.stringify(DOC), DocumentType: 'Command', DocumentFormat: 'JSON' }));
+    const c = await ssm.send(new CreateDocumentCommand({ Name: 'Team-LocalUser', Content: JSON.stringify(DOC), DocumentType: 'Command', DocumentFormat: 'JSON' }));
     expect(c.DocumentDescription?.Parameters?.map((p) => p.Name)).toEqual(['action', 'userName', 'sshPublicKey']);
-    expect(await failure(ssm.send(new CreateDocumentCommand({ Name: 'AccessConnector-LocalUser', Content: JSON.stringify(DOC) })))).toBeInstanceOf(DocumentAlreadyExists);
+    expect(await failure(ssm.send(new CreateDocumentCommand({ Name: 'Team-LocalUser', Content: JSON.stringify(DOC) })))).toBeInstanceOf(DocumentAlreadyExists);
     await ssm.send(new CreateDocumentCommand({ Name: 'yaml-doc', DocumentFormat: 'YAML', Content: 'schemaVersion: "2.2"\nparameters:\n  x:\n    type: String\nmainSteps: []\n' }));
     expect((await ssm.send(new DescribeDocumentCommand({ Name: 'yaml-doc' }))).Document?.DocumentFormat).toBe('YAML');
-    expect(JSON.parse((await ssm.send(new GetDocumentCommand({ Name: 'AccessConnector-LocalUser' }))).Content!).description).toBe('access-connector local users');
+    expect(JSON.parse((await ssm.send(new GetDocumentCommand({ Name: 'Team-LocalUser' }))).Content!).description).toBe('access-connector local users');
   });
 
   test('SendCommand validates the document, instances and parameters, then reaches Success', async () => {
     const ids = (await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'PingStatus', Values: ['Online'] }] }))).InstanceInformationList!.map((i) => i.InstanceId!);
     expect(ids).toHaveLength(2);
     expect(await failure(ssm.send(new SendCommandCommand({ DocumentName: 'NoSuchDoc', InstanceIds: ids })))).toBeInstanceOf(InvalidDocument);
-    expect(await failure(ssm.send(new SendCommandCommand({ DocumentName: 'AccessConnector-LocalUser', InstanceIds: ids, Parameters: { action: ['create'], userName: ['root'] } })))).toBeInstanceOf(InvalidParameters);
-    expect(await failure(ssm.send(new SendCommandCommand({ DocumentName: 'AccessConnector-LocalUser', InstanceIds: ids, Parameters: { action: ['create'], userName: ['ac-bob'], sshPublicKey: ['ssh-dss AAAA'] } })))).toBeInstanceOf(InvalidParameters);
-    expect(await failure(ssm.send(new SendCommandCommand({ DocumentName: 'AccessConnector-LocalUser', InstanceIds: ['i-00000000000000000'], Parameters: { action: ['create'], userName: ['ac-bob'] } })))).toBeInstanceOf(InvalidInstanceId);
+    expect(await failure(ssm.send(new SendCommandCommand({ DocumentName: 'Team-LocalUser', InstanceIds: ids, Parameters: { action: ['create'], userName: ['root'] } })))).toBeInstanceOf(InvalidParameters);
+    expect(await failure(ssm.send(new SendCommandCommand({ DocumentName: 'Team-LocalUser', InstanceIds: ids, Parameters: { action: ['create'], userName: ['ac-bob'], sshPublicKey: ['ssh-dss AAAA'] } })))).toBeInstanceOf(InvalidParameters);
+    expect(await failure(ssm.send(new SendCommandCommand({ DocumentName: 'Team-LocalUser', InstanceIds: ['i-00000000000000000'], Parameters: { action: ['create'], userName: ['ac-bob'] } })))).toBeInstanceOf(InvalidInstanceId);
     expect((await failure(ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: Array.from({ length: 51 }, (_, i) => `i-${i}`), Parameters: { commands: ['id'] } })))).name).toBe('ValidationException');
 
-    const sent = await ssm.send(new SendCommandCommand({ DocumentName: 'AccessConnector-LocalUser', InstanceIds: ids, Parameters: { action: ['create'], userName: ['ac-bob'], sshPublicKey: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB'] } }));
+    const sent = await ssm.send(new SendCommandCommand({ DocumentName: 'Team-LocalUser', InstanceIds: ids, Parameters: { action: ['create'], userName: ['ac-bob'], sshPublicKey: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB'] } }));
     const cid = sent.Command!.CommandId!;
     expect(sent.Command?.Status).toBe('Pending');
     const inv = await ssm.send(new GetCommandInvocationCommand({ CommandId: cid, InstanceId: ids[0] }));
@@ -71,7 +71,7 @@ describe('SSM', () => {
     expect(rec.commands).toHaveLength(1);
     // An injected failure ends the command Failed.
     sim.admin.failNextCommands({ count: 1, output: 'useradd: failure' });
-    const f = await ssm.send(new SendCommandCommand({ DocumentName: 'AccessConnector-LocalUser', InstanceIds: [ids[0]!], Parameters: { action: ['lock'], userName: ['ac-bob'] } }));
+    const f = await ssm.send(new SendCommandCommand({ DocumentName: 'Team-LocalUser', InstanceIds: [ids[0]!], Parameters: { action: ['lock'], userName: ['ac-bob'] } }));
     sim.admin.advanceClock({ ms: 600 });
     const fi = await ssm.send(new GetCommandInvocationCommand({ CommandId: f.Command!.CommandId, InstanceId: ids[0] }));
     expect(fi).toMatchObject({ Status: 'Failed', StandardErrorContent: 'useradd: failure' });

@@ -17,6 +17,10 @@
 //   account and kills the user's processes (open SSH sessions). cleanup() deletes the user
 //   and its home, only when no grant's line came back in the meantime.
 //
+// OS user name: `ac-` + principal.userName's local part (before @), lowercased, with . + = ,
+// turned into -, cut to 32 characters. Names holding anything else (/ $ ; spaces, control
+// characters) or not starting with a letter are refused, never "cleaned" into something else.
+//
 // SSH key: `type base64` with an optional trailing comment. The comment is dropped (never
 // sent, never written) when it is a plain `user@host`-like word, refused otherwise, so
 // nothing but the key itself reaches AWS. The key data must decode to a key of the named

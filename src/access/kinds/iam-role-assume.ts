@@ -33,7 +33,7 @@ import { awsErrorCode } from '../../aws/errors.js';
 import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import {
-  asList, awsMessage, checkIamPrincipal, iamClientFor, organizationOf, parseIamArn, parsePolicy, principalArn, principalHash, quotaErrorIsFinal,
+  asList, awsMessage, checkIamPrincipal, iamClientFor, organizationOf, parseIamArn, parsePolicy, principalArn, principalHash,
   refuseProtectedRole, roleSessionNameFor, serializePolicy, targetArn, type IamArn, type PolicyDocument, type PolicyStatement,
 } from '../iam-common.js';
 import type { AccessContext, AccessKindDef, AccessRequest } from '../types.js';
@@ -118,7 +118,7 @@ const expiryIn = (s: PolicyStatement): string | undefined => {
 async function writeTrust(iam: IAMClient, p: Parsed, before: PolicyDocument, after: PolicyDocument): Promise<void> {
   const doc = serializePolicy(after);
   try {
-    await iam.send(quotaErrorIsFinal(new UpdateAssumeRolePolicyCommand({ RoleName: p.role.name, PolicyDocument: doc })));
+    await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: p.role.name, PolicyDocument: doc }));
   } catch (err) {
     // AWS: 409 LimitExceeded "Cannot exceed quota for ACLSizePerRole: 2048" (the quota
     // "Role trust policy length", 2,048 characters by default, adjustable; reference_iam-quotas).
@@ -182,7 +182,7 @@ async function denyIssuedSessions(ctx: AccessContext, iam: IAMClient, p: Parsed,
     });
   }
   if (statements.length > 0) {
-    await iam.send(quotaErrorIsFinal(new PutRolePolicyCommand({ RoleName: p.role.name, PolicyName: REVOKED_SESSIONS_POLICY, PolicyDocument: serializePolicy({ ...current, Statement: statements }) })));
+    await iam.send(new PutRolePolicyCommand({ RoleName: p.role.name, PolicyName: REVOKED_SESSIONS_POLICY, PolicyDocument: serializePolicy({ ...current, Statement: statements }) }));
   } else if (existed) {
     try {
       await iam.send(new DeleteRolePolicyCommand({ RoleName: p.role.name, PolicyName: REVOKED_SESSIONS_POLICY }));

@@ -43,7 +43,28 @@ export interface ManagedInstance {
   /** Every command run on it: document, parameters (tests read this through the admin API). */
   commands: { commandId: string; document: string; parameters: Record<string, string[]>; at: number }[];
   /** OS users touched by commands whose parameters name a user and an action. */
-  osUsers: Record<string, { state: string; parameters: Record<string, string[]>; at: number }>;
+  osUsers: Record<string, OsUser>;
+  /** The next `count` commands on this instance end Failed with `output` (admin.failNextCommands with instanceId). */
+  failNext?: { count: number; output: string };
+  /** The next `count` commands on this instance never finish: InProgress for ever (admin.hangNextCommands). */
+  hangNext?: number;
+}
+/**
+ * An OS user. Generic documents only record `state` (their last action); the connector's own
+ * AccessConnector-LocalUser document is modelled in full (services/ssm.ts): there an entry is
+ * a user that exists on the instance, and the optional fields describe it.
+ */
+export interface OsUser {
+  state: string; parameters: Record<string, string[]>; at: number;
+  uid?: number; gecos?: string; shell?: string;
+  /** access-connector's root-only marker file: the owner digest and the uid it was written for. */
+  marker?: { owner: string; uid: number };
+  /** Password locked and account expired. */
+  locked?: boolean;
+  /** ~/.ssh/authorized_keys, one entry a line. */
+  authorizedKeys?: string[];
+  /** Processes the user runs (open SSH sessions); revoke's lock ends them. */
+  processes?: number;
 }
 export interface SsmDocument {
   name: string; type: string; format: 'JSON' | 'YAML'; content: string; owner: string; created: number;
@@ -54,6 +75,8 @@ export interface SsmCommand {
   requested: number; completesAt: number; comment?: string; requestedBy: string;
   /** Set when a failure was injected: the command ends Failed with this stderr. */
   failed?: string;
+  /** Per-instance outcome, when the command was modelled (or failed) instance by instance. */
+  results?: Record<string, { status: 'Success' | 'Failed' | 'InProgress'; code: number; stdout: string; stderr: string }>;
 }
 export interface SsmSession { id: string; target: string; owner: string; started: number; ended?: number; status: 'Connected' | 'Terminated' }
 export interface SsmRegionState {
@@ -103,6 +126,8 @@ export interface PermissionSet {
   managed: string[]; customerManaged: { Name: string; Path: string }[]; inline?: string;
   boundary?: { ManagedPolicyArn?: string; CustomerManagedPolicyReference?: { Name: string; Path: string } };
   tags?: Tag[];
+  /** Inline policy as last provisioned to each account (accountId → document): what the account's role really has. */
+  provisionedInline?: Record<string, string>;
 }
 export interface Assignment { accountId: string; permissionSetArn: string; principalType: 'USER' | 'GROUP'; principalId: string }
 export interface AssignmentOp {

@@ -1,9 +1,11 @@
 // Systems Manager (awsJson1_1), per account and region: managed instances, Command documents,
-// SendCommand (validated against the document's parameters), Session Manager sessions.
+// SendCommand (validated against the document's parameters), Session Manager sessions. The
+// connector's own AccessConnector-LocalUser document is run against a model of each
+// instance's OS users; other documents only record what they were asked to do.
 import { parse as parseYaml } from 'yaml';
 import { SimError, validation } from '../errors.js';
 import type { Ctx, ServiceDef } from '../service.js';
-import type { ManagedInstance, SsmCommand, SsmDocument, SsmRegionState } from '../world.js';
+import type { ManagedInstance, OsUser, SsmCommand, SsmDocument, SsmRegionState } from '../world.js';
 import { ssmRegion } from '../world.js';
 import { num, paginate, sha256, str, uuid } from '../util.js';
 
@@ -70,8 +72,92 @@ function recordOsUser(inst: ManagedInstance, params: Record<string, string[]>, a
   if (user && action) inst.osUsers[user] = { state: action, parameters: params, at };
 }
 
-function status(ctx: Ctx, completesAt: number, failed?: boolean): 'InProgress' | 'Success' | 'Failed' {
-  return ctx.now < completesAt ? 'InProgress' : failed ? 'Failed' : 'Success';
+/** The connector's own Command document, modelled action by action below. */
+export const LOCAL_USER_DOCUMENT = 'AccessConnector-LocalUser';
+
+type Outcome = NonNullable<SsmCommand['results']>[string];
+
+/**
+ * What src/access/documents/local-user.json does on a Linux instance, as the OS would see
+ * it: same checks, same refusals (exit 3, stderr), same result line. An emulator must not
+ * share code with what it checks, so this is written from the script, not imported.
+ */
+export function runLocalUser(inst: ManagedInstance, params: Record<string, string[]>, at: number): Outcome {
+  const p = (k: string) => params[k]?.[0] ?? '';
+  const action = p('action');
+  const name = p('userName');
+  const owner = p('owner');
+  const tag = p('accessTag');
+  const key = p('sshPublicKey');
+  const fail = (code: number, msg: string): Outcome => ({ status: 'Failed', code, stdout: '', stderr: `access-connector: ${msg}\n` });
+  // aws:runShellScript with precondition platformType Linux: skipped elsewhere, and SSM calls that Success.
+  if (inst.platform !== 'Linux') return { status: 'Success', code: 0, stdout: '', stderr: '' };
+  const line = key && tag ? `${key} access-connector:${tag}` : '';
+  let created = false;
+  let u: OsUser | undefined = inst.osUsers[name];
+  const managed = () => !!u && !!u.marker && u.marker.uid === u.uid;
+  const ownerOk = () => managed() && u!.marker!.owner === owner;
+  const tagged = () => (u?.authorizedKeys ?? []).filter((l) => / access-connector:[0-9a-f]{32}$/.test(l)).length;
+  const result = (extra = ''): Outcome => ({
+    status: 'Success', code: 0, stderr: '',
+    stdout: `access-connector-result: action=${action} user=${u ? 'present' : 'absent'} managed=${managed() ? 'yes' : 'no'} owner=${managed() ? (ownerOk() ? 'match' : 'other') : 'none'} ` +
+      `key=${u && line && u.authorizedKeys?.includes(line) ? 'yes' : 'no'} locked=${u?.locked ? 'yes' : 'no'} keys=${tagged()} created=${created ? 'yes' : 'no'}${extra}\n`,
+  });
+  const notMine = (): Outcome | undefined => {
+    if (!managed()) return fail(3, `OS user ${name} exists but was not created by access-connector; it is left untouched`);
+    if (!ownerOk()) return fail(3, `OS user ${name} was created by access-connector for another person; it is left untouched`);
+    return undefined;
+  };
+  const lock = () => { u!.locked = true; u!.processes = 0; };
+  const touch = () => { u!.state = action; u!.parameters = params; u!.at = at; };
+  switch (action) {
+    case 'grant': {
+      if (!key || !tag) return fail(2, 'grant needs sshPublicKey and accessTag');
+      if (!u) {
+        const uid = Math.max(1000, ...Object.values(inst.osUsers).map((x) => x.uid ?? 0)) + 1;
+        u = inst.osUsers[name] = { state: action, parameters: params, at, uid, gecos: 'access-connector', shell: '/bin/bash', marker: { owner, uid }, locked: true, authorizedKeys: [], processes: 0 };
+        created = true;
+      }
+      const refused = notMine();
+      if (refused) return refused;
+      u.locked = false;
+      u.authorizedKeys ??= [];
+      if (!u.authorizedKeys.includes(line)) u.authorizedKeys.push(line);
+      touch();
+      return result();
+    }
+    case 'revoke': {
+      if (!tag) return fail(2, 'revoke needs accessTag');
+      if (u) {
+        const refused = notMine();
+        if (refused) return refused;
+        u.authorizedKeys = (u.authorizedKeys ?? []).filter((l) => !l.endsWith(` access-connector:${tag}`));
+        if (tagged() === 0) { u.authorizedKeys = []; lock(); }
+        touch();
+      }
+      return result();
+    }
+    case 'delete': {
+      if (!u) return result();
+      const refused = notMine();
+      if (refused) return refused;
+      if (tagged() > 0) return result(' kept=in-use');
+      lock();
+      delete inst.osUsers[name];
+      u = undefined;
+      return result();
+    }
+    default:
+      return result();
+  }
+}
+
+/** Status and output of one instance's invocation of a command. */
+function invocation(ctx: Ctx, c: SsmCommand, iid: string): Outcome {
+  const r = c.results?.[iid];
+  if (ctx.now < c.completesAt) return { status: 'InProgress', code: -1, stdout: '', stderr: '' };
+  if (r) return r;
+  return c.failed !== undefined ? { status: 'Failed', code: 1, stdout: '', stderr: c.failed } : { status: 'Success', code: 0, stdout: 'ok', stderr: '' };
 }
 
 function page<T>(ctx: Ctx, items: T[], scope: string, cap: number, min = 1) {
@@ -137,12 +223,29 @@ export const ssmService: ServiceDef = {
       const fail = ctx.sim.ssmFailures[0];
       if (fail && --fail.count <= 0) ctx.sim.ssmFailures.shift();
       const completesAt = ctx.now + ctx.sim.scaled(ctx.sim.options.ssm?.commandDelayMs ?? 1000);
-      r.commands.set(commandId, { commandId, document: d.name, parameters: params, instanceIds: ids, requested: ctx.now, completesAt, comment: str(ctx.input.Comment), requestedBy: ctx.session.arn, ...(fail ? { failed: fail.output } : {}) });
+      const results: NonNullable<SsmCommand['results']> = {};
       for (const id of ids) {
         const inst = r.instances.get(id)!;
         inst.commands.push({ commandId, document: d.name, parameters: params, at: ctx.now });
-        if (!fail) recordOsUser(inst, params, ctx.now);
+        if (inst.hangNext) {
+          results[id] = { status: 'InProgress', code: -1, stdout: '', stderr: '' };
+          if (--inst.hangNext <= 0) delete inst.hangNext;
+          continue;
+        }
+        // A failure injected for one instance: the script failed there and changed nothing.
+        if (inst.failNext) {
+          results[id] = { status: 'Failed', code: 1, stdout: '', stderr: inst.failNext.output };
+          if (--inst.failNext.count <= 0) delete inst.failNext;
+          continue;
+        }
+        if (fail) continue;
+        if (d.name === LOCAL_USER_DOCUMENT) results[id] = runLocalUser(inst, params, ctx.now);
+        else recordOsUser(inst, params, ctx.now);
       }
+      r.commands.set(commandId, {
+        commandId, document: d.name, parameters: params, instanceIds: ids, requested: ctx.now, completesAt, comment: str(ctx.input.Comment), requestedBy: ctx.session.arn,
+        ...(fail ? { failed: fail.output } : {}), ...(Object.keys(results).length ? { results } : {}),
+      });
       return { Command: {
         CommandId: commandId, DocumentName: d.name, DocumentVersion: '1', Comment: str(ctx.input.Comment), Parameters: params,
         InstanceIds: ids, Targets: [], RequestedDateTime: new Date(ctx.now), Status: 'Pending', StatusDetails: 'Pending',
@@ -153,14 +256,20 @@ export const ssmService: ServiceDef = {
     GetCommandInvocation: (ctx) => {
       const c = region(ctx).commands.get(str(ctx.input.CommandId) ?? '');
       const iid = str(ctx.input.InstanceId) ?? '';
-      if (!c || !c.instanceIds.includes(iid)) throw new SimError('InvocationDoesNotExist', 'An error occurred (InvocationDoesNotExist) when calling the GetCommandInvocation operation', 400);
-      const st = status(ctx, c.completesAt, c.failed !== undefined);
-      const done = st !== 'InProgress';
+      const missing = () => new SimError('InvocationDoesNotExist', 'An error occurred (InvocationDoesNotExist) when calling the GetCommandInvocation operation', 400);
+      if (!c || !c.instanceIds.includes(iid)) throw missing();
+      // SSM creates invocations a moment after SendCommand returns. Modelled for the
+      // connector's own document (the first 3/4 of the command's delay), whose client must
+      // wait it out; older tests of generic documents read their invocations at once.
+      if (c.document === LOCAL_USER_DOCUMENT && ctx.now < c.requested + (c.completesAt - c.requested) * 0.75) throw missing();
+      const inv = invocation(ctx, c, iid);
+      const done = inv.status !== 'InProgress';
       return {
         CommandId: c.commandId, InstanceId: iid, Comment: c.comment, DocumentName: c.document, DocumentVersion: '1', PluginName: 'aws:runShellScript',
-        ResponseCode: done ? (st === 'Success' ? 0 : 1) : -1, ExecutionStartDateTime: new Date(c.requested).toISOString(),
+        ResponseCode: inv.code, ExecutionStartDateTime: new Date(c.requested).toISOString(),
         ...(done ? { ExecutionEndDateTime: new Date(c.completesAt).toISOString(), ExecutionElapsedTime: 'PT0S' } : {}),
-        Status: st, StatusDetails: st, StandardOutputContent: done && st === 'Success' ? 'ok' : '', StandardErrorContent: st === 'Failed' ? c.failed ?? '' : '',
+        // AWS keeps at most 24,000 characters of stdout and 8,000 of stderr here.
+        Status: inv.status, StatusDetails: inv.status, StandardOutputContent: inv.stdout.slice(0, 24_000), StandardErrorContent: inv.stderr.slice(0, 8_000),
       };
     },
     ListCommandInvocations: (ctx) => {
@@ -174,7 +283,7 @@ export const ssmService: ServiceDef = {
       }
       const p = page(ctx, rows, `${cid}|${iid}`, 50);
       return { CommandInvocations: p.items.map(({ c, i }) => {
-        const st = status(ctx, c.completesAt, c.failed !== undefined);
+        const st = invocation(ctx, c, i).status;
         return { CommandId: c.commandId, InstanceId: i, DocumentName: c.document, DocumentVersion: '1', Comment: c.comment, RequestedDateTime: new Date(c.requested), Status: st, StatusDetails: st };
       }), NextToken: p.next };
     },

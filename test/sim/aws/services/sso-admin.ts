@@ -1,12 +1,15 @@
-// IAM Identity Center administration (sso-admin, awsJson1_1). Assignment create/delete are
-// asynchronous: the operation stays IN_PROGRESS for a configurable (time-scaled) delay and is
-// settled lazily on the next call that looks at it, so no timers outlive a test.
+// IAM Identity Center administration (sso-admin, awsJson1_1). Assignment create/delete and
+// ProvisionPermissionSet are asynchronous: the operation stays IN_PROGRESS for a configurable
+// (time-scaled) delay and is settled lazily on the next call that looks at it, so no timers
+// outlive a test. A permission set's policies reach an account only when it is provisioned
+// there (by its first assignment, or ProvisionPermissionSet); the last assignment's deletion
+// deprovisions it.
 import { SimError, validation } from '../errors.js';
 import type { Ctx, ServiceDef } from '../service.js';
-import type { Assignment, AssignmentOp, SsoInstance } from '../world.js';
+import type { Assignment, AssignmentOp, PermissionSet, SsoInstance } from '../world.js';
 import { addAssignment, assignmentKey, removeAssignment } from '../world.js';
 import type { SimRuntime } from '../runtime.js';
-import { num, paginate, str, uuid } from '../util.js';
+import { list, num, paginate, randomId, str, uuid } from '../util.js';
 
 const notFound = (m: string) => new SimError('ResourceNotFoundException', m, 400);
 
@@ -55,14 +58,24 @@ export function settle(sim: SimRuntime, sso: SsoInstance): void {
         op.status = 'FAILED';
         op.failureReason = `Permission set ${a.permissionSetArn} no longer exists.`;
       } else {
+        // The first assignment in an account provisions the permission set there (its
+        // AWSReservedSSO_ role with the policies as they are now).
+        const ps = sso.permissionSets.get(a.permissionSetArn)!;
+        if (!sso.provisioned.get(a.accountId)?.has(ps.arn)) (ps.provisionedInline ??= {})[a.accountId] = ps.inline ?? '';
         addAssignment(sso, a);
         op.status = 'SUCCEEDED';
       }
     } else {
       removeAssignment(sso, a);
+      // Removing the last assignment of a permission set in an account deprovisions it there.
+      if ((sso.byTarget.get(`${a.permissionSetArn}|${a.accountId}`)?.size ?? 0) === 0) {
+        sso.provisioned.get(a.accountId)?.delete(a.permissionSetArn);
+        delete sso.permissionSets.get(a.permissionSetArn)?.provisionedInline?.[a.accountId];
+      }
       op.status = 'SUCCEEDED';
     }
   }
+  settleProvisioning(sim, sso);
 }
 
 function opOut(op: AssignmentOp): Record<string, unknown> {
@@ -122,13 +135,73 @@ function listOps(ctx: Ctx, kind: 'create' | 'delete') {
   return { items: p.items.map((o) => ({ Status: o.status, RequestId: o.requestId, CreatedDate: new Date(o.created) })), NextToken: p.next };
 }
 
+// ---- Permission sets: create, inline policy, provisioning, delete ----
+
+interface ProvisionOp {
+  requestId: string; created: number; completesAt: number; status: 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED';
+  failureReason?: string; permissionSetArn: string; accountId?: string;
+}
+/** Provisioning operations per instance (kept beside the world, which only models assignments). */
+const provisionOps = new WeakMap<SsoInstance, Map<string, ProvisionOp>>();
+function provisioningOf(sso: SsoInstance): Map<string, ProvisionOp> {
+  let m = provisionOps.get(sso);
+  if (!m) provisionOps.set(sso, (m = new Map()));
+  return m;
+}
+
+/** Apply every provisioning operation whose delay has passed. */
+function settleProvisioning(sim: SimRuntime, sso: SsoInstance): void {
+  const now = sim.now();
+  for (const op of provisioningOf(sso).values()) {
+    if (op.status !== 'IN_PROGRESS' || op.completesAt > now) continue;
+    const ps = sso.permissionSets.get(op.permissionSetArn);
+    const accounts = op.accountId ? [op.accountId]
+      : [...sso.provisioned.entries()].filter(([, set]) => set.has(op.permissionSetArn)).map(([acct]) => acct);
+    if (!ps) {
+      op.status = 'FAILED';
+      op.failureReason = `Permission set ${op.permissionSetArn} no longer exists.`;
+    } else if (op.accountId && !sso.provisioned.get(op.accountId)?.has(ps.arn)) {
+      // What AWS answers when the permission set is not (or no longer) in the account.
+      op.status = 'FAILED';
+      op.failureReason = `Received a 404 status error: Permission set provision not found in AWS account ${op.accountId}.`;
+    } else {
+      for (const acct of accounts) (ps.provisionedInline ??= {})[acct] = ps.inline ?? '';
+      op.status = 'SUCCEEDED';
+    }
+  }
+}
+
+function provisionOut(op: ProvisionOp): Record<string, unknown> {
+  return {
+    Status: op.status, RequestId: op.requestId, PermissionSetArn: op.permissionSetArn, CreatedDate: new Date(op.created),
+    ...(op.accountId ? { AccountId: op.accountId } : {}), ...(op.failureReason && op.status === 'FAILED' ? { FailureReason: op.failureReason } : {}),
+  };
+}
+
+const PS_NAME = /^[\w+=,.@-]{1,32}$/;
+const PS_DESCRIPTION = /^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]{1,700}$/;
+const MAX_PERMISSION_SETS = 2000;
+const MAX_INLINE_POLICY = 32_768;
+
+/** ISO-8601 duration (the time part AWS uses for sessions) in ms, or undefined when malformed. */
+function durationMs(d: string): number | undefined {
+  const m = /^PT(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$/.exec(d);
+  if (!m) return undefined;
+  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+}
+
+function psOut(ps: PermissionSet): Record<string, unknown> {
+  return { Name: ps.name, PermissionSetArn: ps.arn, Description: ps.description, CreatedDate: new Date(ps.created), SessionDuration: ps.sessionDuration, RelayState: ps.relayState };
+}
+
 export const ssoAdminService: ServiceDef = {
   name: 'sso-admin',
   protocol: 'json1.1',
   iamPrefix: 'sso',
   eventSource: 'sso.amazonaws.com',
   family: () => 'identitycenter',
-  mutating: new Set(['CreateAccountAssignment', 'DeleteAccountAssignment']),
+  mutating: new Set(['CreateAccountAssignment', 'DeleteAccountAssignment', 'CreatePermissionSet', 'DeletePermissionSet',
+    'PutInlinePolicyToPermissionSet', 'DeleteInlinePolicyFromPermissionSet', 'ProvisionPermissionSet']),
   resource: (ctx) => str(ctx.input.PermissionSetArn) ?? str(ctx.input.InstanceArn) ?? '*',
   ops: {
     ListInstances: (ctx) => {
@@ -218,6 +291,85 @@ export const ssoAdminService: ServiceDef = {
     ListAccountAssignmentDeletionStatus: (ctx) => {
       const r = listOps(ctx, 'delete');
       return { AccountAssignmentsDeletionStatus: r.items, NextToken: r.NextToken };
+    },
+
+    CreatePermissionSet: (ctx) => {
+      const sso = instance(ctx);
+      const name = str(ctx.input.Name) ?? '';
+      if (!PS_NAME.test(name)) throw validation('sso-admin', `1 validation error detected: Value '${name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+ and length between 1 and 32`);
+      const description = str(ctx.input.Description);
+      if (description !== undefined && !PS_DESCRIPTION.test(description)) throw validation('sso-admin', "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]* and length between 1 and 700");
+      const sessionDuration = str(ctx.input.SessionDuration) ?? 'PT1H';
+      const ms = durationMs(sessionDuration);
+      if (ms === undefined) throw validation('sso-admin', `1 validation error detected: Value '${sessionDuration}' at 'sessionDuration' failed to satisfy constraint: Member must satisfy ISO-8601 duration pattern`);
+      if (ms < 3_600_000 || ms > 12 * 3_600_000) throw validation('sso-admin', `Session duration ${sessionDuration} is not valid: it must be between PT1H and PT12H.`);
+      if ([...sso.permissionSets.values()].some((p) => p.name === name)) throw new SimError('ConflictException', `PermissionSet with name ${name} already exists.`, 400);
+      if (sso.permissionSets.size >= MAX_PERMISSION_SETS) throw new SimError('ServiceQuotaExceededException', 'The request failed because it would exceed one of the service quotas for your current account: permission sets per instance.', 400);
+      const ps: PermissionSet = {
+        arn: `${sso.arn.replace(':instance/', ':permissionSet/')}/ps-${randomId(16, 'hex')}`, name, created: ctx.now, sessionDuration,
+        managed: [], customerManaged: [], ...(description !== undefined ? { description } : {}),
+        ...(str(ctx.input.RelayState) !== undefined ? { relayState: str(ctx.input.RelayState)! } : {}),
+        ...(ctx.input.Tags ? { tags: list<{ Key: string; Value: string }>(ctx.input.Tags) } : {}),
+      };
+      sso.permissionSets.set(ps.arn, ps);
+      return { PermissionSet: psOut(ps) };
+    },
+    // AWS refuses to delete a permission set still assigned or provisioned in an account
+    // (deprovisioning after the last assignment's deletion takes a while).
+    DeletePermissionSet: (ctx) => {
+      const sso = instance(ctx);
+      const ps = permissionSet(ctx, sso);
+      const assigned = [...sso.byTarget.entries()].some(([k, v]) => k.startsWith(`${ps.arn}|`) && v.size > 0);
+      const provisioned = [...sso.provisioned.values()].some((set) => set.has(ps.arn));
+      if (assigned || provisioned) throw new SimError('ConflictException', 'Could not delete because PermissionSet has ApplicationProfile associated with it', 400);
+      sso.permissionSets.delete(ps.arn);
+      return {};
+    },
+    PutInlinePolicyToPermissionSet: (ctx) => {
+      const ps = permissionSet(ctx, instance(ctx));
+      const doc = str(ctx.input.InlinePolicy) ?? '';
+      if (doc.length < 1 || doc.length > MAX_INLINE_POLICY) throw validation('sso-admin', `1 validation error detected: Value at 'inlinePolicy' failed to satisfy constraint: Member must have length between 1 and ${MAX_INLINE_POLICY}`);
+      try { JSON.parse(doc); } catch { throw validation('sso-admin', 'The inline policy is not a valid JSON policy document.'); }
+      ps.inline = doc;
+      return {};
+    },
+    DeleteInlinePolicyFromPermissionSet: (ctx) => {
+      const ps = permissionSet(ctx, instance(ctx));
+      delete ps.inline;
+      return {};
+    },
+    ProvisionPermissionSet: (ctx) => {
+      const sso = instance(ctx);
+      const ps = permissionSet(ctx, sso);
+      const targetType = str(ctx.input.TargetType);
+      const accountId = str(ctx.input.TargetId);
+      if (targetType !== 'AWS_ACCOUNT' && targetType !== 'ALL_PROVISIONED_ACCOUNTS') throw validation('sso-admin', 'TargetType must be AWS_ACCOUNT or ALL_PROVISIONED_ACCOUNTS');
+      if (targetType === 'AWS_ACCOUNT' && !/^\d{12}$/.test(accountId ?? '')) throw validation('sso-admin', `1 validation error detected: Value '${accountId ?? ''}' at 'targetId' failed to satisfy constraint: Member must satisfy regular expression pattern: \\d{12}`);
+      const ops = provisioningOf(sso);
+      if ([...ops.values()].some((o) => o.status === 'IN_PROGRESS' && o.permissionSetArn === ps.arn)) {
+        throw new SimError('ConflictException', 'A provisioning operation on this permission set is already in progress. Try again later.', 400);
+      }
+      const op: ProvisionOp = {
+        requestId: uuid(), created: ctx.now, completesAt: ctx.now + ctx.sim.scaled(ctx.sim.options.sso?.assignmentDelayMs ?? 2000),
+        status: 'IN_PROGRESS', permissionSetArn: ps.arn, ...(targetType === 'AWS_ACCOUNT' ? { accountId: accountId! } : {}),
+      };
+      ops.set(op.requestId, op);
+      settleProvisioning(ctx.sim, sso);
+      return { PermissionSetProvisioningStatus: provisionOut(op) };
+    },
+    DescribePermissionSetProvisioningStatus: (ctx) => {
+      const sso = instance(ctx);
+      const id = str(ctx.input.ProvisionPermissionSetRequestId) ?? '';
+      const op = provisioningOf(sso).get(id);
+      if (!op) throw notFound(`Could not find request with id ${id}`);
+      return { PermissionSetProvisioningStatus: provisionOut(op) };
+    },
+    ListAccountsForProvisionedPermissionSet: (ctx) => {
+      const sso = instance(ctx);
+      const ps = permissionSet(ctx, sso);
+      const accounts = [...sso.provisioned.entries()].filter(([, set]) => set.has(ps.arn)).map(([acct]) => acct).sort();
+      const p = page(ctx, accounts, ps.arn);
+      return { AccountIds: p.items, NextToken: p.next };
     },
   },
 };

@@ -1,7 +1,7 @@
 // Helpers shared by the demo world and the generator. Ids follow AWS's formats (AROA…, ou-…,
 // ssoins-…, d-…) and are drawn from a seeded PRNG so a world is reproducible.
 import type {
-  Account, AccountState, IamRole, IamUser, ManagedInstance, PermissionSet, SimPermissions, SsoInstance, Tag, World,
+  Account, AccountState, IamRole, IamUser, ManagedInstance, PermissionSet, SimPermissions, SsmDocument, SsoInstance, Tag, World,
 } from '../world.js';
 import { addAssignment, arn, emptyAccount, ssmRegion } from '../world.js';
 import { randomId, rng, sha256 } from '../util.js';
@@ -197,6 +197,12 @@ export class Builder {
     ssmRegion(a, region).instances.set(id, i);
     this.resource(a, region, 'ec2:instance', `instance/${id}`, o.tags);
     return i;
+  }
+
+  /** A Command document the customer deployed (JSON content, as CreateDocument would store it). */
+  commandDocument(a: Account, region: string, name: string, content: string): void {
+    const params = (JSON.parse(content) as { parameters?: SsmDocument['params'] }).parameters ?? {};
+    ssmRegion(a, region).documents.set(name, { name, type: 'Command', format: 'JSON', content, owner: a.id, created: this.t0, params });
   }
 
   resource(a: Account, region: string, type: string, resource: string, tags?: Tag[]): void {

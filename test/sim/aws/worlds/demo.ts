@@ -9,6 +9,9 @@
 // The connector's base identity is a ConnectorTaskRole session in 999999999999 (outside the
 // organization); it may assume AccessConnectorManagement (ExternalId `demo-external-id`),
 // which every account's AccessConnectorMember trusts.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { REPO_ROOT } from '../../../helpers/paths.js';
 import type { Account, World } from '../world.js';
 import { arn } from '../world.js';
 import { Builder, trust } from './builder.js';
@@ -96,13 +99,20 @@ export function demoWorld(): World {
   // ---- SSM-managed instances in two regions ----
   const p1 = accounts.find((a) => a.id === '333333333301')!;
   const d1 = accounts.find((a) => a.id === '444444444401')!;
-  b.instance(p1, 'us-east-1', { name: 'web-1', tags: [{ Key: 'owner', Value: 'team-1' }, { Key: 'Name', Value: 'web-1' }] });
+  const web1 = b.instance(p1, 'us-east-1', { name: 'web-1', tags: [{ Key: 'owner', Value: 'team-1' }, { Key: 'Name', Value: 'web-1' }] });
   b.instance(p1, 'us-east-1', { name: 'web-2', tags: [{ Key: 'Name', Value: 'web-2' }] });
   b.instance(p1, 'us-east-1', { name: 'bastion', tags: [{ Key: 'Name', Value: 'bastion' }], ping: 'ConnectionLost' });
   b.instance(p1, 'eu-west-1', { name: 'eu-worker', tags: [{ Key: 'owner', Value: 'team-eu' }] });
   b.instance(p1, 'eu-west-1', { name: 'eu-win', platform: 'Windows' });
   b.instance(d1, 'us-east-1', { name: 'dev-box', tags: [{ Key: 'owner', Value: 'carol' }] });
   b.instance(d1, 'us-west-2', { name: 'dev-west' });
+  // OS users access-connector did not create, which it must never touch: the image's own
+  // user, and one that merely looks like ours (ac- prefix, no marker).
+  web1.osUsers['ec2-user'] = { state: 'pre-existing', parameters: {}, at: b.t0, uid: 1000, gecos: 'EC2 Default User', shell: '/bin/bash', locked: false, authorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFpXh0tTeamKeyOfTheImageOwnerNotOurs0000 ops@example.com'], processes: 1 };
+  web1.osUsers['ac-legacy'] = { state: 'pre-existing', parameters: {}, at: b.t0, uid: 1001, gecos: 'hand-made', shell: '/bin/bash', locked: false, authorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHandMadeUserThatOnlyLooksLikeOurs000000000 admin@example.com'], processes: 0 };
+  // The connector's Command document, as the templates deploy it to every account and region.
+  const localUserDoc = readFileSync(resolve(REPO_ROOT, 'src/access/documents/local-user.json'), 'utf8');
+  for (const a of active) for (const r of DEMO_REGIONS) b.commandDocument(a, r, 'AccessConnector-LocalUser', localUserDoc);
 
   // ---- Resource Explorer: aggregator in us-east-1 everywhere; an organization view in the management account ----
   for (const a of active) {
