@@ -119,7 +119,7 @@ export const ERROR_CODES = {
   },
   ACCESS_TIMEOUT: {
     retryable: true,
-    meaning: 'AWS did not finish an asynchronous change (assignment status, SSM command) in the time the connector waits. The ledger keeps the grant so a retry or the sweeper finishes it.',
+    meaning: 'AWS did not finish an asynchronous change (assignment status, SSM command) in the time the connector waits. The grant stays pending in the ledger and keeps holding the access, so a retry finishes it and a revoke (or the sweeper, at expiry) removes it.',
     fix: 'Retry with the same grantId; it is idempotent. If it persists, check the AWS service health.',
   },
   TRUST_POLICY_TOO_LARGE: {
@@ -135,7 +135,7 @@ export const ERROR_CODES = {
   LEDGER_UNAVAILABLE: {
     retryable: true,
     meaning: 'The grant ledger (LEDGER_TABLE) is not configured, does not exist, or could not be read or written. No access is changed without a ledger entry.',
-    fix: 'Set LEDGER_TABLE to the table the templates created (or run `access-connector ledger init` for local use) and allow the connector role dynamodb:GetItem, PutItem, UpdateItem, Query and Scan on it.',
+    fix: 'Set LEDGER_TABLE to the table the templates created (or run `access-connector ledger init` for local use) and allow the connector role dynamodb:DescribeTable, GetItem, PutItem, UpdateItem, DeleteItem, Query and Scan on it.',
   },
   LEDGER_BUSY: {
     retryable: true,
@@ -205,11 +205,14 @@ export class ConnectorError extends Error {
 }
 
 /** True when the error means an AbortSignal fired. */
-export function isAbortError(err: unknown): boolean {
+export function isAbortError(err: unknown, depth = 0): boolean {
   // Duck-typed: DOMException and errors from other realms fail `instanceof Error`.
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { name?: unknown; code?: unknown };
-  return e.name === 'AbortError' || e.code === 'ABORT_ERR';
+  if (typeof err !== 'object' || err === null || depth > 3) return false;
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown };
+  if (e.name === 'AbortError' || e.code === 'ABORT_ERR') return true;
+  // The AWS SDK may wrap an abort it did not raise itself ("AWS SDK error wrapper for AbortError").
+  if (typeof e.message === 'string' && e.message.startsWith('AWS SDK error wrapper for AbortError')) return true;
+  return isAbortError(e.cause, depth + 1);
 }
 
 /** The job-result form of any thrown value. Messages of unknown errors are kept short. */

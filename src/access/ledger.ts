@@ -25,6 +25,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import type { AwsRuntime } from '../aws/runtime.js';
+import { uninterruptible } from '../aws/clients.js';
 import { awsErrorCode } from '../aws/errors.js';
 import { parseArn } from '../aws/credentials.js';
 import type { Config } from '../config.js';
@@ -277,41 +278,30 @@ export class Ledger {
   }
 
   /** Every grant record, page by page (a Scan: the ledger holds thousands of grants, not millions). */
-  async *grants(): AsyncGenerator<GrantRecord> {
-    let start: Item | undefined;
-    do {
-      let r;
-      try {
-        r = await this.client.send(new ScanCommand({
-          TableName: this.table,
-          FilterExpression: 'sk = :g',
-          ExpressionAttributeValues: { ':g': S('grant') },
-          ...(start && { ExclusiveStartKey: start }),
-        }));
-      } catch (err) {
-        throw ledgerError(err, 'Scan');
-      }
-      for (const i of r.Items ?? []) yield grantFromItem(i);
-      start = r.LastEvaluatedKey;
-    } while (start);
+  grants(): AsyncGenerator<GrantRecord> {
+    return this.scan('grant', grantFromItem);
   }
 
   /** Every access record (for reconciliation). */
-  async *accesses(): AsyncGenerator<AccessRecord> {
+  accesses(): AsyncGenerator<AccessRecord> {
+    return this.scan('access', accessFromItem);
+  }
+
+  private async *scan<T>(sk: string, map: (i: Item) => T): AsyncGenerator<T> {
     let start: Item | undefined;
     do {
       let r;
       try {
         r = await this.client.send(new ScanCommand({
           TableName: this.table,
-          FilterExpression: 'sk = :a',
-          ExpressionAttributeValues: { ':a': S('access') },
+          FilterExpression: 'sk = :sk',
+          ExpressionAttributeValues: { ':sk': S(sk) },
           ...(start && { ExclusiveStartKey: start }),
         }));
       } catch (err) {
         throw ledgerError(err, 'Scan');
       }
-      for (const i of r.Items ?? []) yield accessFromItem(i);
+      for (const i of r.Items ?? []) yield map(i);
       start = r.LastEvaluatedKey;
     } while (start);
   }
@@ -394,8 +384,10 @@ export class Ledger {
       await this.sleep(delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 2000);
     }
+    // Renewal and release ignore the job's cancellation: a cancelled job still finishes
+    // what it started under the lock, and must not leave the lease behind for 2 minutes.
     const renew = setInterval(() => {
-      void this.client
+      void uninterruptible(() => this.client
         .send(new UpdateItemCommand({
           TableName: this.table,
           Key: { pk, sk: S('lock') },
@@ -403,7 +395,7 @@ export class Ledger {
           ConditionExpression: '#o = :me',
           ExpressionAttributeNames: { '#u': 'until', '#o': 'owner' },
           ExpressionAttributeValues: { ':until': N(this.now() + LOCK_TTL_MS), ':me': S(me) },
-        }))
+        })))
         .catch(() => undefined);
     }, LOCK_RENEW_MS);
     renew.unref?.();
@@ -411,7 +403,7 @@ export class Ledger {
       return await fn();
     } finally {
       clearInterval(renew);
-      await this.client
+      await uninterruptible(() => this.client
         .send(new DeleteItemCommand({
           TableName: this.table,
           Key: { pk, sk: S('lock') },
@@ -420,7 +412,7 @@ export class Ledger {
           ExpressionAttributeValues: { ':me': S(me) },
         }))
         // A lease we lost (expired and taken) is not ours to delete; it expires anyway.
-        .catch(() => undefined);
+        .catch(() => undefined));
     }
   }
 }

@@ -45,12 +45,14 @@ const RACE_RETRIES = 5;
 
 /** The request without its expiry: two requests for the same access share it. */
 export function fingerprintOf(req: AccessRequest): string {
-  const { expiresAt: _e, grantId: _g, ...rest } = req;
-  return createHash('sha256').update(JSON.stringify(sortKeys(rest))).digest('hex').slice(0, 32);
+  // The expiry, the display email and the order of id lists do not change what is granted.
+  const { expiresAt: _e, grantId: _g, principal, ...rest } = req;
+  const { email: _m, ...who } = principal;
+  return createHash('sha256').update(JSON.stringify(sortKeys({ ...rest, principal: who }))).digest('hex').slice(0, 32);
 }
 
 function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
+  if (Array.isArray(v)) return v.every((x) => typeof x === 'string') ? [...v].sort() : v.map(sortKeys);
   if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
   return v;
 }
@@ -122,6 +124,14 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
 
   // The customer's policy, on what the access really reaches (read before any write).
   const facts = await kind.facts(ctx, req);
+  // Accounts under an excluded OU are outside the integration: never granted to.
+  if (job.integration.excludeOrganizationalUnitIds.length > 0) {
+    const excluded = new Set(job.integration.excludeOrganizationalUnitIds);
+    for (const id of facts.accountIds) {
+      const ou = (await accountOuPath(ctx.session, id)).find((o) => excluded.has(o));
+      if (ou) throw new ConnectorError('ACCESS_REFUSED', `account ${id} is under ${ou}, which the integration excludes (excludeOrganizationalUnitIds)`);
+    }
+  }
   const verdict = await checkFacts(deps.config.policy, job.integration, facts, (id) => accountOuPath(ctx.session, id));
   if (!verdict.ok) throw new ConnectorError('POLICY_DENIED', `policy rule ${verdict.rule}: ${verdict.message}`);
 
@@ -140,17 +150,25 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
     if (g.state === 'revoked') {
       return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: g.preExisting, note: 'the grant was revoked while this job waited; nothing was granted' } satisfies AccessOutput;
     }
-    let access = await ledger.getAccess(accessKey);
-    if (access && access.holders.length > 0 && access.fingerprint !== fingerprint && !access.holders.includes(req.grantId)) {
-      throw new ConnectorError('GRANT_CONFLICT', `${kind.name} on this principal is held by grant ${access.holders[0]} with other settings; revoke it first`);
+    // Until the first change, any failure or cancel leaves AWS untouched: the ledger says
+    // so (`failed` / `cancelled`) instead of leaving a `pending` record behind.
+    let access: AccessRecord | undefined;
+    let before: Awaited<ReturnType<typeof kind.describe>>;
+    try {
+      access = await ledger.getAccess(accessKey);
+      if (access && access.holders.length > 0 && access.fingerprint !== fingerprint && !access.holders.includes(req.grantId)) {
+        throw new ConnectorError('GRANT_CONFLICT', `${kind.name} on this principal is held by grant ${access.holders[0]} with other settings; revoke it first`);
+      }
+      before = await kind.describe(ctx, req);
+      job.signal.throwIfAborted(); // the last point at which a cancel leaves AWS untouched
+    } catch (err) {
+      const state = job.signal.aborted ? 'cancelled' : 'failed';
+      await uninterruptible(() => markUnchanged(ledger, req.grantId, g, state, job.jobId, err));
+      throw err;
     }
-    const before = await kind.describe(ctx, req);
-    if (job.signal.aborted) {
-      // Last point at which a cancel leaves AWS untouched: say so in the ledger.
-      await onRace(async () => ledger.updateGrant((await ledger.getGrant(req.grantId)) ?? g, { state: 'cancelled' }));
-      job.signal.throwIfAborted();
-    }
-
+    // From here on the job finishes what it starts, even if cancelled: every AWS and
+    // ledger call below ignores the job's cancellation.
+    return uninterruptible(async () => {
     let note: string | undefined;
     const heldByUs = access !== undefined && (access.holders.length > 0 || !access.preExisting);
     if (before.present && !heldByUs) {
@@ -176,10 +194,15 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
         try {
           kept = await uninterruptible(() => kind.grant(ctx, req, before));
         } catch (err) {
+          if (err instanceof ConnectorError && err.code === 'ACCESS_TIMEOUT') {
+            // AWS may still finish the change: the grant stays `pending` and keeps holding
+            // the access, so a retry finishes it and a revoke or the sweeper removes it.
+            await ledger.appendEvent(req.grantId, 'timeout', { jobId: job.jobId, detail: err.message });
+            throw err;
+          }
           // The kind leaves nothing half-done on failure; the ledger forgets the holder.
           await releaseHolder(ledger, accessKey, req.grantId);
-          await onRace(async () => ledger.updateGrant((await ledger.getGrant(req.grantId)) ?? g, { state: 'failed' }));
-          await ledger.appendEvent(req.grantId, 'failed', { jobId: job.jobId, detail: err instanceof Error ? err.message : String(err) });
+          await markUnchanged(ledger, req.grantId, g, 'failed', job.jobId, err);
           throw err;
         }
         if (kept) access = await ledger.putAccess(access, { ...access, kept: { ...access.kept, ...kept } });
@@ -191,7 +214,8 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
         }
       }
     }
-    const grantedAt = now();
+    // The first grant time stays: re-sending a grant must not push a rotation deadline out.
+    const grantedAt = g.grantedAt !== undefined ? Date.parse(g.grantedAt) : now();
     const deadline = deadlineOf(kind, req, job.integration, grantedAt);
     g = await onRace(async () => {
       const cur = (await ledger.getGrant(req.grantId)) ?? g;
@@ -206,6 +230,7 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
       grantId: req.grantId, state: 'granted', accessDetails: detailsOf(kind, ctx, req), preExisting: g.preExisting,
       ...(note !== undefined && { note }),
     } satisfies AccessOutput;
+    });
   }, job.signal);
 }
 
@@ -252,6 +277,9 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   const result = await ledger.withLock(record.lockKey, async () => {
     let g = (await ledger.getGrant(req.grantId))!;
     if (g.state === 'revoked') return { notes: ['already revoked'], heldBy: 0, preExisting: g.preExisting };
+    job.signal.throwIfAborted(); // nothing changed yet: a cancel leaves AWS as it was
+    // From here on the revoke finishes, even if cancelled.
+    return uninterruptible(async () => {
     g = await onRace(async () => {
       const cur = (await ledger.getGrant(req.grantId))!;
       return cur.state === 'revoking' ? cur : ledger.updateGrant(cur, { state: 'revoking' });
@@ -276,8 +304,7 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
       preExisting = true;
       notes.push('access existed before the grant and was left in place');
     } else {
-      job.signal.throwIfAborted(); // nothing removed yet: a cancel leaves AWS as it was
-      const r = await uninterruptible(() => kind.revoke(ctx, req, access.kept));
+      const r = await kind.revoke(ctx, req, access.kept);
       if (r?.notes) notes.push(...r.notes);
       await ledger.deleteAccess(access);
       removed = true;
@@ -286,8 +313,14 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
     let cleanupAt: string | undefined;
     if (kind.cleanup && removed) {
       if (integration.userCleanupAfterDays === 0) {
-        await uninterruptible(() => kind.cleanup!(ctx, req, access!.kept));
-        notes.push('cleaned up at revoke (userCleanupAfterDays is 0)');
+        try {
+          await kind.cleanup(ctx, req, access!.kept);
+          notes.push('cleaned up at revoke (userCleanupAfterDays is 0)');
+        } catch (err) {
+          // The access is gone; what is left is locked. The sweeper retries the clean-up.
+          cleanupAt = new Date(revokedAt).toISOString();
+          notes.push(`clean-up failed (${err instanceof Error ? err.message.slice(0, 200) : 'error'}); the sweeper retries it`);
+        }
       } else {
         cleanupAt = new Date(revokedAt + integration.userCleanupAfterDays * 86_400_000).toISOString();
         notes.push(`removal scheduled for ${cleanupAt} (userCleanupAfterDays)`);
@@ -303,6 +336,7 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
     await ledger.appendEvent(req.grantId, `revoked:${job.origin}`, { jobId: job.jobId, ...(notes.length > 0 && { detail: notes.join('; ') }) });
     job.log.info({ audit: true, event: 'access.revoked', grantId: req.grantId, accessKind: req.accessKind, origin: job.origin, heldBy, preExisting }, `revoked ${req.accessKind} (${req.grantId})`);
     return { notes, heldBy, preExisting, grantedAt: g.grantedAt };
+    });
   }, job.signal);
 
   const out: AccessOutput = {
@@ -317,6 +351,15 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
     }
   }
   return out;
+}
+
+/** Records that a grant job ended without changing AWS. */
+async function markUnchanged(ledger: Ledger, grantId: string, fallback: GrantRecord, state: 'failed' | 'cancelled', jobId: string, err: unknown): Promise<void> {
+  await onRace(async () => {
+    const cur = (await ledger.getGrant(grantId)) ?? fallback;
+    if (cur.state === 'pending') await ledger.updateGrant(cur, { state });
+  });
+  await ledger.appendEvent(grantId, state, { jobId, detail: err instanceof Error ? err.message : String(err) });
 }
 
 /** Drops a grant from an access record it was added to before a change that then failed. */

@@ -24,7 +24,7 @@ export type SweepSelection = 'expired' | 'all';
  * One pass. `expired` (the daemon and `revoke --expired`): grants past their deadline;
  * `all` (the kill switch `revoke --all`): every active grant.
  */
-export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSelection = 'expired'): Promise<SweepResult> {
+export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSelection = 'expired', stopping: () => boolean = () => false): Promise<SweepResult> {
   const ledger = deps.ledger!;
   const now = deps.now ?? Date.now;
   const result: SweepResult = { revoked: 0, cleaned: 0, failed: 0, orphans: 0 };
@@ -39,6 +39,8 @@ export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSele
   }
   const never = new AbortController().signal;
   for (const g of due) {
+    // On shutdown, finish the revoke in hand and leave the rest to the next start.
+    if (stopping()) break;
     const jobId = `${select === 'all' ? 'kill-switch' : 'sweeper'}-${g.grantId}`;
     try {
       await runRevoke(deps, { jobId, integration: g.integration, request: g.request, signal: never, log, origin: select === 'all' ? 'kill-switch' : 'expiry' });
@@ -50,6 +52,7 @@ export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSele
     }
   }
   for (const g of cleanups) {
+    if (stopping()) break;
     try {
       const kind = kindOf(g.kind);
       const ctx = makeAccessContext({ session: deps.aws.session(g.integration), integration: g.integration, log, ...(deps.now && { now: deps.now }) });
@@ -92,7 +95,7 @@ export class Sweeper {
 
   start(): void {
     const tick = () => {
-      this.running = sweepOnce(this.deps, this.log)
+      this.running = sweepOnce(this.deps, this.log, 'expired', () => this.timer === undefined)
         .catch((err: unknown) => {
           const e = toJobError(err);
           this.log.error({ event: 'grant.sweep_failed', code: e.code }, `grant sweep failed: ${e.message}`);

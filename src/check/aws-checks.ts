@@ -204,7 +204,7 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
       const t = (await ddb.send(new DescribeTableCommand({ TableName: opts.ledgerTable }))).Table;
       items.push({ ...ledgerItem, status: t?.TableStatus === 'ACTIVE' ? 'pass' : 'warn', detail: `${t?.TableName ?? opts.ledgerTable}: ${t?.TableStatus ?? 'unknown'}` });
     } catch (err) {
-      items.push(failure(err, ledgerItem, 'Create the ledger table (connector stack) and allow the connector\'s role dynamodb:DescribeTable/GetItem/PutItem/UpdateItem/Query on it.'));
+      items.push(failure(err, ledgerItem, 'Create the ledger table (connector stack) and allow the connector\'s role dynamodb:DescribeTable/GetItem/PutItem/UpdateItem/DeleteItem/Query/Scan on it.'));
     }
   }
 

@@ -3,8 +3,7 @@
 // input refused before any AWS call.
 import { iamGroupMembership } from '../../src/access/kinds/iam-group-membership.js';
 import type { AccessContext, AccessRequest } from '../../src/access/types.js';
-import { ConnectorError } from '../../src/errors.js';
-import { accessContextFor } from '../helpers/access.js';
+import { accessContextFor, codeOf } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 
@@ -19,15 +18,6 @@ const steps = (c: AccessContext, r: AccessRequest<Target>) => [
   () => iamGroupMembership.facts(c, r), () => iamGroupMembership.describe(c, r), () => iamGroupMembership.grant(c, r, { present: false }), () => iamGroupMembership.revoke(c, r, {}),
 ];
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ConnectorError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a ConnectorError');
-}
 
 describe('iam.groupMembership', () => {
   let sim: AwsSimulator;

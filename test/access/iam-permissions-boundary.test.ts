@@ -4,7 +4,7 @@
 import { iamPermissionsBoundary } from '../../src/access/kinds/iam-permissions-boundary.js';
 import type { AccessContext, AccessRequest } from '../../src/access/types.js';
 import { ConnectorError } from '../../src/errors.js';
-import { accessContextFor } from '../helpers/access.js';
+import { accessContextFor, codeOf } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 
@@ -23,15 +23,6 @@ const steps = (c: AccessContext, r: AccessRequest<Target>) => [
   () => iamPermissionsBoundary.grant(c, r, { present: false, observed: { previousBoundary: null } }), () => iamPermissionsBoundary.revoke(c, r, { previousBoundary: null }),
 ];
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ConnectorError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a ConnectorError');
-}
 
 describe('iam.permissionsBoundary', () => {
   let sim: AwsSimulator;

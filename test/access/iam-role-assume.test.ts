@@ -6,7 +6,7 @@ import { principalHash, roleSessionNameFor } from '../../src/access/iam-common.j
 import { iamRoleAssume, REVOKED_SESSIONS_POLICY } from '../../src/access/kinds/iam-role-assume.js';
 import type { AccessContext, AccessRequest } from '../../src/access/types.js';
 import { ConnectorError } from '../../src/errors.js';
-import { accessContextFor } from '../helpers/access.js';
+import { accessContextFor, codeOf } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { assume, cfg, failure, management, member } from '../sim-aws/helpers.js';
@@ -26,15 +26,6 @@ const steps = (c: AccessContext, r: AccessRequest<Target>) => [
   () => iamRoleAssume.facts(c, r), () => iamRoleAssume.describe(c, r), () => iamRoleAssume.grant(c, r, { present: false }), () => iamRoleAssume.revoke(c, r, {}),
 ];
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ConnectorError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a ConnectorError');
-}
 
 describe('iam.roleAssume', () => {
   let sim: AwsSimulator;

@@ -9,9 +9,10 @@ import { runGrant, runRevoke, type AccessDeps } from '../../src/access/run-acces
 import { sweepOnce } from '../../src/access/sweeper.js';
 import type { AccessRequest } from '../../src/access/types.js';
 import { AwsRuntime } from '../../src/aws/runtime.js';
+import { newAwsCallStats, runInAwsScope } from '../../src/aws/clients.js';
 import { policySchema } from '../../src/policy/schema.js';
 import type { Config } from '../../src/config.js';
-import { ConnectorError } from '../../src/errors.js';
+import { ConnectorError, isAbortError } from '../../src/errors.js';
 import { integrationSchema, type Integration } from '../../src/protocol/messages.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
@@ -158,14 +159,30 @@ describe('grant/revoke runner', () => {
     expect(await d.ledger!.getGrant('g-denied')).toBeUndefined();
   });
 
-  test('cancelled before the change: AWS untouched, ledger says cancelled, a retry grants', async () => {
+  test('an account under an excluded OU is never granted to (ACCESS_REFUSED, nothing recorded)', async () => {
+    const d = deps();
+    const ou = sim.world.accounts.get('333333333302')!.parentId!;
+    const req = request('g-excluded-ou', { target: { accountId: '333333333302', permissionSetArn: psArn('ReadOnly') } } as Partial<AccessRequest>);
+    const c0 = creates();
+    const err = await runGrant(d, { ...job(d, req), integration: { ...integration, excludeOrganizationalUnitIds: [ou] } }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ACCESS_REFUSED' });
+    expect((err as Error).message).toContain(ou);
+    expect(creates()).toBe(c0);
+    expect(await d.ledger!.getGrant('g-excluded-ou')).toBeUndefined();
+  });
+
+  test('cancelled before the change: AWS untouched, nothing recorded, a retry grants', async () => {
     const d = deps();
     const req = request('g-cancel', { target: { accountId: '333333333303', permissionSetArn: psArn('Developer') } } as Partial<AccessRequest>);
     const ac = new AbortController();
     ac.abort(new DOMException('cancelled', 'AbortError'));
     const c0 = creates();
-    await expect(runGrant(d, job(d, req, ac.signal))).rejects.toMatchObject({ name: 'AbortError' });
+    const err = await runInAwsScope({ signal: ac.signal }, () => runGrant(d, job(d, req, ac.signal))).catch((e: unknown) => e);
+    // Regression: the SDK wraps the abort ("AWS SDK error wrapper for AbortError"), which
+    // was reported as LEDGER_UNAVAILABLE instead of a cancellation.
+    expect(isAbortError(err)).toBe(true);
     expect(creates()).toBe(c0);
+    expect(await d.ledger!.getGrant('g-cancel')).toBeUndefined();
     expect(sim.admin.hasAssignment(assignment(req))).toBe(false);
     expect(await runGrant(d, job(d, req))).toMatchObject({ state: 'granted' });
     await runRevoke(d, { ...job(d, req), origin: 'job' });
@@ -176,12 +193,16 @@ describe('grant/revoke runner', () => {
     const req = request('g-cancel2', { target: { accountId: '333333333303', permissionSetArn: psArn('SecurityAudit') } } as Partial<AccessRequest>);
     const ac = new AbortController();
     const c0 = creates();
-    const running = runGrant(d, job(d, req, ac.signal));
+    // In the job's AWS scope, as the dispatcher runs it: the cancel aborts the job's AWS calls.
+    // Regression: the ledger writes after the create were aborted, leaving `pending` while
+    // the assignment existed.
+    const running = runInAwsScope({ signal: ac.signal, stats: newAwsCallStats() }, () => runGrant(d, job(d, req, ac.signal)));
     // Abort as soon as the create call has reached AWS, while its status is IN_PROGRESS.
     while (creates() === c0) await new Promise((r) => setTimeout(r, 5));
     ac.abort(new DOMException('cancelled', 'AbortError'));
     await expect(running).resolves.toMatchObject({ state: 'granted' });
     expect(sim.admin.hasAssignment(assignment(req))).toBe(true);
+    expect((await d.ledger!.getGrant('g-cancel2'))!.state).toBe('granted');
     await runRevoke(d, { ...job(d, req), origin: 'job' });
   });
 
