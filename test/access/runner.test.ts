@@ -2,6 +2,7 @@
 // idempotency, pre-existing access, overlapping grants, a revoke that races its grant,
 // policy facts, cancellation, and the sweeper (expiry with no control plane, a restart,
 // two replicas, reconciliation).
+import { generateKeyPairSync } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Ledger } from '../../src/access/ledger.js';
 import { accessParamsSchema } from '../../src/access/params.js';
@@ -236,6 +237,41 @@ describe('grant/revoke runner', () => {
     const revokeEvents = (await Promise.all(reqs.map((r) => d.ledger!.history(r.grantId)))).flat().filter((e) => e.event.startsWith('revoked:'));
     expect(revokeEvents.map((e) => e.event)).toEqual(['revoked:expiry', 'revoked:expiry', 'revoked:expiry']);
     await runRevoke(d, { ...job(d, keep), origin: 'job' });
+  });
+
+  test('enableAudit: the revoke lists the CloudTrail events of the grant\'s user in its account and window', async () => {
+    const d = deps();
+    const req = request('g-audit', { target: { accountId: '333333333303', permissionSetArn: psArn('ReadOnly') } } as Partial<AccessRequest>);
+    const audited = { ...integration, enableAudit: true };
+    await runGrant(d, { ...job(d, req), integration: audited });
+    sim.admin.addTrailEvent({ accountId: '333333333303', eventName: 'GetObject', eventSource: 's3.amazonaws.com', username: 'erin@example.com', eventTime: clock + 1000 });
+    sim.admin.addTrailEvent({ accountId: '333333333303', eventName: 'DeleteBucket', eventSource: 's3.amazonaws.com', username: 'mallory@example.com', eventTime: clock + 1000 });
+    clock += 5000;
+    const out = await runRevoke(d, { ...job(d, req), integration: audited, origin: 'job' });
+    expect(out.audit?.events.map((e) => e.eventName)).toEqual(['GetObject']);
+  });
+
+  test('credentialRotationDays: an ec2.localUser grant without expiresAt gets a deadline of grantedAt + N days, never moved by a re-sent grant', async () => {
+    const d = deps();
+    const web1 = [...sim.world.accounts.get(MEMBER)!.ssm.get('us-east-1')!.instances.values()].find((i) => i.name === 'web-1')!.id;
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+    const len = (b: Buffer) => { const n = Buffer.alloc(4); n.writeUInt32BE(b.length); return Buffer.concat([n, b]); };
+    const key = `ssh-ed25519 ${Buffer.concat([len(Buffer.from('ssh-ed25519')), len(Buffer.from(raw))]).toString('base64')}`;
+    const req = accessParamsSchema.parse({
+      grantId: 'g-rotate', accessKind: 'ec2.localUser', principal: { type: 'user', id: userId('erin'), userName: 'erin@example.com' },
+      target: { accountId: MEMBER, region: 'us-east-1', instanceIds: [web1], sshPublicKey: key },
+    });
+    const rotating = { ...integration, credentialRotationDays: 2 };
+    const grantedAt = clock;
+    await runGrant(d, { ...job(d, req), integration: rotating });
+    expect((await d.ledger!.getGrant('g-rotate'))!.expiresAt).toBe(new Date(grantedAt + 2 * 86_400_000).toISOString());
+    clock += 86_400_000;
+    await runGrant(d, { ...job(d, req), integration: rotating });
+    expect((await d.ledger!.getGrant('g-rotate'))!.expiresAt).toBe(new Date(grantedAt + 2 * 86_400_000).toISOString());
+    clock += 86_400_001;
+    expect((await sweepOnce(d, logs.log)).failed).toBe(0);
+    expect((await d.ledger!.getGrant('g-rotate'))!.state).toBe('revoked');
   });
 
   test('reconciliation reports access the connector created that no active grant explains', async () => {
