@@ -27,23 +27,29 @@ import { demoIntegration } from '../test/sim/aws/worlds/demo.js';
 import type { Assignment, AssignmentOp } from '../test/sim/aws/world.js';
 import { testConfig } from '../test/helpers/config.js';
 
-function arg(name: string, def: number): number {
+const USAGE = 'usage: node dist/bench/access.js [--grants 100] [--latency-ms 30] [--time-scale 4] [--share 0.5] [--assignment-delay-ms 2000] [--json]';
+
+function arg(name: string, def: number, ok: (v: number) => boolean): number {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : def;
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a non-negative number`);
+  if (!Number.isFinite(v) || !ok(v)) {
+    process.stderr.write(`bench:access: --${name} ${process.argv[i + 1] ?? ''} is out of range\n${USAGE}\n`);
+    process.exit(2);
+  }
   return v;
 }
 
-const grants = arg('grants', 100);
-const latencyMs = arg('latency-ms', 30);
+const grants = arg('grants', 100, (v) => Number.isInteger(v) && v >= 1);
+const latencyMs = arg('latency-ms', 30, (v) => v >= 0);
 /**
  * k. The connector's status polls (250 ms doubling to 2 s) are real time, not scaled, so a
  * large k makes them long next to the scaled assignment delay; 4 keeps a 100-grant run
- * under a minute with the delay (500 ms) still above the first poll.
+ * under a minute with the delay (500 ms) still above the first poll. At least 1:
+ * AWS_QUOTA_MULTIPLIER cannot go below.
  */
-const k = arg('time-scale', 4);
-const share = arg('share', 0.5);
-const assignmentDelayMs = arg('assignment-delay-ms', 2000);
+const k = arg('time-scale', 4, (v) => v >= 1 && v <= 1000);
+const share = arg('share', 0.5, (v) => v >= 0.05 && v <= 1);
+const assignmentDelayMs = arg('assignment-delay-ms', 2000, (v) => v >= 0);
 const jsonOnly = process.argv.includes('--json');
 const MAX_OUTSTANDING = 10;
 
