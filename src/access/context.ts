@@ -1,5 +1,6 @@
 // Builds the AccessContext a kind runs in. Semaphores are process-wide on purpose: the
 // Identity Center outstanding-operation limit is shared by every job of this process.
+import { outsideAwsScope } from '../aws/clients.js';
 import type { IntegrationSession } from '../aws/session.js';
 import type { Logger } from '../log.js';
 import type { Integration } from '../protocol/messages.js';
@@ -30,6 +31,27 @@ export function withSemaphore<T>(name: string, max: number, fn: () => Promise<T>
   if (!s) semaphores.set(name, (s = new Semaphore(max)));
   s.max = max;
   return s.run(fn);
+}
+
+/**
+ * Facts every job of the process would otherwise read again (the Identity Center
+ * instance, the organization): kept for `ttlMs` per AWS runtime (its client factory), so
+ * 100 concurrent grants make one ListInstances call, not 100. A failure is not kept. The
+ * read runs outside the asking job's scope: another job's cancel must not fail the rest.
+ */
+const shared = new WeakMap<object, Map<string, { at: number; value: Promise<unknown> }>>();
+export function sharedFact<T>(ctx: AccessContext, key: string, ttlMs: number, read: () => Promise<T>): Promise<T> {
+  let facts = shared.get(ctx.session.clients);
+  if (!facts) shared.set(ctx.session.clients, (facts = new Map()));
+  const hit = facts.get(key);
+  if (hit && Date.now() - hit.at < ttlMs) return hit.value as Promise<T>;
+  const value = outsideAwsScope(read);
+  const kept = facts;
+  kept.set(key, { at: Date.now(), value });
+  value.catch(() => {
+    if (kept.get(key)?.value === value) kept.delete(key);
+  });
+  return value;
 }
 
 export interface AccessContextOptions {

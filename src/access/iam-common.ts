@@ -4,7 +4,7 @@
 // account an ARN lives in.
 import { createHash } from 'node:crypto';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
+import { refuseProtectedAccounts } from './accounts.js';
 import { ConnectorError } from '../errors.js';
 import type { AccessContext, Principal } from './types.js';
 
@@ -103,40 +103,15 @@ export function refuseProtectedRole(ctx: AccessContext, role: { name: string; pa
   if (why) throw new ConnectorError('ACCESS_REFUSED', `the connector never edits this role: ${why}`);
 }
 
-/** The organization the integration's identity is in, or undefined when it is in none (read once per job). */
-const orgCache = new WeakMap<AccessContext, Promise<{ id: string; managementAccountId: string } | undefined>>();
-export function organizationOf(ctx: AccessContext): Promise<{ id: string; managementAccountId: string } | undefined> {
-  let p = orgCache.get(ctx);
-  if (!p) {
-    p = (async () => {
-      const org = await ctx.session.managementClient(OrganizationsClient);
-      try {
-        const o = (await org.send(new DescribeOrganizationCommand({}))).Organization;
-        return o?.Id && o.MasterAccountId ? { id: o.Id, managementAccountId: o.MasterAccountId } : undefined;
-      } catch (err) {
-        if (err instanceof ConnectorError && err.code === 'AWS_ORGANIZATION_UNAVAILABLE') return undefined;
-        throw err;
-      }
-    })();
-    orgCache.set(ctx, p);
-  }
-  return p;
-}
-
 /**
  * The IAM client acting in the account of `target`, after the connector's own account
  * rules: never an excluded account; in an aws-account integration only its one account
  * (there member() is the management identity, which would otherwise act on a same-named
  * entity in the wrong account); the organization's management account only with
- * allowManagementAccount. That account is the management identity's in an
- * aws-organization integration, and the organization's (DescribeOrganization) when an
- * aws-account integration's account happens to manage one.
+ * allowManagementAccount (refuseProtectedAccounts, shared by every kind).
  */
 export async function iamClientFor(ctx: AccessContext, target: IamArn): Promise<IAMClient> {
   const accountId = target.accountId;
-  if (ctx.integration.excludeAccountIds.includes(accountId)) {
-    throw new ConnectorError('ACCESS_REFUSED', `account ${accountId} is excluded by the integration (excludeAccountIds)`);
-  }
   const mgmt = await ctx.session.managementIdentity();
   if (target.partition !== mgmt.partition) {
     throw new ConnectorError('JOB_PARAMS_INVALID', `${target.arn} is in partition ${target.partition}, the integration in ${mgmt.partition}`);
@@ -144,12 +119,7 @@ export async function iamClientFor(ctx: AccessContext, target: IamArn): Promise<
   if (ctx.integration.type === 'aws-account' && accountId !== mgmt.accountId) {
     throw new ConnectorError('ACCESS_REFUSED', `account ${accountId} is outside this aws-account integration (account ${mgmt.accountId})`);
   }
-  if (!ctx.integration.allowManagementAccount) {
-    const managing = ctx.integration.type === 'aws-organization' ? mgmt.accountId : (await organizationOf(ctx))?.managementAccountId;
-    if (accountId === managing) {
-      throw new ConnectorError('ACCESS_REFUSED', `account ${accountId} is the organization's management account; set allowManagementAccount on the integration to grant access there`);
-    }
-  }
+  await refuseProtectedAccounts(ctx, [accountId], `${target.arn}`);
   return ctx.session.memberClient(IAMClient, accountId);
 }
 

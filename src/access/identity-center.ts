@@ -22,12 +22,14 @@ import {
   type AccountAssignmentOperationStatus,
 } from '@aws-sdk/client-sso-admin';
 import { IdentitystoreClient } from '@aws-sdk/client-identitystore';
-import { DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import { isConflict, isNotFound, isThrottle } from '../aws/errors.js';
 import { collect, pageSize, paginate } from '../aws/paginate.js';
 import type { IntegrationSession } from '../aws/session.js';
 import { ConnectorError } from '../errors.js';
+import { sharedFact } from './context.js';
 import type { AccessContext } from './types.js';
+
+const INSTANCE_TTL_MS = 10 * 60_000;
 
 const PARTITION = '(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc)';
 /** Identity Store user/group id: a UUID, optionally prefixed by 10 hex digits (AWS's documented pattern). */
@@ -62,30 +64,14 @@ export interface PermissionSetInfo {
   customerManaged: { name: string; path: string }[];
 }
 
-// Per job (the session goes away with it): the instance, the management account and the
-// permission sets read by facts(), which accessDetails() (synchronous) reuses.
-interface SessionCache {
-  instance?: Promise<SsoInstanceInfo>;
-  managementAccount?: Promise<string>;
-  permissionSets: Map<string, PermissionSetInfo>;
-}
-const caches = new WeakMap<IntegrationSession, SessionCache>();
-function cacheOf(ctx: AccessContext): SessionCache {
+// Per job (the session goes away with it): the permission sets read by facts(), which
+// accessDetails() (synchronous) reuses. A permission set's policies are read again by
+// every job, because the customer's policy is checked against them.
+const caches = new WeakMap<IntegrationSession, Map<string, PermissionSetInfo>>();
+function permissionSetCache(ctx: AccessContext): Map<string, PermissionSetInfo> {
   let c = caches.get(ctx.session);
-  if (!c) caches.set(ctx.session, (c = { permissionSets: new Map() }));
+  if (!c) caches.set(ctx.session, (c = new Map()));
   return c;
-}
-
-/** A promise kept in the cache until it fails, so the next caller asks again. */
-function remember<K extends 'instance' | 'managementAccount'>(c: SessionCache, key: K, make: () => NonNullable<SessionCache[K]>): NonNullable<SessionCache[K]> {
-  const existing = c[key];
-  if (existing) return existing as NonNullable<SessionCache[K]>;
-  const p = make();
-  c[key] = p;
-  p.catch(() => {
-    if (c[key] === p) delete c[key];
-  });
-  return p;
 }
 
 export function ssoRegionOf(ctx: AccessContext): string {
@@ -102,7 +88,8 @@ export function identityStoreClient(ctx: AccessContext): Promise<IdentitystoreCl
 
 /** The integration's Identity Center instance (ListInstances in the SSO region, as the management identity). */
 export function ssoInstance(ctx: AccessContext): Promise<SsoInstanceInfo> {
-  return remember(cacheOf(ctx), 'instance', async () => {
+  const i = ctx.integration;
+  return sharedFact(ctx, `sso-instance|${i.roleArn ?? ''}|${i.profile ?? ''}|${ssoRegionOf(ctx)}`, INSTANCE_TTL_MS, async () => {
     const region = ssoRegionOf(ctx);
     const sso = await ssoAdminClient(ctx);
     for await (const page of paginate(async (t) => {
@@ -120,37 +107,9 @@ export function ssoInstance(ctx: AccessContext): Promise<SsoInstanceInfo> {
   });
 }
 
-/** The organization's management account (for aws-account: the account itself). */
-export function managementAccountId(ctx: AccessContext): Promise<string> {
-  return remember(cacheOf(ctx), 'managementAccount', async () => {
-    if (ctx.integration.type === 'aws-account') return (await ctx.session.managementIdentity()).accountId;
-    const org = await ctx.session.managementClient(OrganizationsClient);
-    const id = (await org.send(new DescribeOrganizationCommand({}))).Organization?.MasterAccountId;
-    if (!id) throw new ConnectorError('AWS_ORGANIZATION_UNAVAILABLE', 'organizations.DescribeOrganization returned no management account');
-    return id;
-  });
-}
-
-/**
- * Refuses access that lands in the management account (unless the integration allows it)
- * or in an account the integration excludes. Access there is never granted by accident:
- * the management account controls the whole organization.
- */
-export async function refuseProtectedAccounts(ctx: AccessContext, accountIds: readonly string[], what: string): Promise<void> {
-  const excluded = accountIds.filter((a) => ctx.integration.excludeAccountIds.includes(a));
-  if (excluded.length > 0) {
-    throw new ConnectorError('ACCESS_REFUSED', `${what} reaches account ${excluded.join(', ')}, which the integration excludes; remove it from excludeAccountIds to grant there`);
-  }
-  if (ctx.integration.allowManagementAccount || accountIds.length === 0) return;
-  const mgmt = await managementAccountId(ctx);
-  if (accountIds.includes(mgmt)) {
-    throw new ConnectorError('ACCESS_REFUSED', `${what} reaches the management account ${mgmt}; set allowManagementAccount on the integration to grant access there`);
-  }
-}
-
 /** Name, session duration and managed policies of a permission set of the integration's instance. */
 export async function permissionSetInfo(ctx: AccessContext, permissionSetArn: string): Promise<PermissionSetInfo> {
-  const cache = cacheOf(ctx).permissionSets;
+  const cache = permissionSetCache(ctx);
   const known = cache.get(permissionSetArn);
   if (known) return known;
   const inst = await ssoInstance(ctx);
@@ -182,7 +141,7 @@ export async function permissionSetInfo(ctx: AccessContext, permissionSetArn: st
 
 /** A permission set facts() already read in this job, for accessDetails(). */
 export function knownPermissionSet(ctx: AccessContext, permissionSetArn: string): PermissionSetInfo | undefined {
-  return caches.get(ctx.session)?.permissionSets.get(permissionSetArn);
+  return caches.get(ctx.session)?.get(permissionSetArn);
 }
 
 /** Every managed policy ARN the permission set puts into these accounts (customer managed ones resolved per account). */

@@ -62,7 +62,8 @@ function requireLedger(ledger: Ledger | undefined): Ledger {
   return ledger;
 }
 
-function contextFor(deps: AccessDeps, integration: Integration, signal: AbortSignal, log: Logger): AccessContext {
+/** The AccessContext of one job (or sweep) with the process's settings. */
+export function contextFor(deps: AccessDeps, integration: Integration, signal: AbortSignal, log: Logger): AccessContext {
   return makeAccessContext({
     session: deps.aws.session(integration),
     integration,

@@ -3,10 +3,9 @@
 // loses nothing, and it is safe to run in every replica: each revoke takes the ledger lock
 // and re-reads the grant, so the second replica to get there finds it already revoked.
 import type { Logger } from '../log.js';
-import { makeAccessContext } from './context.js';
 import { ACTIVE_STATES, type GrantRecord } from './ledger.js';
 import { kindOf } from './registry.js';
-import { runRevoke, type AccessDeps } from './run-access.js';
+import { contextFor, runRevoke, type AccessDeps } from './run-access.js';
 import { toJobError } from '../errors.js';
 import { uninterruptible } from '../aws/clients.js';
 
@@ -55,7 +54,7 @@ export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSele
     if (stopping()) break;
     try {
       const kind = kindOf(g.kind);
-      const ctx = makeAccessContext({ session: deps.aws.session(g.integration), integration: g.integration, log, ...(deps.now && { now: deps.now }) });
+      const ctx = contextFor(deps, g.integration, new AbortController().signal, log);
       await ledger.withLock(g.lockKey, async () => {
         const cur = await ledger.getGrant(g.grantId);
         if (!cur || cur.cleanedAt !== undefined) return;

@@ -171,5 +171,5 @@ export interface AccessOutput {
   /** Other active grants still holding the same access after a revoke. */
   heldBy?: number;
   /** CloudTrail events done under the grant (enableAudit), newest first, bounded. */
-  audit?: { events: { time: string; eventName: string; eventSource: string; accountId?: string; region?: string }[]; truncated: boolean };
+  audit?: { events: { time: string; eventName: string; eventSource: string; accountId?: string; region?: string }[]; truncated: boolean; error?: string };
 }

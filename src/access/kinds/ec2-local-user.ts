@@ -38,7 +38,8 @@ import { z } from 'zod';
 import { awsErrorCode } from '../../aws/errors.js';
 import { collect, pageSize, paginate } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
-import { ACCOUNT_ID, managementAccountId, refuseProtectedAccounts } from '../identity-center.js';
+import { ACCOUNT_ID } from '../identity-center.js';
+import { refuseProtectedAccounts } from '../accounts.js';
 import type { AccessContext, AccessKindDef, AccessRequest, PolicyFacts, Presence, Principal } from '../types.js';
 
 /** Name of the Command document the templates deploy in every member account and region. */
@@ -336,7 +337,7 @@ export const ec2LocalUser: AccessKindDef<Target> = {
   async facts(ctx, req): Promise<PolicyFacts> {
     const p = planOf(req);
     await refuseProtectedAccounts(ctx, [p.accountId], `ec2.localUser in account ${p.accountId}`);
-    if (ctx.integration.type === 'aws-account' && p.accountId !== (await managementAccountId(ctx))) {
+    if (ctx.integration.type === 'aws-account' && p.accountId !== (await ctx.session.managementIdentity()).accountId) {
       throw new ConnectorError('ACCESS_REFUSED', `account ${p.accountId} is not the account of this aws-account integration`);
     }
     const known = await instancesOf(await ssmClient(ctx, p), p.instanceIds);

@@ -34,20 +34,8 @@ import { awsErrorCode, isConflict, isNotFound, isThrottle } from '../../aws/erro
 import { paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, parsePolicy, principalArn, refuseProtectedRole, type IamArn } from '../iam-common.js';
-import {
-  ACCOUNT_ID,
-  IDENTITY_STORE_ID,
-  createAssignment,
-  deleteAssignment,
-  formatDuration,
-  portalLink,
-  refuseProtectedAccounts,
-  slowDownRetry,
-  ssoAdminClient,
-  ssoInstance,
-  type AssignmentRef,
-  type SsoInstanceInfo,
-} from '../identity-center.js';
+import { ACCOUNT_ID, IDENTITY_STORE_ID, createAssignment, deleteAssignment, formatDuration, portalLink, slowDownRetry, ssoAdminClient, ssoInstance, type AssignmentRef, type SsoInstanceInfo } from '../identity-center.js';
+import { refuseProtectedAccounts } from '../accounts.js';
 import type { AccessContext, AccessKindDef, AccessRequest, Principal } from '../types.js';
 
 // EC2 instance ids (8 or 17 hex digits; 8–17 accepted) and hybrid managed nodes (mi-, 17).

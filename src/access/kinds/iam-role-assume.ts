@@ -32,10 +32,8 @@ import { z } from 'zod';
 import { awsErrorCode } from '../../aws/errors.js';
 import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
-import {
-  asList, awsMessage, checkIamPrincipal, iamClientFor, organizationOf, parseIamArn, parsePolicy, principalArn, principalHash,
-  refuseProtectedRole, roleSessionNameFor, serializePolicy, targetArn, type IamArn, type PolicyDocument, type PolicyStatement,
-} from '../iam-common.js';
+import { asList, awsMessage, checkIamPrincipal, iamClientFor, parseIamArn, parsePolicy, principalArn, principalHash, refuseProtectedRole, roleSessionNameFor, serializePolicy, targetArn, type IamArn, type PolicyDocument, type PolicyStatement } from '../iam-common.js';
+import { organizationOf } from '../accounts.js';
 import type { AccessContext, AccessKindDef, AccessRequest } from '../types.js';
 
 /** The inline role policy holding the denies on sessions issued under revoked grants. */

@@ -14,17 +14,8 @@ import { awsErrorCode, isConflict, isNotFound, isThrottle } from '../../aws/erro
 import { collect, pageSize, paginate } from '../../aws/paginate.js';
 import type { IntegrationSession } from '../../aws/session.js';
 import { ConnectorError } from '../../errors.js';
-import {
-  IDENTITY_STORE_ID,
-  identityStoreClient,
-  permissionSetInfo,
-  policiesIn,
-  portalLink,
-  refuseProtectedAccounts,
-  slowDownRetry,
-  ssoAdminClient,
-  ssoInstance,
-} from '../identity-center.js';
+import { IDENTITY_STORE_ID, identityStoreClient, permissionSetInfo, policiesIn, portalLink, slowDownRetry, ssoAdminClient, ssoInstance } from '../identity-center.js';
+import { refuseProtectedAccounts } from '../accounts.js';
 import type { AccessContext, AccessKindDef, AccessRequest, PolicyFacts, Principal } from '../types.js';
 
 const target = z.strictObject({
