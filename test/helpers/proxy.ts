@@ -24,6 +24,8 @@ export class ConnectProxy {
     });
     server.on('connect', (req, client: Socket, head: Buffer) => {
       proxy.sockets.add(client);
+      // The connector may reset the socket after a 407; without a listener that reset is an uncaught error.
+      client.on('error', () => client.destroy());
       const auth = req.headers['proxy-authorization'];
       const record: ConnectRecord = { target: req.url ?? '', status: 200, ...(auth !== undefined && { proxyAuthorization: auth }) };
       proxy.requests.push(record);
@@ -47,7 +49,7 @@ export class ConnectProxy {
         client.destroy();
       };
       upstream.on('error', end);
-      client.on('error', end);
+      client.on('error', () => upstream.destroy());
     });
     return proxy;
   }
