@@ -137,6 +137,11 @@ export const ERROR_CODES = {
     meaning: 'The grant ledger (LEDGER_TABLE) is not configured, does not exist, or could not be read or written. No access is changed without a ledger entry.',
     fix: 'Set LEDGER_TABLE to the table the templates created (or run `access-connector ledger init` for local use) and allow the connector role dynamodb:DescribeTable, GetItem, PutItem, UpdateItem, DeleteItem, Query and Scan on it.',
   },
+  UNDECLARED_AWS_ACTION: {
+    retryable: false,
+    meaning: 'The connector was about to call an AWS action that no part of it declares, so no template grants it. This is a defect of the connector, never of the install.',
+    fix: 'Report it with the log line; the action is named in the message. Nothing was sent to AWS.',
+  },
   LEDGER_BUSY: {
     retryable: true,
     meaning: 'Another job or replica held the ledger lock on the same AWS object for longer than the connector waits.',

@@ -10,6 +10,24 @@ import type { Logger } from '../log.js';
 import { classifyAwsError, isExpiredCredentials, isThrottle } from './errors.js';
 import { RateLimiter } from './limiter.js';
 import { AWS_RATES, GLOBAL_FAMILIES, familyOf } from './quotas.js';
+import { ConnectorError } from '../errors.js';
+
+// src/permissions.ts reads every source and kind, which import this module: loaded when
+// the first command is sent, after every module has finished loading.
+let declared: Promise<ReadonlySet<string>> | undefined;
+const declaredActions = (): Promise<ReadonlySet<string>> => (declared ??= import('../permissions.js').then((m) => m.declaredActions()));
+
+/** IAM's service prefix of each SDK client this project uses. */
+const IAM_PREFIX: Record<string, string> = {
+  IAMClient: 'iam', OrganizationsClient: 'organizations', SSOAdminClient: 'sso', IdentitystoreClient: 'identitystore',
+  SSMClient: 'ssm', ResourceExplorer2Client: 'resource-explorer-2', AccountClient: 'account', CloudTrailClient: 'cloudtrail',
+  DynamoDBClient: 'dynamodb', STSClient: 'sts',
+};
+
+/** The IAM action a command needs, e.g. `sso:ListInstances` for SSOAdminClient + ListInstancesCommand. */
+export function iamActionOf(clientName: string, commandName: string): string {
+  return `${IAM_PREFIX[clientName] ?? clientName}:${commandName.replace(/Command$/, '')}`;
+}
 
 /** Per-job figures, filled by the middleware for calls made inside runInAwsScope(). */
 export interface AwsCallStats {
@@ -160,6 +178,19 @@ export class AwsClients {
   }
 
   private instrument(client: SdkClient, scope: ClientScope): void {
+    // Before anything else: an action no source, kind or helper declares is one the
+    // templates do not grant (src/permissions.ts). Refusing it here, in every test as in
+    // production, is what keeps the declarations, the templates and docs/permissions.md true.
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const action = iamActionOf(String(context['clientName']), String(context['commandName']));
+        if (!(await declaredActions()).has(action)) {
+          throw new ConnectorError('UNDECLARED_AWS_ACTION', `refused to call ${action}: no part of the connector declares it (src/permissions.ts)`);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'accessConnectorDeclaredActions', priority: 'high' },
+    );
     // Outermost: refresh credentials once on ExpiredToken, then give every error a code.
     client.middlewareStack.add(
       (next, context) => async (args) => {

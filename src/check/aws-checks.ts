@@ -15,6 +15,22 @@ import type { IntegrationSession } from '../aws/session.js';
 import type { CheckItem } from './report.js';
 import { KINDS } from '../access/registry.js';
 
+/** What the check calls, by identity (src/permissions.ts, docs/permissions.md). */
+export const CHECK_ACTIONS = {
+  management: [
+    'organizations:DescribeOrganization', 'organizations:ListRoots', 'organizations:ListAccountsForParent', 'organizations:ListAccounts',
+    'sso:ListInstances', 'sso:ListPermissionSets', 'identitystore:ListUsers', 'identitystore:ListGroups',
+    'resource-explorer-2:ListIndexes', 'resource-explorer-2:GetDefaultView',
+  ],
+  member: ['iam:GetAccountAuthorizationDetails'],
+  /** When resourceTypes holds "ec2" (member role). */
+  ec2: ['ssm:DescribeInstanceInformation'],
+  /** When LEDGER_TABLE is set (the connector's own role). */
+  ledger: ['dynamodb:DescribeTable'],
+  /** When the integration enables audit (management role). */
+  audit: ['cloudtrail:LookupEvents'],
+} as const;
+
 /** Stack parameters named in fixes; cloudformation/ uses the same names. */
 const STACK = 'the access-connector roles stack';
 

@@ -14,7 +14,7 @@ import {
   GetUserCommand,
   IAMClient,
   ListGroupsForUserCommand,
-  ListRolePoliciesCommand,
+  GetAccountAuthorizationDetailsCommand,
   PutUserPermissionsBoundaryCommand,
   RemoveUserFromGroupCommand,
   UpdateAssumeRolePolicyCommand,
@@ -615,9 +615,11 @@ describe('grant and revoke on the simulator and on moto', () => {
       run.alias((await iam.send(new GetRoleCommand({ RoleName: 'deploy-target' }))).Role!.RoleId!, '<roleId:deploy-target>');
       const trust = async () => JSON.parse(decodeURIComponent((await iam.send(new GetRoleCommand({ RoleName: 'deploy-target' }))).Role!.AssumeRolePolicyDocument!)) as { Statement: unknown[] };
       const inline = async () => {
-        const names = (await iam.send(new ListRolePoliciesCommand({ RoleName: 'deploy-target' }))).PolicyNames ?? [];
+        // Through an action the connector declares (its client refuses any other).
+        const details = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Role'] }));
+        const role = details.RoleDetailList?.find((d) => d.RoleName === 'deploy-target');
         const out: Record<string, unknown> = {};
-        for (const n of names) out[n] = JSON.parse(decodeURIComponent((await iam.send(new GetRolePolicyCommand({ RoleName: 'deploy-target', PolicyName: n }))).PolicyDocument!));
+        for (const p of role?.RolePolicyList ?? []) out[p.PolicyName!] = JSON.parse(decodeURIComponent(p.PolicyDocument!));
         return out;
       };
       const req = run.request('g-assume', 'iam.roleAssume', { type: 'user', id: run.ids.iam.users.alice }, { roleArn: run.ids.iam.roles['deploy-target'] }, expiresAt);
