@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SETTINGS } from '../src/config.js';
 import { ERROR_CODES } from '../src/errors.js';
+import { SCOPES, UNGRANTED_ACTIONS, allNeeds, type Feature } from '../src/permissions.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
 
 function cell(s: string): string {
@@ -32,9 +33,42 @@ function errorTable(): string {
   return ['| Code | Retryable | What happened | What to do |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+const SWITCH_OF: Record<Feature, string> = {
+  always: 'every install',
+  ec2: 'EnableEc2',
+  audit: 'EnableAudit',
+  manage: 'AccessMode=manage',
+  'manage+boundaries': 'AccessMode=manage + EnablePermissionBoundaries',
+  'manage+ec2': 'AccessMode=manage + EnableEc2',
+  'local-only': 'never granted (local `ledger init` only)',
+};
+const SCOPE_TITLE = { connector: "The connector's own role (ECS task role, EKS IRSA / Pod Identity role)", management: 'The management role (management account)', member: 'The member role (every account, the management account included)' } as const;
+
+function permissionsTable(): string {
+  return SCOPES.map((scope) => {
+    const rows = new Map<string, { switches: Set<string>; needs: Set<string> }>();
+    for (const n of allNeeds()) {
+      for (const a of n.actions[scope] ?? []) {
+        const r = rows.get(a) ?? { switches: new Set<string>(), needs: new Set<string>() };
+        r.switches.add(SWITCH_OF[n.feature]);
+        r.needs.add(n.id);
+        rows.set(a, r);
+      }
+    }
+    const lines = [...rows.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([a, r]) => {
+      // An action needed in every install is granted whatever else needs it too.
+      const granted = [...r.switches].filter((x) => x !== SWITCH_OF['local-only']);
+      const sw = r.switches.has('every install') ? 'every install' : granted.length ? granted.sort().join('; ') : SWITCH_OF['local-only'];
+      return `| \`${a}\` | ${UNGRANTED_ACTIONS.includes(a) ? 'needs no grant' : cell(sw)} | ${[...r.needs].sort().map((n) => `\`${n}\``).join(', ')} |`;
+    });
+    return [`### ${SCOPE_TITLE[scope]}`, '', '| Action | Granted with | Used by |', '|---|---|---|', ...lines].join('\n');
+  }).join('\n\n');
+}
+
 const TARGETS: Array<{ file: string; name: string; render: () => string }> = [
   { file: 'docs/configuration.md', name: 'settings', render: settingsTable },
   { file: 'docs/operations.md', name: 'error-codes', render: errorTable },
+  { file: 'docs/permissions.md', name: 'permissions', render: permissionsTable },
 ];
 
 function apply(text: string, name: string, body: string, file: string): string {

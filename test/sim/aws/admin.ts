@@ -92,6 +92,22 @@ export class SimAdmin {
     if (!r) throw new AdminError(`no role ${a.roleName}`);
     r.sim = { allow: a.allow, ...(a.deny ? { deny: a.deny } : {}) };
   }
+  /** The same permissions for the role of that name in every account (the connector's roles, as a template grants them). */
+  setPermissionsOfRole(a: { roleName: string; allow: string[]; deny?: string[] }): number {
+    let n = 0;
+    for (const acct of this.rt.world.accounts.values()) {
+      const r = acct.iam.roles.get(a.roleName);
+      if (r) { r.sim = { allow: a.allow, ...(a.deny ? { deny: a.deny } : {}) }; n++; }
+    }
+    return n;
+  }
+  /** Which role called which action, allowed or refused by its permissions, since the start or the last reset. */
+  actionsUsed(a: { reset?: boolean } = {}): { role: string; action: string; allowed: boolean }[] {
+    const pairs = (set: Set<string>, allowed: boolean) => [...set].map((k) => { const [role, action] = k.split('|') as [string, string]; return { role, action, allowed }; });
+    const out = [...pairs(this.rt.actionsUsed, true), ...pairs(this.rt.actionsDenied, false)];
+    if (a.reset) { this.rt.actionsUsed.clear(); this.rt.actionsDenied.clear(); }
+    return out;
+  }
   deleteRole(a: { accountId: string; roleName: string }): boolean { return this.account(a.accountId).iam.roles.delete(a.roleName); }
   getUser(a: { accountId: string; userName: string }): Record<string, unknown> | undefined {
     const acct = this.account(a.accountId);

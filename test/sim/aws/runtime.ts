@@ -63,6 +63,10 @@ export class SimRuntime {
   readonly ssoFailures: { count: number; reason: string }[] = [];
   /** SSM command failures to inject: next N SendCommand calls end Failed with this stderr. */
   readonly ssmFailures: { count: number; output: string }[] = [];
+  /** Every allowed `role|action` pair, for the least-privilege test (what was really used, by whom). */
+  readonly actionsUsed = new Set<string>();
+  /** Every refused `role|action` pair (permission evaluation only, not injected faults). */
+  readonly actionsDenied = new Set<string>();
 
   constructor(readonly world: World, readonly options: RuntimeOptions = {}) {
     this.sessions = new Sessions(world, this.now());
@@ -176,9 +180,11 @@ export class SimRuntime {
     }
     const decision = checkAction(this.world, session, action);
     if (!decision.allowed) {
+      this.actionsDenied.add(`${session.roleName}|${action}`);
       const msg = svc.name === 'organizations' ? "You don't have permissions to access this resource." : deniedMessage(session, action, svc.resource?.(ctx) ?? '*', decision);
       throw commonError(svc.name, 'accessDenied', msg);
     }
+    this.actionsUsed.add(`${session.roleName}|${action}`);
     const out = svc.ops[op]!(ctx);
     if (svc.mutating.has(op)) this.recordEvent(svc, ctx);
     return this.encodeOk(svc, op, out, requestId);
