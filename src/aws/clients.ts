@@ -5,6 +5,7 @@
 // AWS_USE_FIPS_ENDPOINT, and resolves partition-correct endpoints from the region, so
 // nothing here hard-codes a host.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Agent as HttpsAgent } from 'node:https';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Logger } from '../log.js';
 import { classifyAwsError, isExpiredCredentials, isThrottle } from './errors.js';
@@ -113,6 +114,10 @@ export interface AwsClientsOptions {
   metrics?: AwsMetricsSink;
   /** SDK attempts per call, throttling included (adaptive retry mode). */
   maxAttempts?: number;
+  /** HTTPS_PROXY: AWS's endpoints are reached through it with HTTP CONNECT, as the control plane is. */
+  proxy?: URL;
+  /** NO_PROXY entries (hosts, `.domain` suffixes, `*`). */
+  noProxy?: readonly string[];
 }
 
 /** Passes the scope's AbortSignal to every request the SDK sends. */
@@ -142,10 +147,23 @@ export class AwsClients {
   private readonly cache = new Map<string, SdkClient>();
   readonly limiter = new RateLimiter();
   /** One socket pool for every client. */
-  private readonly handler = new ScopedHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000 });
+  private readonly handler: ScopedHttpHandler;
+  /** The shared socket pool (and proxy), for SDK clients the factory does not make. */
+  get requestHandler(): NodeHttpHandler {
+    return this.handler;
+  }
 
   constructor(readonly opts: AwsClientsOptions) {
     if (!(opts.quotaShare > 0 && opts.quotaShare <= 1)) throw new Error('quotaShare must be in (0, 1]');
+    // Node's own proxy support (24.5+): CONNECT through the proxy for every https endpoint
+    // not in NO_PROXY, Proxy-Authorization from the URL's credentials, which never appear
+    // in its error messages. The SDK alone ignores HTTPS_PROXY.
+    const httpsAgent = new HttpsAgent({
+      keepAlive: true,
+      maxSockets: 50,
+      ...(opts.proxy && { proxyEnv: { HTTPS_PROXY: opts.proxy.href, NO_PROXY: (opts.noProxy ?? []).join(',') } }),
+    } as ConstructorParameters<typeof HttpsAgent>[0]);
+    this.handler = new ScopedHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000, httpsAgent });
   }
 
   /** The client of `Ctor` for this scope, made once and reused. */

@@ -95,7 +95,9 @@ export class CredentialBroker {
     const key = `base:${profile ?? ''}`;
     let src = this.sources.get(key);
     if (!src) {
-      const chain = fromNodeProviderChain(profile !== undefined ? { profile } : {});
+      // The chain's own STS client (IRSA's AssumeRoleWithWebIdentity) shares our sockets
+      // and so our proxy; the container credential endpoints are link-local and never proxied.
+      const chain = fromNodeProviderChain({ ...(profile !== undefined && { profile }), clientConfig: { requestHandler: this.opts.clients.requestHandler } });
       const m = memoized(async () => {
         try {
           return (await chain()) as Creds;

@@ -14,6 +14,8 @@ export interface AwsRuntimeOptions {
   quotaShare: number;
   quotaMultiplier?: number;
   metrics?: AwsMetricsSink;
+  proxy?: URL;
+  noProxy?: readonly string[];
 }
 
 export class AwsRuntime {
@@ -27,6 +29,8 @@ export class AwsRuntime {
       ...(opts.quotaMultiplier !== undefined && { quotaMultiplier: opts.quotaMultiplier }),
       log: opts.log,
       ...(opts.metrics !== undefined && { metrics: opts.metrics }),
+      ...(opts.proxy !== undefined && { proxy: opts.proxy }),
+      ...(opts.noProxy !== undefined && { noProxy: opts.noProxy }),
     });
   }
 

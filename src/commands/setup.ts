@@ -29,6 +29,6 @@ export function commandSetup(command: string): CommandSetup {
   // the command's output.
   const level = config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn';
   const log = createLogger({ level, format: config.logFormat, destination: process.stderr, base: { command } });
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier });
+  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, ...(config.proxy && { proxy: config.proxy }), noProxy: config.noProxy });
   return { config, log, aws };
 }
