@@ -25,9 +25,15 @@ const IAM_PREFIX: Record<string, string> = {
   DynamoDBClient: 'dynamodb', STSClient: 'sts',
 };
 
+/** Operations authorized by an action of another name (the API reference's "minimum permissions"). */
+const ACTION_OF_OPERATION: Record<string, string> = {
+  'resource-explorer-2:ListResources': 'resource-explorer-2:Search',
+};
+
 /** The IAM action a command needs, e.g. `sso:ListInstances` for SSOAdminClient + ListInstancesCommand. */
 export function iamActionOf(clientName: string, commandName: string): string {
-  return `${IAM_PREFIX[clientName] ?? clientName}:${commandName.replace(/Command$/, '')}`;
+  const op = `${IAM_PREFIX[clientName] ?? clientName}:${commandName.replace(/Command$/, '')}`;
+  return ACTION_OF_OPERATION[op] ?? op;
 }
 
 /** Per-job figures, filled by the middleware for calls made inside runInAwsScope(). */

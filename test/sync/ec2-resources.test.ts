@@ -254,8 +254,7 @@ describe('ec2 and resources sources: generated world with more than 1,000 resour
     const perRegion = resourcesOf(sim.world, plan.accounts[1]!.id).filter((r) => r.region === 'us-east-1').length;
     expect(perRegion).toBeGreaterThan(1000);
     // What a single Search would have missed.
-    // A plain SDK client: the connector's own factory refuses Search, which it never uses.
-    const re = new ResourceExplorer2Client({ region: 'us-east-1', credentials: layer.session.management().provider });
+    const re = await layer.session.managementClient(ResourceExplorer2Client);
     expect((await re.send(new SearchCommand({ QueryString: '' }))).Count).toEqual({ TotalResources: 1000, Complete: false });
 
     const { entities, warnings } = await runAllUnits(resourcesSource, plan, layer);

@@ -214,7 +214,7 @@ export const resourcesSource: EntitySource = {
     'resource-explorer-2:GetDefaultView',
     'resource-explorer-2:ListViews',
     'resource-explorer-2:GetView',
-    'resource-explorer-2:ListResources',
+    'resource-explorer-2:Search',
   ],
   units: (plan: SyncPlan): SyncUnit[] => [{ source: 'resources', accountId: plan.managementAccountId, region: 'aggregator' }],
   read: (ctx) => (ctx.plan.integration.type === 'aws-organization'

@@ -1,0 +1,72 @@
+# access-connector container image (docs/image.md).
+#   docker build -t access-connector .
+#   docker build --build-arg BASE_IMAGE=gcr.io/distroless/nodejs24-debian12 -t access-connector .
+# BUILD_IMAGE needs node and npm. BASE_IMAGE needs only node: on PATH (/usr/local/bin in the
+# official node images, /nodejs/bin in distroless); it runs no shell and no package manager.
+ARG BUILD_IMAGE=node:24-bookworm-slim
+ARG BASE_IMAGE=node:24-bookworm-slim
+
+# ---- build: compile src/ with the dev dependencies, then keep the production ones only ----
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /build
+COPY package.json package-lock.json ./
+# No locked package has an install script, so none needs to run. The npm cache lives in
+# /tmp of this stage only and is deleted in the same layer.
+# Behind a TLS-inspecting proxy, pass its CA as a build secret (--secret id=extra_ca,src=FILE):
+# npm trusts it during this step only, and it is in no layer.
+RUN --mount=type=secret,id=extra_ca,required=false \
+    if [ -s /run/secrets/extra_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra_ca; fi \
+ && npm ci --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=warn --cache /tmp/npm-cache \
+ && rm -rf /tmp/npm-cache
+COPY tsconfig.json ./
+COPY scripts/image/tsconfig.json scripts/image/
+COPY src ./src
+# The image's tsconfig compiles src/ alone (the project's also compiles test/, bench/, scripts/).
+# Then: production dependencies only, without their TypeScript declarations, .ts test files and
+# source maps (more than half of node_modules; nothing loads them at run time).
+RUN node_modules/.bin/tsc -p scripts/image/tsconfig.json \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=warn --cache /tmp/npm-cache \
+ && rm -rf /tmp/npm-cache \
+ && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -delete
+
+# ---- runtime ----
+FROM ${BASE_IMAGE}
+ARG BASE_IMAGE
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="access-connector" \
+      org.opencontainers.image.description="Outbound-only connector between an access-management control plane and an AWS organization" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
+
+# /nodejs/bin is where distroless keeps node; the rest is the usual search path.
+# HOME=/tmp: the AWS SDK looks for ~/.aws there; the process writes no file anywhere.
+ENV NODE_ENV=production \
+    HOME=/tmp \
+    PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+WORKDIR /app
+# Owned by root, not writable by the runtime user. Dependencies first: they change less often.
+COPY --from=build --chown=0:0 /build/node_modules ./node_modules
+COPY --from=build --chown=0:0 /build/package.json ./
+COPY --from=build --chown=0:0 /build/dist/src ./dist/src
+
+# Numeric, so no passwd entry is needed and Kubernetes' runAsNonRoot can verify it
+# (65532 is distroless's "nonroot").
+USER 65532:65532
+EXPOSE 8080
+# Reads HEALTH_PORT only; asks 127.0.0.1, so HEALTH_HOST must include loopback (the default 0.0.0.0 does).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "/app/dist/src/main.js", "healthcheck"]
+# node is PID 1 with no init: the daemon handles SIGTERM and SIGINT itself (drain, then
+# exit 0) and starts no child processes, so there are no zombies to reap and no signals to
+# forward. Give the platform a stop timeout of at least SHUTDOWN_GRACE_SECONDS + 15 s.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "/app/dist/src/main.js"]
+CMD ["run"]
