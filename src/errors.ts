@@ -170,7 +170,7 @@ export const ERROR_CODES = {
   AWS_UNAVAILABLE: {
     retryable: true,
     meaning: 'AWS answered with a server error or did not answer in time.',
-    fix: 'Transient; see the AWS Health Dashboard if it persists. VPC without NAT: check the VPC endpoints (docs/install-ecs.md).',
+    fix: 'Transient; see the AWS Health Dashboard if it persists. Without NAT: check the VPC endpoints, or HTTPS_PROXY / NO_PROXY when egress goes through a proxy (docs/install-ecs.md, docs/install-eks.md).',
   },
   AWS_INVALID_REQUEST: {
     retryable: false,

@@ -4,7 +4,7 @@
 // removes the access and ends the principal's live sessions (and nobody else's).
 import { createHash } from 'node:crypto';
 import {
-  CreatePermissionSetCommand, DeleteInlinePolicyFromPermissionSetCommand, DeletePermissionSetCommand, DescribePermissionSetProvisioningStatusCommand,
+  SSOAdminClient, CreatePermissionSetCommand, DeleteInlinePolicyFromPermissionSetCommand, DeletePermissionSetCommand, DescribePermissionSetProvisioningStatusCommand,
   GetInlinePolicyForPermissionSetCommand, ListAccountsForProvisionedPermissionSetCommand, ListPermissionSetsCommand, ProvisionPermissionSetCommand,
   PutInlinePolicyToPermissionSetCommand,
 } from '@aws-sdk/client-sso-admin';
@@ -477,9 +477,11 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
 
   describe('simulator: permission set operations answer as AWS documents', () => {
     test('names, session durations, duplicate names, inline policies, provisioning where not provisioned, deleting an assigned set', async () => {
-      const sso = await ssoAdminClient(ctx);
+      // A plain SDK client: this checks the simulator itself, including operations the
+      // connector never calls (its own client factory refuses those).
+      const sso = new SSOAdminClient({ region: 'us-east-1', credentials: ctx.session.management().provider });
       const { instanceArn } = await ssoInstance(ctx);
-      const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => ((e as ConnectorError).cause as { name?: string }).name);
+      const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e as { name?: string }).name);
 
       expect(await code(sso.send(new CreatePermissionSetCommand({ InstanceArn: instanceArn, Name: 'bad name!' })))).toBe('ValidationException');
       expect(await code(sso.send(new CreatePermissionSetCommand({ InstanceArn: instanceArn, Name: 'x'.repeat(33) })))).toBe('ValidationException');

@@ -220,7 +220,9 @@ describe.each([
 
   test('ssm: a Command document is created and described', async () => {
     const { session } = layer();
-    const ssm = await session.memberClient(SSMClient, b.memberAccount);
+    // A plain SDK client: the connector never creates documents (the templates do), and its
+    // own client factory refuses actions it does not declare.
+    const ssm = new SSMClient({ region: 'us-east-1', credentials: (await session.member(b.memberAccount)).provider });
     const content = { schemaVersion: '2.2', description: 'test', parameters: { name: { type: 'String', allowedPattern: '^ac-[a-z0-9]{1,28}$' } }, mainSteps: [{ action: 'aws:runShellScript', name: 'run', inputs: { runCommand: ['true'] } }] };
     const docName = `AccessConnectorTest-${name}`;
     await ssm.send(new CreateDocumentCommand({ Name: docName, DocumentType: 'Command', DocumentFormat: 'JSON', Content: JSON.stringify(content) }));
