@@ -42,8 +42,9 @@ export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSele
     if (stopping()) break;
     const jobId = `${select === 'all' ? 'kill-switch' : 'sweeper'}-${g.grantId}`;
     try {
-      await runRevoke(deps, { jobId, integration: g.integration, request: g.request, signal: never, log, origin: select === 'all' ? 'kill-switch' : 'expiry' });
-      result.revoked++;
+      const out = await runRevoke(deps, { jobId, integration: g.integration, request: g.request, signal: never, log, origin: select === 'all' ? 'kill-switch' : 'expiry' });
+      // Another replica's sweep (or a revoke job) may have got there first: not ours to count.
+      if (out.note !== 'already revoked') result.revoked++;
     } catch (err) {
       result.failed++;
       const e = toJobError(err);

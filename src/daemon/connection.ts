@@ -269,7 +269,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           `disconnected from control plane (close ${code}${reason ? `: ${reason}` : ''})`,
         );
         if (upFor >= this.timing.resetAfterMs) this.failures = 0;
-        this.scheduleRetry('after-up');
+        // Only a session (welcomed) counts as up: a peer that upgrades and then drops us
+        // before welcome gets the growing backoff, not the 0–10 s spread.
+        this.scheduleRetry(wasReady ? 'after-up' : 'failure');
       } else if (outcome === 'auth') {
         this.onAuthRejected('rejected the token (HTTP 401/403)');
       } else {
@@ -356,8 +358,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.stopping) return;
     this.setState('waiting');
     let delay: number;
-    if (kind === 'after-up' && this.failures === 0) {
-      // Spread a fleet's reconnects after a control-plane restart (§1).
+    if (kind === 'after-up') {
+      // Spread a fleet's reconnects after a control-plane restart (§1). Always 0–10 s after
+      // a session, however recent the last drop: a control plane restarted every few
+      // seconds must not push each reconnect out towards the 60 s cap. The attempt counter
+      // (reset after 60 s up) still grows the waits after failed dials.
       delay = Math.floor(this.random() * this.timing.firstReconnectMaxMs);
     } else {
       delay = backoffDelay(this.failures, this.timing, this.random);
@@ -370,7 +375,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private startHeartbeat(): void {
     this.stopHeartbeat();
-    // Check at a quarter of the interval so a dead socket is found within ~2.25 × hb.
+    // Each check is timed for the next deadline (the next ping, or the moment the silence
+    // reaches 2 × hb), so a dead socket is dropped at 2 × hb, not up to a check interval
+    // later. The welcome may change hb, so the deadline is recomputed on every check.
     const tick = () => {
       const ws = this.ws;
       if (!ws || ws.readyState !== WebSocket.OPEN) return;
@@ -388,9 +395,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.lastPingAt = now;
         ws.ping();
       }
-      this.heartbeatTimer = setTimeout(tick, Math.max(50, Math.floor(hbMs / 4)));
+      const next = Math.min(this.lastPingAt + hbMs, this.lastByteAt + 2 * hbMs, now + Math.floor(hbMs / 4));
+      this.heartbeatTimer = setTimeout(tick, Math.max(1, next - now));
     };
-    this.heartbeatTimer = setTimeout(tick, Math.max(50, Math.floor((this.heartbeatSeconds * 1000) / 4)));
+    this.heartbeatTimer = setTimeout(tick, Math.max(1, Math.floor((this.heartbeatSeconds * 1000) / 4)));
   }
 
   private stopHeartbeat(): void {
