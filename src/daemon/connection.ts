@@ -296,17 +296,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.deps.onFrameIn?.(decoded.type);
     if (decoded.type === 'welcome') {
-      if (this.stateValue === 'ready') {
-        this.deps.log.debug('second welcome on one session ignored');
-        return;
-      }
       const parsed = welcomeFrame.safeParse(decoded.raw);
       if (!parsed.success) {
-        // §2: answered with error and otherwise ignored; we keep waiting for a valid one.
+        // §2: answered with error and otherwise ignored, on a new session (we keep waiting
+        // for a valid one) as on a ready one.
         const detail = describeIssues(parsed.error);
         this.deps.log.warn({ code: 'PROTOCOL_ERROR' }, `invalid welcome: ${detail}`);
         ws.send(encodeFrame(errorFrame('FRAME_INVALID', detail, refIdOf(decoded.raw))));
         this.deps.onFrameOut?.('error');
+        return;
+      }
+      if (this.stateValue === 'ready') {
+        this.deps.log.debug('second welcome on one session ignored');
         return;
       }
       this.welcome = parsed.data;

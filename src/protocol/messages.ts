@@ -78,9 +78,15 @@ export const welcomeFrame = z.object({
 /** §4. The integration never holds a secret; ARNs of every partition are accepted. */
 const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const arnPartition = '(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc)';
+/** `.` and `..` are legal IAM name characters, but as a whole path segment or name they read as path traversal downstream. */
+const dotsOnly = /^\.+$/;
 export const roleArnSchema = z
   .string()
-  .regex(new RegExp(`^arn:${arnPartition}:iam::\\d{12}:role/[\\w+=,.@/-]{1,512}$`), 'must be an IAM role ARN');
+  .regex(new RegExp(`^arn:${arnPartition}:iam::\\d{12}:role/[\\w+=,.@/-]{1,512}$`), 'must be an IAM role ARN')
+  .refine((arn) => {
+    const segments = arn.slice(arn.indexOf(':role/') + ':role/'.length).split('/');
+    return segments.every((s) => s.length > 0 && !dotsOnly.test(s)) && segments[segments.length - 1]!.length <= 64;
+  }, 'must be an IAM role ARN: a name of at most 64 characters, no empty, "." or ".." path segment');
 const regionName = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region name such as us-east-1');
 
 export const integrationSchema = z.object({
@@ -96,7 +102,11 @@ export const integrationSchema = z.object({
     .regex(/^[\w+=,.@:/-]+$/, 'must be 2–1224 characters of [A-Za-z0-9+=,.@:/_-]')
     .optional(),
   profile: z.string().min(1).max(128).regex(/^[\w.-]+$/).optional(),
-  memberRoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name').default('AccessConnectorMember'),
+  memberRoleName: z
+    .string()
+    .regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM role name')
+    .refine((n) => !dotsOnly.test(n), 'must be an IAM role name, not "." or ".."')
+    .default('AccessConnectorMember'),
   ssoRegion: regionName.optional(),
   ssoPortalUrl: z.string().max(512).optional(),
   excludeOrganizationalUnitIds: z.array(z.string().regex(/^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$/, 'must be an OU id')).default([]),

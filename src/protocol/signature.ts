@@ -61,7 +61,13 @@ export function verifyJobSignature(
   const keyId = rawFrame['keyId'];
   const candidates = typeof keyId === 'string' ? keys.filter((k) => k.id === keyId) : keys;
   if (candidates.length === 0) return { ok: false, why: 'keyId names no configured key' };
-  const input = Buffer.from(signingInput(rawFrame), 'utf8');
+  let input: Buffer;
+  try {
+    input = Buffer.from(signingInput(rawFrame), 'utf8');
+  } catch {
+    // JSON.parse turns 1e400 into Infinity, which JCS cannot represent: no signature can cover it.
+    return { ok: false, why: 'frame holds a value canonical JSON (RFC 8785) cannot represent' };
+  }
   for (const k of candidates) {
     if (verify(null, input, k.key, sig)) return { ok: true, keyId: k.id };
   }
