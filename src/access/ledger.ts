@@ -369,13 +369,15 @@ export class Ledger {
       signal?.throwIfAborted();
       const now = this.now();
       try {
-        await this.client.send(new PutItemCommand({
+        // Not cancellable: aborted in flight, the write may still land, and a lease nobody
+        // knows it holds would block the next job on this object for its whole TTL.
+        await uninterruptible(() => this.client.send(new PutItemCommand({
           TableName: this.table,
           Item: { pk, sk: S('lock'), owner: S(me), until: N(now + LOCK_TTL_MS) },
           ConditionExpression: 'attribute_not_exists(pk) OR #u < :now',
           ExpressionAttributeNames: { '#u': 'until' },
           ExpressionAttributeValues: { ':now': N(now) },
-        }));
+        })));
         break;
       } catch (err) {
         if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem (lock)');

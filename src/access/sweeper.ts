@@ -17,6 +17,9 @@ export interface SweepResult {
   orphans: number;
 }
 
+/** Expired grants revoked at once: many grants often share one expiry time. */
+const SWEEP_CONCURRENCY = 8;
+
 export type SweepSelection = 'expired' | 'all';
 
 /**
@@ -24,33 +27,51 @@ export type SweepSelection = 'expired' | 'all';
  * `all` (the kill switch `revoke --all`): every active grant.
  */
 export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSelection = 'expired', stopping: () => boolean = () => false): Promise<SweepResult> {
+  return (await sweepPass(deps, log, select, stopping)).result;
+}
+
+/** One pass, and the earliest deadline (expiry or clean-up) still ahead when the ledger was read. */
+async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, stopping: () => boolean): Promise<{ result: SweepResult; nextDueAt?: number }> {
   const ledger = deps.ledger!;
   const now = deps.now ?? Date.now;
   const result: SweepResult = { revoked: 0, cleaned: 0, failed: 0, orphans: 0 };
   const due: GrantRecord[] = [];
   const cleanups: GrantRecord[] = [];
   const active = new Set<string>();
+  const readAt = now();
+  let nextDueAt: number | undefined;
+  const ahead = (t: number) => {
+    if (t > readAt && (nextDueAt === undefined || t < nextDueAt)) nextDueAt = t;
+  };
   for await (const g of ledger.grants()) {
     const live = ACTIVE_STATES.includes(g.state);
     if (live) active.add(g.grantId);
-    if (live && (select === 'all' || (g.expiresAt !== undefined && Date.parse(g.expiresAt) <= now()))) due.push(g);
-    if (g.state === 'revoked' && g.cleanupAt !== undefined && g.cleanedAt === undefined && Date.parse(g.cleanupAt) <= now()) cleanups.push(g);
-  }
-  const never = new AbortController().signal;
-  for (const g of due) {
-    // On shutdown, finish the revoke in hand and leave the rest to the next start.
-    if (stopping()) break;
-    const jobId = `${select === 'all' ? 'kill-switch' : 'sweeper'}-${g.grantId}`;
-    try {
-      const out = await runRevoke(deps, { jobId, integration: g.integration, request: g.request, signal: never, log, origin: select === 'all' ? 'kill-switch' : 'expiry' });
-      // Another replica's sweep (or a revoke job) may have got there first: not ours to count.
-      if (out.note !== 'already revoked') result.revoked++;
-    } catch (err) {
-      result.failed++;
-      const e = toJobError(err);
-      log.error({ event: 'grant.sweep_failed', grantId: g.grantId, accessKind: g.kind, code: e.code }, `could not revoke expired grant ${g.grantId}: ${e.message}`);
+    if (live && (select === 'all' || (g.expiresAt !== undefined && Date.parse(g.expiresAt) <= readAt))) due.push(g);
+    else if (live && g.expiresAt !== undefined) ahead(Date.parse(g.expiresAt));
+    if (g.state === 'revoked' && g.cleanupAt !== undefined && g.cleanedAt === undefined) {
+      if (Date.parse(g.cleanupAt) <= readAt) cleanups.push(g);
+      else ahead(Date.parse(g.cleanupAt));
     }
   }
+  const never = new AbortController().signal;
+  let next = 0;
+  const revokeDue = async () => {
+    // On shutdown, finish the revokes in hand and leave the rest to the next start.
+    while (next < due.length && !stopping()) {
+      const g = due[next++]!;
+      const jobId = `${select === 'all' ? 'kill-switch' : 'sweeper'}-${g.grantId}`;
+      try {
+        const out = await runRevoke(deps, { jobId, integration: g.integration, request: g.request, signal: never, log, origin: select === 'all' ? 'kill-switch' : 'expiry' });
+        // Another replica's sweep (or a revoke job) may have got there first: not ours to count.
+        if (out.note !== 'already revoked') result.revoked++;
+      } catch (err) {
+        result.failed++;
+        const e = toJobError(err);
+        log.error({ event: 'grant.sweep_failed', grantId: g.grantId, accessKind: g.kind, code: e.code }, `could not revoke expired grant ${g.grantId}: ${e.message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, due.length) }, revokeDue));
   for (const g of cleanups) {
     if (stopping()) break;
     try {
@@ -83,10 +104,14 @@ export async function sweepOnce(deps: AccessDeps, log: Logger, select: SweepSele
   if (result.revoked + result.cleaned + result.failed + result.orphans > 0 || select === 'all') {
     log.info({ event: 'grant.sweep', ...result, select }, `sweep: ${result.revoked} revoked, ${result.cleaned} cleaned up, ${result.failed} failed, ${result.orphans} orphaned`);
   }
-  return result;
+  return { result, ...(nextDueAt !== undefined && { nextDueAt }) };
 }
 
-/** Runs sweepOnce every `intervalMs` until stopped; one pass at a time. */
+/**
+ * Runs sweepOnce every `intervalMs` until stopped, one pass at a time, and sooner when a
+ * deadline it read falls before the next pass: an expiry is met when it falls, not up to a
+ * whole interval (plus the pass) later.
+ */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
@@ -94,15 +119,20 @@ export class Sweeper {
   constructor(private readonly deps: AccessDeps, private readonly log: Logger, private readonly intervalMs: number) {}
 
   start(): void {
+    const now = this.deps.now ?? Date.now;
     const tick = () => {
-      this.running = sweepOnce(this.deps, this.log, 'expired', () => this.timer === undefined)
+      let wait = this.intervalMs;
+      this.running = sweepPass(this.deps, this.log, 'expired', () => this.timer === undefined)
+        .then((r) => {
+          if (r.nextDueAt !== undefined) wait = Math.max(0, Math.min(wait, r.nextDueAt - now()));
+        })
         .catch((err: unknown) => {
           const e = toJobError(err);
           this.log.error({ event: 'grant.sweep_failed', code: e.code }, `grant sweep failed: ${e.message}`);
         })
         .finally(() => {
           this.running = undefined;
-          if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
+          if (this.timer) this.timer = setTimeout(tick, wait);
         });
     };
     // The first pass right away: a restart must not wait an interval to revoke what expired while it was down.

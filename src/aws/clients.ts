@@ -124,6 +124,36 @@ export interface AwsClientsOptions {
   proxy?: URL;
   /** NO_PROXY entries (hosts, `.domain` suffixes, `*`). */
   noProxy?: readonly string[];
+  /**
+   * How long a call keeps going when AWS still throttles it after the SDK's retries
+   * (default 0: the throttling error is final). The daemon sets it; tests of the layer alone
+   * keep the SDK's behaviour.
+   */
+  throttlePatienceMs?: number;
+}
+
+/**
+ * New sessions tried for one call that AWS answers ExpiredToken. More than one: a session
+ * fetched while AWS was revoking, or one that ran out while the call waited for its rate
+ * limit, is dead too.
+ */
+const EXPIRED_RENEWALS = 3;
+const THROTTLE_PAUSE_MAX_MS = 10_000;
+
+/** Waits `ms`, or rejects with the signal's reason when it fires first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason as Error);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Passes the scope's AbortSignal to every request the SDK sends. */
@@ -215,27 +245,40 @@ export class AwsClients {
       },
       { step: 'initialize', name: 'accessConnectorDeclaredActions', priority: 'high' },
     );
-    // Outermost: refresh credentials once on ExpiredToken, then give every error a code.
+    // Outermost: replace credentials AWS no longer honours, outwait throttling the SDK's own
+    // retries gave up on (when the factory is patient), then give every error a code.
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const service = serviceOf(context['clientName']);
         const operation = operationOf(context['commandName']);
-        try {
-          return await next(args);
-        } catch (err) {
-          if (isExpiredCredentials(err)) {
-            // A session AWS no longer honours (revoked, or expired early): get new
-            // credentials and try once more. The SDK re-reads our provider within ~2 s.
-            this.opts.log.debug({ service, operation, accountId: scope.accountId }, 'AWS credentials expired; refreshing');
-            scope.credentials.invalidate();
-            await new Promise((r) => setTimeout(r, 2_100));
-            try {
-              return await next(args);
-            } catch (again) {
-              throw classifyAwsError(again, { service, operation, accountId: scope.accountId, region: scope.region, ...(scope.credentials.roleArn !== undefined && { roleArn: scope.credentials.roleArn }) });
+        const started = Date.now();
+        let renewals = 0;
+        for (let round = 0; ; round++) {
+          try {
+            return await next(args);
+          } catch (err) {
+            const signal = scopeStorage.getStore()?.signal;
+            if (isExpiredCredentials(err) && renewals < EXPIRED_RENEWALS) {
+              // A session AWS no longer honours (revoked, or expired early): get new
+              // credentials and try again. The SDK re-reads our provider within ~2 s.
+              renewals++;
+              this.opts.log.debug({ service, operation, accountId: scope.accountId }, 'AWS credentials expired; refreshing');
+              scope.credentials.invalidate();
+              await pause(2_100, signal);
+              continue;
             }
+            const patience = this.opts.throttlePatienceMs ?? 0;
+            if (isThrottle(err) && Date.now() - started < patience) {
+              // A throttled request was not carried out, so sending it again is safe, also
+              // for writes. A storm longer than the SDK's retries must not fail a sync unit
+              // or a grant: AWS says "slow down", not "no".
+              const cap = Math.min(THROTTLE_PAUSE_MAX_MS, 1_000 * 2 ** Math.min(round, 4));
+              this.opts.log.debug({ service, operation, accountId: scope.accountId }, 'AWS kept throttling after the SDK retries; waiting');
+              await pause(cap / 2 + Math.random() * (cap / 2), signal);
+              continue;
+            }
+            throw classifyAwsError(err, { service, operation, accountId: scope.accountId, region: scope.region, ...(scope.credentials.roleArn !== undefined && { roleArn: scope.credentials.roleArn }) });
           }
-          throw classifyAwsError(err, { service, operation, accountId: scope.accountId, region: scope.region, ...(scope.credentials.roleArn !== undefined && { roleArn: scope.credentials.roleArn }) });
         }
       },
       { step: 'initialize', name: 'accessConnectorErrors', priority: 'high' },

@@ -8,6 +8,9 @@ import { AwsClients, type AwsMetricsSink } from './clients.js';
 import { CredentialBroker } from './credentials.js';
 import { IntegrationSession } from './session.js';
 
+/** How long one AWS call may keep being throttled before it fails AWS_THROTTLED. */
+const THROTTLE_PATIENCE_MS = 3 * 60_000;
+
 export interface AwsRuntimeOptions {
   connectorId: string;
   log: Logger;
@@ -28,6 +31,8 @@ export class AwsRuntime {
       quotaShare: opts.quotaShare,
       ...(opts.quotaMultiplier !== undefined && { quotaMultiplier: opts.quotaMultiplier }),
       log: opts.log,
+      // A throttling storm outlasting the SDK's retries is waited out for this long.
+      throttlePatienceMs: THROTTLE_PATIENCE_MS,
       ...(opts.metrics !== undefined && { metrics: opts.metrics }),
       ...(opts.proxy !== undefined && { proxy: opts.proxy }),
       ...(opts.noProxy !== undefined && { noProxy: opts.noProxy }),
