@@ -149,7 +149,7 @@ export const ERROR_CODES = {
   },
   AWS_THROTTLED: {
     retryable: true,
-    meaning: 'AWS kept throttling a call after the SDK\'s adaptive retries.',
+    meaning: 'AWS kept throttling a call after the SDK\'s adaptive retries and, in the daemon, 3 more minutes of backoff.',
     fix: 'Usually transient; lower AWS_QUOTA_SHARE if the customer\'s own tools are throttled too, or spread jobs over time.',
   },
   AWS_CONFLICT: {
