@@ -87,7 +87,12 @@ export class SimRuntime {
   }
 
   get timeScale(): number { return this.quotas.timeScale; }
-  now(): number { return Date.now() + this.clockOffsetMs; }
+  private lastNow = 0;
+  /** Simulated time: never goes back, even when the host's wall clock is stepped back. */
+  now(): number {
+    this.lastNow = Math.max(this.lastNow, Date.now() + this.clockOffsetMs);
+    return this.lastNow;
+  }
   advanceClock(ms: number): void { this.clockOffsetMs += ms; }
   /** A configured delay in simulated ms, divided by the time scale. */
   scaled(ms: number): number { return ms / this.timeScale; }
