@@ -3,7 +3,7 @@
 // input refused before any AWS call.
 import { iamGroupMembership } from '../../src/access/kinds/iam-group-membership.js';
 import type { AccessContext, AccessRequest } from '../../src/access/types.js';
-import { accessContextFor, codeOf } from '../helpers/access.js';
+import { accessContextFor, codeOf, entryPoints } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 
@@ -14,9 +14,7 @@ function req(userId: string, groupName: string): AccessRequest<Target> {
   return { grantId: 'g-1', accessKind: 'iam.groupMembership', principal: { type: 'user', id: userId }, target: { groupName } };
 }
 
-const steps = (c: AccessContext, r: AccessRequest<Target>) => [
-  () => iamGroupMembership.facts(c, r), () => iamGroupMembership.describe(c, r), () => iamGroupMembership.grant(c, r, { present: false }), () => iamGroupMembership.revoke(c, r, {}),
-];
+const steps = (c: AccessContext, r: AccessRequest<Target>) => entryPoints(iamGroupMembership, c, r);
 
 
 describe('iam.groupMembership', () => {

@@ -4,7 +4,7 @@
 import { iamPermissionsBoundary } from '../../src/access/kinds/iam-permissions-boundary.js';
 import type { AccessContext, AccessRequest } from '../../src/access/types.js';
 import { ConnectorError } from '../../src/errors.js';
-import { accessContextFor, codeOf } from '../helpers/access.js';
+import { accessContextFor, codeOf, entryPoints } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 
@@ -18,10 +18,7 @@ function req(id: string, boundaryPolicyArn: string): AccessRequest<Target> {
   return { grantId: 'g-1', accessKind: 'iam.permissionsBoundary', principal: { type: id.includes(':role/') ? 'role' : 'user', id }, target: { boundaryPolicyArn } };
 }
 
-const steps = (c: AccessContext, r: AccessRequest<Target>) => [
-  () => iamPermissionsBoundary.facts(c, r), () => iamPermissionsBoundary.describe(c, r),
-  () => iamPermissionsBoundary.grant(c, r, { present: false, observed: { previousBoundary: null } }), () => iamPermissionsBoundary.revoke(c, r, { previousBoundary: null }),
-];
+const steps = (c: AccessContext, r: AccessRequest<Target>) => entryPoints(iamPermissionsBoundary, c, r, { present: false, observed: { previousBoundary: null } }, { previousBoundary: null });
 
 
 describe('iam.permissionsBoundary', () => {

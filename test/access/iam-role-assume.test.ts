@@ -6,7 +6,7 @@ import { principalHash, roleSessionNameFor } from '../../src/access/iam-common.j
 import { iamRoleAssume, REVOKED_SESSIONS_POLICY } from '../../src/access/kinds/iam-role-assume.js';
 import type { AccessContext, AccessRequest } from '../../src/access/types.js';
 import { ConnectorError } from '../../src/errors.js';
-import { accessContextFor, codeOf } from '../helpers/access.js';
+import { accessContextFor, codeOf, entryPoints } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { assume, cfg, failure, management, member } from '../sim-aws/helpers.js';
@@ -22,9 +22,7 @@ function req(principalId: string, target: Target, o: Partial<AccessRequest<Targe
 }
 
 /** Every entry point of the kind, called one at a time. */
-const steps = (c: AccessContext, r: AccessRequest<Target>) => [
-  () => iamRoleAssume.facts(c, r), () => iamRoleAssume.describe(c, r), () => iamRoleAssume.grant(c, r, { present: false }), () => iamRoleAssume.revoke(c, r, {}),
-];
+const steps = (c: AccessContext, r: AccessRequest<Target>) => entryPoints(iamRoleAssume, c, r);
 
 
 describe('iam.roleAssume', () => {

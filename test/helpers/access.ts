@@ -2,7 +2,7 @@
 // access-kind tests: the kind talks to the simulator over loopback like in production.
 import { ConnectorError } from '../../src/errors.js';
 import { makeAccessContext } from '../../src/access/context.js';
-import type { AccessContext } from '../../src/access/types.js';
+import type { AccessContext, AccessKindDef, AccessRequest, Presence } from '../../src/access/types.js';
 import type { AwsSimulator } from '../sim/aws/index.js';
 import { layerFor } from './sync.js';
 
@@ -21,4 +21,9 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
     throw e;
   }
   throw new Error('expected a ConnectorError');
+}
+
+/** Every entry point of a kind, each called alone: for refusals that must come before any AWS call. */
+export function entryPoints<T>(kind: AccessKindDef<T>, c: AccessContext, r: AccessRequest<T>, before: Presence = { present: false }, kept: Record<string, unknown> = {}): Array<() => Promise<unknown>> {
+  return [() => kind.facts(c, r), () => kind.describe(c, r), () => kind.grant(c, r, before), () => kind.revoke(c, r, kept)];
 }
