@@ -51,9 +51,10 @@ function toSchema(schema: ZodType, title: string, description: string): Json {
     io: 'input',
     unrepresentable: 'throw',
     override: (ctx) => {
-      const patterns = (ctx.zodSchema as unknown as { _zod: { bag?: { patterns?: Set<RegExp> } } })._zod.bag?.patterns;
-      for (const re of patterns ?? []) {
-        if (re.flags.includes('i') && ctx.jsonSchema.pattern === re.source) ctx.jsonSchema.pattern = caseInsensitiveSource(re.source);
+      const checks = (ctx.zodSchema as unknown as { _zod: { def: { checks?: Array<{ _zod: { def: { pattern?: unknown } } }> } } })._zod.def.checks;
+      for (const c of checks ?? []) {
+        const re = c._zod.def.pattern;
+        if (re instanceof RegExp && re.flags.includes('i') && ctx.jsonSchema.pattern === re.source) ctx.jsonSchema.pattern = caseInsensitiveSource(re.source);
       }
     },
   }) as Json;
