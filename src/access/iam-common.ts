@@ -8,7 +8,7 @@ import { refuseProtectedAccounts } from './accounts.js';
 import { ConnectorError } from '../errors.js';
 import type { AccessContext, Principal } from './types.js';
 
-/** Partitions the connector accepts ARNs of (protocol §4). */
+/** Partitions the connector accepts ARNs of (docs/protocol.md, "Integration"). */
 export const IAM_PARTITIONS = ['aws', 'aws-us-gov', 'aws-cn'] as const;
 
 export type IamResourceType = 'user' | 'role' | 'group' | 'policy';

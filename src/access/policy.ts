@@ -1,4 +1,4 @@
-// Enforcement of the customer's policy file (protocol §7, docs/policy.md): the veto no
+// Enforcement of the customer's policy file (docs/protocol.md, "Policy file"; docs/policy.md): the veto no
 // control plane can override. Rules that can be decided from the job alone are applied on
 // receipt (job.rejected `policy`); rules that need AWS facts (what a permission set or a
 // group grants, an account's OUs) are applied after the kind read them and before any write

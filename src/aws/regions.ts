@@ -1,5 +1,5 @@
-// The regions a sync covers when the integration names none (protocol §4: "empty regions →
-// every enabled region"): the management identity's enabled regions, from the Account API.
+// The regions a sync covers when the integration names none (docs/protocol.md, "Integration":
+// empty `regions` = every enabled region): the management identity's enabled regions, from the Account API.
 // Opt-in regions a member account has not enabled show up there as AWS_REGION_DISABLED
 // units (src/sync/sources/ec2.ts), reported as skipped.
 import { AccountClient, ListRegionsCommand } from '@aws-sdk/client-account';

@@ -1,4 +1,4 @@
-// The outbound WebSocket to the control plane (protocol §1): dial, hello/welcome,
+// The outbound WebSocket to the control plane (docs/protocol.md, "Connection"): dial, hello/welcome,
 // heartbeat and dead-socket detection, and reconnection with backoff. Everything above
 // it (outbox, jobs) survives a reconnect; this class only owns the socket.
 import { EventEmitter } from 'node:events';
@@ -14,7 +14,7 @@ import { ControlPlaneAgent } from './dialer.js';
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'ready' | 'waiting' | 'auth_rejected' | 'stopped';
 export const CONNECTION_STATES: readonly ConnectionState[] = ['idle', 'connecting', 'open', 'ready', 'waiting', 'auth_rejected', 'stopped'];
 
-/** Protocol §1 timings. Tests shrink them; production uses the defaults. */
+/** The timings of docs/protocol.md, "Connection". Tests shrink them; production uses the defaults. */
 export interface Timing {
   firstReconnectMaxMs: number;
   backoffBaseMs: number;
@@ -56,7 +56,7 @@ export interface ConnectionDeps {
   onFrameOut?: (type: string) => void;
 }
 
-/** The upgrade request's headers (§1). */
+/** The upgrade request's headers (docs/protocol.md, "Authentication"). */
 export function upgradeHeaders(connectorId: string, token: string, version: string): Record<string, string> {
   return {
     Authorization: `Bearer ${token}`,
@@ -298,7 +298,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (decoded.type === 'welcome') {
       const parsed = welcomeFrame.safeParse(decoded.raw);
       if (!parsed.success) {
-        // §2: answered with error and otherwise ignored, on a new session (we keep waiting
+        // docs/protocol.md, "Hello and welcome": answered with error and otherwise ignored, on a new session (we keep waiting
         // for a valid one) as on a ready one.
         const detail = describeIssues(parsed.error);
         this.deps.log.warn({ code: 'PROTOCOL_ERROR' }, `invalid welcome: ${detail}`);
@@ -324,7 +324,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       return;
     }
     if (this.stateValue !== 'ready') {
-      // §2 order: nothing but welcome before welcome. Answer, do not act.
+      // docs/protocol.md, "Hello and welcome": nothing but welcome before welcome. Answer, do not act.
       this.deps.log.debug({ type: decoded.type }, 'frame before welcome ignored');
       return;
     }
@@ -360,7 +360,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.setState('waiting');
     let delay: number;
     if (kind === 'after-up') {
-      // Spread a fleet's reconnects after a control-plane restart (§1). Always 0–10 s after
+      // Spread a fleet's reconnects after a control-plane restart (docs/protocol.md, "Reconnection and backoff"). Always 0–10 s after
       // a session, however recent the last drop: a control plane restarted every few
       // seconds must not push each reconnect out towards the 60 s cap. The attempt counter
       // (reset after 60 s up) still grows the waits after failed dials.

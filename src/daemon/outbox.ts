@@ -1,4 +1,4 @@
-// The outbox holds every acked frame (protocol §2 table) until an `ack` names it, in
+// The outbox holds every acked frame (docs/protocol.md, "Acks and the outbox") until an `ack` names it, in
 // the order it was first produced, so a new connection can resend it in that order.
 // It also provides the per-job window: a sync may have at most `window` unacked
 // batches, which is what bounds memory while the control plane is slow or away.

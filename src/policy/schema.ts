@@ -1,4 +1,4 @@
-// The customer's policy file (protocol §7): the customer's veto over what any control
+// The customer's policy file (docs/protocol.md, "Policy file"; docs/policy.md): the customer's veto over what any control
 // plane may ask for. It is parsed once at start-up; enforcement lives with the jobs.
 //
 // The schema is strict on purpose: a misspelt key in a veto must stop the connector at

@@ -41,7 +41,7 @@ export interface SyncError {
 /** The result output must fit one 1 MiB frame; coverage beyond this is summarized. */
 const OUTPUT_BUDGET_BYTES = 900 * 1024;
 
-/** Checks resumeFrom before the job is accepted (§5: a mismatched cursor is `invalid`). */
+/** Checks resumeFrom before the job is accepted (docs/protocol.md, "sync": a mismatched cursor is `invalid`). */
 export function checkResumeCursor(integrationId: string, params: SyncParams): string | undefined {
   if (params.resumeFrom === undefined) return undefined;
   try {

@@ -2,8 +2,8 @@
 // connector and the reference control plane really send: a control plane built from the
 // files must accept every frame the connector produces, and the samples in the protocol
 // doc must be frames the connector accepts.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { inboundSchemas, outboundSchemas } from '../../src/protocol/messages.js';
 import { accessParamsSchema } from '../../src/access/params.js';
 import { policySchema } from '../../src/policy/schema.js';
@@ -48,6 +48,40 @@ describe('the samples in docs/protocol.md', () => {
         : ({ 'params/grant': accessParamsSchema, 'params/revoke': accessParamsSchema, 'params/sync': syncParams, policy: policySchema } as Record<string, { safeParse(v: unknown): { success: boolean } }>)[name];
       if (zod) expect({ line: b.line, ok: zod.safeParse(value).success }).toEqual({ line: b.line, ok: true });
     }
+  });
+});
+
+describe('references to docs/protocol.md', () => {
+  const headings = new Set(
+    readFileSync(resolve(REPO_ROOT, 'docs/protocol.md'), 'utf8')
+      .split('\n')
+      .filter((l) => /^#{2,4} /.test(l))
+      .map((l) => l.replace(/^#+ /, '')),
+  );
+  const slug = (h: string) => h.toLowerCase().replace(/[^\w\s-]/g, '').replace(/\s/g, '-');
+  const files = (dir: string): string[] =>
+    readdirSync(resolve(REPO_ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(dir, e.name)) : /\.(ts|md)$/.test(e.name) ? [join(dir, e.name)] : [],
+    );
+  const sources = ['README.md', 'CONTRIBUTING.md', ...files('src'), ...files('docs'), ...files('test')].map((f) => ({ f, text: readFileSync(resolve(REPO_ROOT, f), 'utf8') }));
+
+  test('every section a comment or a doc names exists', () => {
+    const missing: string[] = [];
+    for (const { f, text } of sources) {
+      // Code and prose name sections as docs/protocol.md followed by one or more quoted names.
+      for (const m of text.matchAll(/docs\/protocol\.md,? ("[^"\n]+"(?:(?:,| and) "[^"\n]+")*)/g)) {
+        for (const name of m[1]!.matchAll(/"([^"]+)"/g)) if (!headings.has(name[1]!)) missing.push(`${f}: "${name[1]}"`);
+      }
+      for (const m of text.matchAll(/\]\((?:docs\/)?protocol\.md#([\w-]+)\)/g)) {
+        if (![...headings].some((h) => slug(h) === m[1])) missing.push(`${f}: #${m[1]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  test('the docs and README no longer point to numbered sections of a protocol document', () => {
+    const numbered = sources.filter(({ f }) => !f.startsWith('src/') && !f.startsWith('test/')).filter(({ text }) => /protocol(\.md)? §/.test(text));
+    expect(numbered.map(({ f }) => f)).toEqual([]);
   });
 });
 

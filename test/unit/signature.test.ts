@@ -1,4 +1,4 @@
-// Protocol §3 job signatures against the shared vectors, through the real dispatcher.
+// docs/protocol.md, "Signed jobs", against the shared vectors, through the real dispatcher.
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createPrivateKey, sign } from 'node:crypto';
