@@ -8,6 +8,7 @@ import { inboundSchemas, outboundSchemas } from '../../src/protocol/messages.js'
 import { accessParamsSchema } from '../../src/access/params.js';
 import { policySchema } from '../../src/policy/schema.js';
 import { syncParams } from '../../src/sync/run-sync.js';
+import { parseJobKeys, signingInput, verifyJobSignature } from '../../src/protocol/signature.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
@@ -49,6 +50,21 @@ describe('the samples in docs/protocol.md', () => {
       if (zod) expect({ line: b.line, ok: zod.safeParse(value).success }).toEqual({ line: b.line, ok: true });
     }
   });
+});
+
+test('the signed sample verifies with the test key, over exactly the bytes the doc shows', () => {
+  const doc = fencedBlocks(readFileSync(resolve(REPO_ROOT, 'docs/protocol.md'), 'utf8'));
+  const signed = doc.filter((b) => /\bsigned-by=/.test(b.info));
+  expect(signed.length).toBeGreaterThan(0);
+  for (const b of signed) {
+    const vectors = JSON.parse(readFileSync(resolve(REPO_ROOT, /\bsigned-by=(\S+)/.exec(b.info)![1]!), 'utf8')) as { publicKeyPem: string };
+    const frame = JSON.parse(b.body) as Record<string, unknown>;
+    const now = Date.parse(String(frame['notAfter'])) - 60_000;
+    expect(verifyJobSignature(frame, parseJobKeys(vectors.publicKeyPem), String(frame['connectorId']), now)).toMatchObject({ ok: true });
+    // Any change to a signed member breaks it.
+    expect(verifyJobSignature({ ...frame, jobType: 'grant' }, parseJobKeys(vectors.publicKeyPem), String(frame['connectorId']), now)).toMatchObject({ ok: false });
+    expect(doc.find((x) => x.info === 'text signing-input')?.body).toBe(signingInput(frame));
+  }
 });
 
 describe('references to docs/protocol.md', () => {
