@@ -5,7 +5,7 @@
 // `bash -euo pipefail`, with `access-connector` on PATH and the connector's environment.
 // A block passes when it exits 0.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
@@ -90,6 +90,8 @@ describe.each(runnable)('$file', ({ blocks }) => {
   afterAll(async () => {
     await cp?.close();
     await sim?.close();
+    // Removes the `docs` link, never what it points to.
+    if (cwd) rmSync(cwd, { recursive: true, force: true });
   });
 
   test.each(blocks.map((b) => [b.line, b] as const))('the block at line %i runs and exits 0', async (_line, block) => {
