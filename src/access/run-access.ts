@@ -20,8 +20,7 @@ import { auditEvents } from './audit.js';
 import { roleSessionNameFor } from './iam-common.js';
 import { makeAccessContext } from './context.js';
 import { ACTIVE_STATES, LedgerRace, type AccessRecord, type GrantRecord, type Ledger } from './ledger.js';
-import { accountOuPath, checkFacts } from './policy.js';
-import { admitAccess } from './policy.js';
+import { accountOuPath, admitAccess, checkFacts } from './policy.js';
 import { kindOf } from './registry.js';
 import { isUnchanged, type AccessContext, type AccessKindDef, type AccessOutput, type AccessRequest } from './types.js';
 
@@ -201,13 +200,19 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
       if (!before.present) {
         // Recorded before it is sent: a retry then never takes this change for access
         // someone else gave, and no path marks the grant as having changed nothing.
-        g = await onRace(async () => ledger.updateGrant((await ledger.getGrant(req.grantId)) ?? g, { changeSentAt: new Date(now()).toISOString() }));
+        const sentEarlier = g.changeSentAt !== undefined;
+        // A retry of a `failed` or `cancelled` grant is active again from here.
+        g = await onRace(async () => {
+          const cur = (await ledger.getGrant(req.grantId)) ?? g;
+          return ledger.updateGrant(cur, { changeSentAt: new Date(now()).toISOString(), ...((cur.state === 'failed' || cur.state === 'cancelled') && { state: 'pending' as const }) });
+        });
         let kept;
         try {
           kept = await kind.grant(ctx, req, before);
         } catch (err) {
-          if (isUnchanged(err)) {
-            // Refused, or AWS said FAILED (or the kind undid all of it): AWS is as it was.
+          // Refused, or AWS said FAILED (or the kind undid all of it): AWS is as it was,
+          // unless an earlier attempt's change may still be in flight.
+          if (isUnchanged(err) && !sentEarlier) {
             await releaseHolder(ledger, accessKey, req.grantId);
             await markUnchanged(ledger, req.grantId, accessKey, g, 'failed', job.jobId, err, true);
             throw err;

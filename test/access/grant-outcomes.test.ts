@@ -108,6 +108,32 @@ describe('grant outcomes under faults', () => {
     expect(sim.admin.hasAssignment(assignment(req))).toBe(false);
   });
 
+  test('a refusal on a retry does not release a grant whose earlier change may still be in flight', async () => {
+    const d = deps();
+    const req = request('g-sent-4', '333333333303', 'Billing');
+    slowAssignments(true);
+    sim.faults.serverErrors({ service: 'sso-admin', operation: 'DescribeAccountAssignmentCreationStatus' });
+    await expect(runGrant(d, job(d, req))).rejects.toMatchObject({ code: 'ACCESS_UNCONFIRMED' });
+    sim.faults.clear();
+    // The retry's own create is refused (a permission taken away meanwhile) while the first
+    // one is still IN_PROGRESS in AWS.
+    const mgmt = { accountId: integration.roleArn!.split(':')[4]!, roleName: integration.roleArn!.split('/').pop()! };
+    sim.admin.setRolePermissions({ ...mgmt, allow: ['*'], deny: ['sso:CreateAccountAssignment'] });
+    try {
+      await expect(runGrant(d, job(d, req))).rejects.toMatchObject({ code: 'ACCESS_UNCONFIRMED' });
+    } finally {
+      sim.admin.setRolePermissions({ ...mgmt, allow: ['*'] });
+    }
+    const g = (await d.ledger!.getGrant('g-sent-4'))!;
+    expect(g.state).toBe('pending');
+    expect((await d.ledger!.getAccess(g.accessKey))!.holders).toEqual(['g-sent-4']);
+    slowAssignments(false);
+    sim.admin.advanceClock({ ms: SLOW_MS + 1 });
+    expect(await runGrant(d, job(d, req))).toMatchObject({ state: 'granted', preExisting: false });
+    await runRevoke(d, { ...job(d, req), origin: 'job' });
+    expect(sim.admin.hasAssignment(assignment(req))).toBe(false);
+  });
+
   test('a grant left pending with a sent change is removed by the sweeper at its expiry', async () => {
     const d = deps();
     const req = request('g-sent-2', '333333333302', 'Developer', { expiresAt: new Date(clock + 60_000).toISOString() });
@@ -178,6 +204,14 @@ describe('grant outcomes under faults', () => {
     expect(f.state).toBe('failed');
     expect(f.changeSentAt).toBeUndefined();
     expect(await d.ledger!.getAccess(f.accessKey)).toBeUndefined();
+    // Its retry sends the change again; an unknown outcome makes it active (`pending`) again.
+    sim.faults.serverErrors({ service: 'iam', operation: 'AddUserToGroup' });
+    await expect(runGrant(d, job(d, refused))).rejects.toMatchObject({ code: 'ACCESS_UNCONFIRMED' });
+    expect((await d.ledger!.getGrant('g-iam-denied'))!.state).toBe('pending');
+    sim.faults.clear();
+    expect(await runGrant(d, job(d, refused))).toMatchObject({ state: 'granted', preExisting: false });
+    await runRevoke(d, { ...job(d, refused), origin: 'job' });
+    expect(members()).not.toContain('breakglass');
   });
 
   test('a revoke job naming other access than the ledger records is invalid, and the policy is checked against the record', async () => {
