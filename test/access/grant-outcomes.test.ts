@@ -8,7 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Ledger } from '../../src/access/ledger.js';
 import { accessParamsSchema } from '../../src/access/params.js';
 import { kindOf } from '../../src/access/registry.js';
-import { runGrant, runRevoke, type AccessDeps } from '../../src/access/run-access.js';
+import { contextFor, runGrant, runRevoke, type AccessDeps } from '../../src/access/run-access.js';
 import { sweepOnce } from '../../src/access/sweeper.js';
 import type { AccessRequest } from '../../src/access/types.js';
 import { AwsRuntime } from '../../src/aws/runtime.js';
@@ -212,6 +212,36 @@ describe('grant outcomes under faults', () => {
     expect(await runGrant(d, job(d, refused))).toMatchObject({ state: 'granted', preExisting: false });
     await runRevoke(d, { ...job(d, refused), origin: 'job' });
     expect(members()).not.toContain('breakglass');
+  });
+
+  test.each([
+    ['sso.groupMembership', 'identitystore', 'CreateGroupMembership'],
+    ['iam.permissionsBoundary', 'iam', 'PutUserPermissionsBoundary'],
+    ['iam.roleAssume', 'iam', 'UpdateAssumeRolePolicy'],
+    ['ec2.ssmSession', 'iam', 'PutRolePolicy'],
+  ] as const)('%s: a server error on %s.%s leaves the grant pending and holding; the retry grants it as its own', async (kindName, service, operation) => {
+    const d = deps();
+    const grantId = `g-5xx-${kindName.replace('.', '-')}`;
+    const web1 = [...sim.world.accounts.get('333333333301')!.ssm.get('us-east-1')!.instances.values()].find((i) => i.name === 'web-1')!.id;
+    const params = {
+      'sso.groupMembership': { principal: { type: 'user', id: userId('grace') }, target: { groupId: [...sso().groups.values()].find((g) => g.DisplayName === 'Developers')!.GroupId } },
+      'iam.permissionsBoundary': { principal: { type: 'user', id: 'arn:aws:iam::333333333303:user/breakglass' }, target: { boundaryPolicyArn: 'arn:aws:iam::333333333303:policy/AccessConnectorBoundary' } },
+      'iam.roleAssume': {
+        principal: { type: 'user', id: 'arn:aws:iam::333333333301:user/ci-bot' }, target: { roleArn: 'arn:aws:iam::444444444401:role/app-deployer' },
+        expiresAt: new Date(clock + 3_600_000).toISOString(),
+      },
+      'ec2.ssmSession': { principal: { type: 'role', id: 'arn:aws:iam::333333333301:role/app-deployer' }, target: { accountId: '333333333301', region: 'us-east-1', instanceIds: [web1] } },
+    }[kindName];
+    const req = accessParamsSchema.parse({ grantId, accessKind: kindName, ...params });
+    sim.faults.serverErrors({ service, operation });
+    await expect(runGrant(d, job(d, req))).rejects.toMatchObject({ code: 'ACCESS_UNCONFIRMED' });
+    const g = (await d.ledger!.getGrant(grantId))!;
+    expect([g.state, g.changeSentAt !== undefined]).toEqual(['pending', true]);
+    expect((await d.ledger!.getAccess(g.accessKey))!.holders).toEqual([grantId]);
+    sim.faults.clear();
+    expect(await runGrant(d, job(d, req))).toMatchObject({ state: 'granted', preExisting: false });
+    expect(await runRevoke(d, { ...job(d, req), origin: 'job' })).toMatchObject({ state: 'revoked', preExisting: false });
+    expect(await kindOf(kindName).describe(contextFor(d, integration, new AbortController().signal, d.log), req)).toMatchObject({ present: false });
   });
 
   test('a revoke job naming other access than the ledger records is invalid, and the policy is checked against the record', async () => {
