@@ -192,6 +192,16 @@ export const ERROR_CODES = {
     meaning: 'A bug in the connector.',
     fix: 'Report it with the log lines around it.',
   },
+  ACCESS_UNCONFIRMED: {
+    retryable: true,
+    meaning: 'A change was sent to AWS but its outcome could not be learnt (a server error or lost answer on the call, or the status of an asynchronous change could not be read), and reading the access back did not find it in place. AWS may have applied it, or may still. The grant stays pending in the ledger and keeps holding the access.',
+    fix: 'Send the grant again with the same grantId: it finds the access in place or applies it. A revoke, or the sweeper at expiry, removes whatever was applied.',
+  },
+  GRANT_REVOKING: {
+    retryable: false,
+    meaning: 'A grant job arrived for a grantId whose revoke started and did not finish (state revoking). A revoke is never undone by a grant.',
+    fix: 'Send the revoke again, or let the sweeper finish it; use a new grantId for new access.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -27,7 +27,7 @@ import { collect, pageSize, paginate } from '../aws/paginate.js';
 import type { IntegrationSession } from '../aws/session.js';
 import { ConnectorError } from '../errors.js';
 import { sharedFact } from './context.js';
-import type { AccessContext } from './types.js';
+import { beforeChange, sendChange, unchanged, type AccessContext } from './types.js';
 
 const INSTANCE_TTL_MS = 10 * 60_000;
 
@@ -212,7 +212,8 @@ async function waitForStatus(
     if (status?.Status === 'SUCCEEDED') return;
     if (status?.Status === 'FAILED') {
       const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
-      throw new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`);
+      // The one answer that proves the operation changed nothing.
+      throw unchanged(new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`));
     }
     if (ctx.now() >= deadline) {
       throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
@@ -224,6 +225,8 @@ async function waitForStatus(
     } catch (err) {
       // The status may not be readable at once (eventual consistency), and throttling that
       // outlived the SDK's retries is no reason to abandon an operation AWS is running.
+      // Anything else ends the wait with the operation's outcome unknown: AWS may still
+      // finish it, so the caller must not take this for a failure (run-access.ts).
       if (!isThrottle(err) && !isNotFound(err)) throw err;
     }
   }
@@ -241,12 +244,16 @@ function assignmentInput(inst: SsoInstanceInfo, a: AssignmentRef) {
   };
 }
 
-/** Creates the assignment and returns only once AWS reports it SUCCEEDED. */
+/**
+ * Creates the assignment and returns only once AWS reports it SUCCEEDED. Errors marked
+ * unchanged() (refused, FAILED) prove nothing was created; any other error after the call
+ * was sent leaves the outcome unknown.
+ */
 export async function createAssignment(ctx: AccessContext, a: AssignmentRef): Promise<void> {
-  const inst = await ssoInstance(ctx);
-  const sso = await ssoAdminClient(ctx);
+  const inst = await beforeChange(() => ssoInstance(ctx));
+  const sso = await beforeChange(() => ssoAdminClient(ctx));
   await assignmentSlot(ctx, inst, async () => {
-    const r = await slowDownRetry(ctx, () => sso.send(new CreateAccountAssignmentCommand(assignmentInput(inst, a))));
+    const r = await slowDownRetry(ctx, () => sendChange(() => sso.send(new CreateAccountAssignmentCommand(assignmentInput(inst, a)))));
     await waitForStatus(ctx, 'create', a, r.AccountAssignmentCreationStatus, async (id) =>
       (await sso.send(new DescribeAccountAssignmentCreationStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentCreationRequestId: id }))).AccountAssignmentCreationStatus);
   });

@@ -47,9 +47,10 @@ export const LEDGER_ACTIONS = [
 export const LEDGER_INIT_ACTIONS = ['dynamodb:CreateTable', 'dynamodb:DescribeTable'] as const;
 
 /**
- * pending: recorded, maybe partly applied; granted; revoking; revoked; cancelled / failed:
- * the job stopped before changing AWS or undid its change (a retry with the same grantId
- * may grant it again).
+ * pending: recorded, maybe partly applied (see changeSentAt); granted; revoking: a revoke
+ * started, and only a revoke may end it (a grant is refused); revoked; cancelled / failed:
+ * the job stopped before changing AWS, or AWS said the change failed (a retry with the
+ * same grantId may grant it again).
  */
 export type GrantState = 'pending' | 'granted' | 'revoking' | 'revoked' | 'cancelled' | 'failed';
 /** States in which a grant may hold access in AWS. */
@@ -69,6 +70,12 @@ export interface GrantRecord {
   /** When the sweeper revokes it: the earlier of expiresAt and the credential rotation deadline. */
   expiresAt?: string;
   grantedAt?: string;
+  /**
+   * When the grant's change was sent to AWS, written before it is sent. From then on a
+   * failure leaves the outcome unknown: the grant stays `pending` and holds the access
+   * until AWS says otherwise, and access found in place is this grant's, never pre-existing.
+   */
+  changeSentAt?: string;
   revokedAt?: string;
   /** ec2.localUser: when the locked OS user is deleted (userCleanupAfterDays after revoke). */
   cleanupAt?: string;
@@ -431,6 +438,7 @@ function grantToItem(g: GrantRecord): Item {
     state: S(g.state), preExisting: { BOOL: g.preExisting }, version: N(g.version), updatedAt: S(g.updatedAt),
     ...(g.expiresAt !== undefined && { expiresAt: S(g.expiresAt) }),
     ...(g.grantedAt !== undefined && { grantedAt: S(g.grantedAt) }),
+    ...(g.changeSentAt !== undefined && { changeSentAt: S(g.changeSentAt) }),
     ...(g.revokedAt !== undefined && { revokedAt: S(g.revokedAt) }),
     ...(g.cleanupAt !== undefined && { cleanupAt: S(g.cleanupAt) }),
     ...(g.cleanedAt !== undefined && { cleanedAt: S(g.cleanedAt) }),
@@ -450,6 +458,7 @@ function grantFromItem(i: Item): GrantRecord {
     updatedAt: str('updatedAt') ?? '',
     ...(str('expiresAt') !== undefined && { expiresAt: str('expiresAt')! }),
     ...(str('grantedAt') !== undefined && { grantedAt: str('grantedAt')! }),
+    ...(str('changeSentAt') !== undefined && { changeSentAt: str('changeSentAt')! }),
     ...(str('revokedAt') !== undefined && { revokedAt: str('revokedAt')! }),
     ...(str('cleanupAt') !== undefined && { cleanupAt: str('cleanupAt')! }),
     ...(str('cleanedAt') !== undefined && { cleanedAt: str('cleanedAt')! }),

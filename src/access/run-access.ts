@@ -2,11 +2,13 @@
 // idempotency, overlapping grants and cancellation live here, once, so that a kind only
 // knows how to read, create and remove its own shape of access.
 //
-// Grant:  policy (facts) → ledger record `pending` → lock → describe → apply → `granted`.
+// Grant:  policy (facts) → ledger record `pending` → lock → describe → holder, change
+//         marked sent → apply → `granted`.
 // Revoke: ledger → lock → drop this grant from the access's holders → remove the access
 //         only when no holder is left and it was not there before us → `revoked`.
 // A grant recorded before it is applied can always be found again (sweeper, revoke,
-// reconciliation), whatever happens to the process in between.
+// reconciliation), whatever happens to the process in between. Once its change was sent,
+// a failure is not taken for "nothing happened": AWS may have applied it, or may still.
 import { createHash } from 'node:crypto';
 import { uninterruptible } from '../aws/clients.js';
 import type { AwsRuntime } from '../aws/runtime.js';
@@ -18,9 +20,9 @@ import { auditEvents } from './audit.js';
 import { roleSessionNameFor } from './iam-common.js';
 import { makeAccessContext } from './context.js';
 import { ACTIVE_STATES, LedgerRace, type AccessRecord, type GrantRecord, type Ledger } from './ledger.js';
-import { accountOuPath, checkFacts } from './policy.js';
+import { accountOuPath, admitAccess, checkFacts } from './policy.js';
 import { kindOf } from './registry.js';
-import type { AccessContext, AccessKindDef, AccessOutput, AccessRequest } from './types.js';
+import { isUnchanged, type AccessContext, type AccessKindDef, type AccessOutput, type AccessRequest } from './types.js';
 
 export interface AccessDeps {
   aws: AwsRuntime;
@@ -122,6 +124,7 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
     // grant stays revoked rather than re-creating access nobody holds any more.
     return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: record.preExisting, note: 'this grant was already revoked; nothing was granted' };
   }
+  if (record?.state === 'revoking') throw revokingError(req.grantId);
 
   // The customer's policy, on what the access really reaches (read before any write).
   const facts = await kind.facts(ctx, req);
@@ -146,11 +149,15 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
     else if (record.fingerprint !== fingerprint) throw new ConnectorError('GRANT_CONFLICT', `grant ${req.grantId} is recorded for other access; use a new grantId`);
   }
 
-  return ledger.withLock(lockKey, async () => {
+  let locked = false;
+  try {
+    return await ledger.withLock(lockKey, async () => {
+    locked = true;
     let g = (await ledger.getGrant(req.grantId)) ?? record!;
     if (g.state === 'revoked') {
       return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: g.preExisting, note: 'the grant was revoked while this job waited; nothing was granted' } satisfies AccessOutput;
     }
+    if (g.state === 'revoking') throw revokingError(req.grantId);
     // Until the first change, any failure or cancel leaves AWS untouched: the ledger says
     // so (`failed` / `cancelled`) instead of leaving a `pending` record behind.
     let access: AccessRecord | undefined;
@@ -164,14 +171,15 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
       job.signal.throwIfAborted(); // the last point at which a cancel leaves AWS untouched
     } catch (err) {
       const state = job.signal.aborted ? 'cancelled' : 'failed';
-      await uninterruptible(() => markUnchanged(ledger, req.grantId, g, state, job.jobId, err));
+      await uninterruptible(() => markUnchanged(ledger, req.grantId, accessKey, g, state, job.jobId, err));
       throw err;
     }
     // From here on the job finishes what it starts, even if cancelled: every AWS and
     // ledger call below ignores the job's cancellation.
     return uninterruptible(async () => {
     let note: string | undefined;
-    const heldByUs = access !== undefined && (access.holders.length > 0 || !access.preExisting);
+    // A change an earlier attempt of this grant sent may be what describe found: ours.
+    const heldByUs = g.changeSentAt !== undefined || (access !== undefined && (access.holders.length > 0 || !access.preExisting));
     if (before.present && !heldByUs) {
       // Access that exists and that no grant of ours created: pre-existing. Recorded so
       // that no revoke ever removes it, and nothing in AWS is touched.
@@ -190,21 +198,43 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
         request: access?.request ?? req, integration: access?.integration ?? job.integration,
       });
       if (!before.present) {
-        // From here on the job finishes what it started, even if cancelled.
+        // Recorded before it is sent: a retry then never takes this change for access
+        // someone else gave, and no path marks the grant as having changed nothing.
+        const sentEarlier = g.changeSentAt !== undefined;
+        // A retry of a `failed` or `cancelled` grant is active again from here.
+        g = await onRace(async () => {
+          const cur = (await ledger.getGrant(req.grantId)) ?? g;
+          return ledger.updateGrant(cur, { changeSentAt: new Date(now()).toISOString(), ...((cur.state === 'failed' || cur.state === 'cancelled') && { state: 'pending' as const }) });
+        });
         let kept;
         try {
-          kept = await uninterruptible(() => kind.grant(ctx, req, before));
+          kept = await kind.grant(ctx, req, before);
         } catch (err) {
-          if (err instanceof ConnectorError && err.code === 'ACCESS_TIMEOUT') {
-            // AWS may still finish the change: the grant stays `pending` and keeps holding
-            // the access, so a retry finishes it and a revoke or the sweeper removes it.
-            await ledger.appendEvent(req.grantId, 'timeout', { jobId: job.jobId, detail: err.message });
+          // Refused, or AWS said FAILED (or the kind undid all of it): AWS is as it was,
+          // unless an earlier attempt's change may still be in flight.
+          if (isUnchanged(err) && !sentEarlier) {
+            await releaseHolder(ledger, accessKey, req.grantId);
+            await markUnchanged(ledger, req.grantId, accessKey, g, 'failed', job.jobId, err, true);
             throw err;
           }
-          // The kind leaves nothing half-done on failure; the ledger forgets the holder.
-          await releaseHolder(ledger, accessKey, req.grantId);
-          await markUnchanged(ledger, req.grantId, g, 'failed', job.jobId, err);
-          throw err;
+          // Any other failure after the change was sent leaves its outcome unknown: AWS may
+          // have applied it or may still. Read it back; absent is no proof (an asynchronous
+          // change may finish later), so the grant then stays `pending` and keeps holding
+          // the access: a retry finishes it, a revoke or the sweeper (at expiry) removes it.
+          const after = await kind.describe(ctx, req).catch(() => undefined);
+          if (!after?.present) {
+            const e = err instanceof ConnectorError && err.code === 'ACCESS_TIMEOUT' ? err : new ConnectorError(
+              'ACCESS_UNCONFIRMED',
+              `${kind.name}: the change was sent to AWS but its outcome is unknown (${err instanceof Error ? err.message.slice(0, 500) : String(err)}); the grant stays pending and holds the access: send the grant again (same grantId) or revoke it`,
+              { cause: err },
+            );
+            await ledger.appendEvent(req.grantId, 'unconfirmed', { jobId: job.jobId, detail: e.message });
+            job.log.warn({ event: 'grant.unconfirmed', grantId: req.grantId, accessKind: req.accessKind, code: e.code }, e.message);
+            throw e;
+          }
+          // In place after all. What the kind saw before the change stays (previous boundary…).
+          kept = { ...(after.observed ?? {}), ...access.kept };
+          note = 'AWS did not confirm the change, but the access is in place';
         }
         if (kept) access = await ledger.putAccess(access, { ...access, kept: { ...access.kept, ...kept } });
       } else {
@@ -232,7 +262,17 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
       ...(note !== undefined && { note }),
     } satisfies AccessOutput;
     });
-  }, job.signal);
+    }, job.signal);
+  } catch (err) {
+    // Cancelled or LEDGER_BUSY while waiting for the lock: nothing was done, and the
+    // `pending` record written above must not stay behind.
+    if (!locked) await uninterruptible(() => markUnchanged(ledger, req.grantId, accessKey, record!, job.signal.aborted ? 'cancelled' : 'failed', job.jobId, err)).catch(() => undefined);
+    throw err;
+  }
+}
+
+function revokingError(grantId: string): ConnectorError {
+  return new ConnectorError('GRANT_REVOKING', `grant ${grantId} is being revoked (a revoke started and has not finished); it is never granted again: send the revoke again or let the sweeper finish it, and use a new grantId for new access`);
 }
 
 // -------------------------------------------------------------------------------------
@@ -266,7 +306,9 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   }
 
   // The ledger is the truth about what was granted and through which integration: a
-  // revoke acts on the recorded request, whatever the revoke job repeats of it.
+  // revoke acts on the recorded request. A revoke job must name the same access, and the
+  // policy admits what the ledger says is revoked, not what the job says.
+  if (job.origin === 'job') refuseOtherAccess(deps, asked, job.integration, record, now());
   const req = record.request;
   const kind = kindOf(record.kind);
   const integration = record.integration;
@@ -354,13 +396,35 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   return out;
 }
 
-/** Records that a grant job ended without changing AWS. */
-async function markUnchanged(ledger: Ledger, grantId: string, fallback: GrantRecord, state: 'failed' | 'cancelled', jobId: string, err: unknown): Promise<void> {
-  await onRace(async () => {
+/** A revoke job naming other access than the ledger's record is invalid; the policy is checked against the record. */
+function refuseOtherAccess(deps: AccessDeps, asked: AccessRequest, integration: Integration, record: GrantRecord, at: number): void {
+  const differs = [
+    asked.accessKind !== record.kind && `access kind ${asked.accessKind} (recorded: ${record.kind})`,
+    integration.id !== record.integration.id && `integration ${integration.id} (recorded: ${record.integration.id})`,
+    asked.accessKind === record.kind && kindOf(asked.accessKind).accessKey(asked) !== record.accessKey && 'other access (principal or target) than the grant',
+  ].filter((d): d is string => typeof d === 'string');
+  if (differs.length > 0) {
+    throw new ConnectorError('JOB_PARAMS_INVALID', `revoke of grant ${record.grantId} names ${differs.join(', ')}; a revoke must name the grant as it was granted`);
+  }
+  const v = admitAccess(deps.config.policy, { jobType: 'revoke', integration: record.integration, request: record.request, now: at });
+  if (!v.ok) throw new ConnectorError('POLICY_DENIED', `policy rule ${v.rule}: ${v.message}`);
+}
+
+/**
+ * Records that a grant job ended without changing AWS. A `pending` grant that may hold
+ * access (a change sent by an earlier attempt, a holder entry) stays `pending`, unless this
+ * job learnt that its own change was not applied (`sentNotApplied`).
+ */
+async function markUnchanged(ledger: Ledger, grantId: string, accessKey: string, fallback: GrantRecord, state: 'failed' | 'cancelled', jobId: string, err: unknown, sentNotApplied = false): Promise<void> {
+  const marked = await onRace(async () => {
     const cur = (await ledger.getGrant(grantId)) ?? fallback;
-    if (cur.state === 'pending') await ledger.updateGrant(cur, { state });
+    if (cur.state !== 'pending') return false;
+    if (!sentNotApplied && (cur.changeSentAt !== undefined || (await ledger.getAccess(accessKey))?.holders.includes(grantId))) return false;
+    await ledger.updateGrant(cur, { state, changeSentAt: undefined });
+    return true;
   });
-  await ledger.appendEvent(grantId, state, { jobId, detail: err instanceof Error ? err.message : String(err) });
+  const detail = err instanceof Error ? err.message : String(err);
+  await ledger.appendEvent(grantId, marked ? state : `attempt-${state}`, { jobId, detail });
 }
 
 /** Drops a grant from an access record it was added to before a change that then failed. */

@@ -46,7 +46,8 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
   for await (const g of ledger.grants()) {
     const live = ACTIVE_STATES.includes(g.state);
     if (live) active.add(g.grantId);
-    if (live && (select === 'all' || (g.expiresAt !== undefined && Date.parse(g.expiresAt) <= readAt))) due.push(g);
+    // A revoke that stopped midway (`revoking`) is finished whatever the expiry: no grant may resume it.
+    if (live && (select === 'all' || g.state === 'revoking' || (g.expiresAt !== undefined && Date.parse(g.expiresAt) <= readAt))) due.push(g);
     else if (live && g.expiresAt !== undefined) ahead(Date.parse(g.expiresAt));
     if (g.state === 'revoked' && g.cleanupAt !== undefined && g.cleanedAt === undefined) {
       if (Date.parse(g.cleanupAt) <= readAt) cleanups.push(g);

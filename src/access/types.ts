@@ -6,6 +6,7 @@ import { z, type ZodType } from 'zod';
 import type { IntegrationSession } from '../aws/session.js';
 import type { Logger } from '../log.js';
 import type { AccessKind as AccessKindName, Integration } from '../protocol/messages.js';
+import { isRefusal } from '../aws/errors.js';
 
 export type { AccessKindName };
 export type PrincipalType = 'user' | 'group' | 'role';
@@ -130,6 +131,11 @@ export interface AccessKindDef<T = Record<string, unknown>> {
    * Puts the access in place and waits until AWS says it is (never reports success
    * before AWS does). Called only when describe() said it is absent, or by `extend`.
    * Returns facts kept in the ledger with the access (merged over describe's `observed`).
+   *
+   * A failure leaves the outcome unknown (the grant stays `pending` and keeps holding the
+   * access) unless the error is marked with unchanged(): a refusal before any change was
+   * sent, an AWS refusal of the change (see sendChange), an explicit FAILED from AWS, or a
+   * change the kind undid completely.
    */
   grant(ctx: AccessContext, req: AccessRequest<T>, before: Presence): Promise<Record<string, unknown> | void>;
   /**
@@ -172,4 +178,40 @@ export interface AccessOutput {
   heldBy?: number;
   /** CloudTrail events done under the grant (enableAudit), newest first, bounded. */
   audit?: { events: { time: string; eventName: string; eventSource: string; accountId?: string; region?: string }[]; truncated: boolean; error?: string };
+}
+
+// ---- failures of grant(): unknown outcome unless marked ----
+
+const UNCHANGED = new WeakSet<object>();
+
+/** Marks an error of grant() as leaving AWS exactly as it was before the grant. */
+export function unchanged<E>(err: E): E {
+  if (typeof err === 'object' && err !== null) UNCHANGED.add(err);
+  return err;
+}
+
+/** Whether grant() said its failure left AWS as it was. Anything else may have changed AWS. */
+export function isUnchanged(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && UNCHANGED.has(err);
+}
+
+/** Work before the first change (reads, checks): whatever it throws changed nothing. */
+export async function beforeChange<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw unchanged(err);
+  }
+}
+
+/**
+ * Sends one change to AWS. Only AWS refusing it on the first attempt proves it was not
+ * applied; a server error, a lost answer or a retried attempt may have applied it.
+ */
+export async function sendChange<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw isRefusal(err) ? unchanged(err) : err;
+  }
 }

@@ -60,6 +60,19 @@ export function isNotFound(err: unknown): boolean {
   return NOT_FOUND.has(awsErrorCode(err));
 }
 
+/**
+ * AWS answered the request with a refusal (a 4xx status) on its only attempt, so it was
+ * not applied. A server error, a network failure or an answer after SDK retries (an
+ * earlier attempt may have been applied) is not a refusal.
+ */
+export function isRefusal(err: unknown): boolean {
+  let e: unknown = err;
+  while (e instanceof ConnectorError && e.cause !== undefined) e = e.cause;
+  const meta = (e as AwsErrorLike | null)?.$metadata as { httpStatusCode?: number; attempts?: number } | undefined;
+  const status = meta?.httpStatusCode;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && (meta?.attempts ?? 1) <= 1;
+}
+
 export function isConflict(err: unknown): boolean {
   return CONFLICT.has(awsErrorCode(err));
 }

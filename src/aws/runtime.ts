@@ -19,6 +19,8 @@ export interface AwsRuntimeOptions {
   metrics?: AwsMetricsSink;
   proxy?: URL;
   noProxy?: readonly string[];
+  /** SDK attempts per call (default 8); tests lower it to reach a call's final error sooner. */
+  maxAttempts?: number;
 }
 
 export class AwsRuntime {
@@ -36,6 +38,7 @@ export class AwsRuntime {
       ...(opts.metrics !== undefined && { metrics: opts.metrics }),
       ...(opts.proxy !== undefined && { proxy: opts.proxy }),
       ...(opts.noProxy !== undefined && { noProxy: opts.noProxy }),
+      ...(opts.maxAttempts !== undefined && { maxAttempts: opts.maxAttempts }),
     });
   }
 

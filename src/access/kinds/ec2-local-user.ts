@@ -40,7 +40,7 @@ import { collect, pageSize, paginate } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import { ACCOUNT_ID } from '../identity-center.js';
 import { refuseProtectedAccounts } from '../accounts.js';
-import type { AccessContext, AccessKindDef, AccessRequest, PolicyFacts, Presence, Principal } from '../types.js';
+import { beforeChange, unchanged, type AccessContext, type AccessKindDef, type AccessRequest, type PolicyFacts, type Presence, type Principal } from '../types.js';
 
 /** Name of the Command document the templates deploy in every member account and region. */
 export const LOCAL_USER_DOCUMENT = 'AccessConnector-LocalUser';
@@ -278,6 +278,8 @@ function failuresOf(p: Plan, action: Action, res: Map<string, Outcome>): Connect
 }
 
 /** Revokes this grant's key on `revoke`, then deletes the users on `remove` (unless another grant's key is there); says how it went. */
+const UNDO_FAILED = 'Undoing it failed too';
+
 async function undo(ctx: AccessContext, ssm: SSMClient, p: Plan, revoke: string[], remove: string[]): Promise<string> {
   if (revoke.length === 0 && remove.length === 0) return '';
   try {
@@ -291,7 +293,7 @@ async function undo(ctx: AccessContext, ssm: SSMClient, p: Plan, revoke: string[
     }
     return ` It was undone on ${listed([...new Set([...revoke, ...remove])])}.`;
   } catch (err) {
-    return ` Undoing it failed too (${clip((err as Error).message, 200)}): revoke this grant to finish.`;
+    return ` ${UNDO_FAILED} (${clip((err as Error).message, 200)}): revoke this grant to finish.`;
   }
 }
 
@@ -372,7 +374,7 @@ export const ec2LocalUser: AccessKindDef<Target> = {
 
   async grant(ctx, req, before) {
     const p = planOf(req);
-    const ssm = await ssmClient(ctx, p);
+    const ssm = await beforeChange(() => ssmClient(ctx, p));
     // What was there before this grant stays: only instances where describe did not find
     // this grant's key are undone.
     const had = new Set((before.observed?.withKey as string[] | undefined) ?? []);
@@ -395,7 +397,10 @@ export const ec2LocalUser: AccessKindDef<Target> = {
     // and delete the users this grant created (delete keeps a user another grant still uses).
     const added = [...res].filter(([id, o]) => o.ok && !had.has(id)).map(([id]) => id);
     const created = [...res].filter(([, o]) => o.ok && o.result!.created === 'yes').map(([id]) => id);
-    throw new ConnectorError('ACCESS_FAILED', `${failed.message.replace(/\.?$/, '.')}${await undo(ctx, ssm, p, added, created)}`, { cause: failed });
+    const undone = await undo(ctx, ssm, p, added, created);
+    const err = new ConnectorError('ACCESS_FAILED', `${failed.message.replace(/\.?$/, '.')}${undone}`, { cause: failed });
+    // The instances reported the failure and the undo went through: they are as before.
+    throw undone.includes(UNDO_FAILED) ? err : unchanged(err);
   },
 
   async revoke(ctx, req) {

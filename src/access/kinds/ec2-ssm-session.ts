@@ -36,7 +36,7 @@ import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, parsePolicy, principalArn, refuseProtectedRole, type IamArn } from '../iam-common.js';
 import { ACCOUNT_ID, IDENTITY_STORE_ID, createAssignment, deleteAssignment, formatDuration, portalLink, slowDownRetry, ssoAdminClient, ssoInstance, type AssignmentRef, type SsoInstanceInfo } from '../identity-center.js';
 import { refuseProtectedAccounts } from '../accounts.js';
-import type { AccessContext, AccessKindDef, AccessRequest, Principal } from '../types.js';
+import { beforeChange, isUnchanged, sendChange, type AccessContext, type AccessKindDef, type AccessRequest, type Principal } from '../types.js';
 
 // EC2 instance ids (8 or 17 hex digits; 8–17 accepted) and hybrid managed nodes (mi-, 17).
 const INSTANCE_ID = /^(i-[0-9a-f]{8,17}|mi-[0-9a-f]{17})$/;
@@ -389,21 +389,21 @@ export const ec2SsmSession: AccessKindDef<Target> = {
   async grant(ctx, req) {
     const p = parsed(req);
     const expiresAt = req.expiresAt ?? null;
-    const doc = sessionPolicy(await partitionOf(ctx), p, expiresAt);
+    const doc = sessionPolicy(await beforeChange(() => partitionOf(ctx)), p, expiresAt);
     if (p.role) {
-      const iam = await roleClient(ctx, p);
-      await iam.send(new PutRolePolicyCommand({ RoleName: p.role.name, PolicyName: rolePolicyName(p), PolicyDocument: doc }));
+      const iam = await beforeChange(() => roleClient(ctx, p));
+      await sendChange(() => iam.send(new PutRolePolicyCommand({ RoleName: p.role!.name, PolicyName: rolePolicyName(p), PolicyDocument: doc })));
       return { policyName: rolePolicyName(p), expiresAt };
     }
-    const h = await ssoHandle(ctx);
+    const h = await beforeChange(() => ssoHandle(ctx));
     const name = permissionSetName(p);
     let arn: string | undefined;
     let created = false;
     try {
-      const r = await slowDownRetry(ctx, () => h.sso.send(new CreatePermissionSetCommand({
+      const r = await slowDownRetry(ctx, () => sendChange(() => h.sso.send(new CreatePermissionSetCommand({
         InstanceArn: h.inst.instanceArn, Name: name, SessionDuration: sessionDurationFor(ctx.now(), req.expiresAt),
         Description: `access-connector: Session Manager on ${p.ids.length} instance(s) in ${p.t.accountId} ${p.t.region}`,
-      })), isThrottle);
+      }))), isThrottle);
       arn = r.PermissionSet?.PermissionSetArn;
       created = true;
     } catch (err) {
@@ -411,6 +411,7 @@ export const ec2SsmSession: AccessKindDef<Target> = {
       if (!isConflict(err)) throw err;
       arn = await permissionSetByName(h, name);
     }
+    // Created but its ARN not returned: the permission set exists and revoke finds it by name.
     if (!arn) throw new ConnectorError('AWS_ERROR', `sso-admin.CreatePermissionSet: permission set ${name} was neither created nor found`);
     try {
       await putPermissionSetPolicy(ctx, h, arn, doc);
@@ -422,6 +423,9 @@ export const ec2SsmSession: AccessKindDef<Target> = {
       // The first assignment provisions the set in the account, with the policy just put.
       await createAssignment(ctx, assignmentOf(p, arn));
     } catch (err) {
+      // Only when the assignment was surely not made (refused, FAILED) is our permission set
+      // removed again: one an assignment may still be made with stays for revoke to remove.
+      if (!isUnchanged(err)) throw err;
       if (created && !(await deletePermissionSet(ctx, h, arn).catch(() => false))) {
         ctx.log.warn({ permissionSetArn: arn }, 'ec2.ssmSession: the permission set of a failed grant could not be deleted; a retry or revoke removes it');
       }

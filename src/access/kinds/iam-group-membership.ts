@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, isIamName, principalArn, type IamArn } from '../iam-common.js';
-import type { AccessContext, AccessKindDef, AccessRequest } from '../types.js';
+import { beforeChange, sendChange, type AccessContext, type AccessKindDef, type AccessRequest } from '../types.js';
 
 // Group names: 1–128 characters (reference_iam-quotas).
 const target = z.strictObject({
@@ -76,8 +76,8 @@ export const iamGroupMembership: AccessKindDef<Target> = {
 
   async grant(ctx, req) {
     const { user, groupName } = parsed(req);
-    const iam = await iamClientFor(ctx, user);
-    await iam.send(new AddUserToGroupCommand({ UserName: user.name, GroupName: groupName }));
+    const iam = await beforeChange(() => iamClientFor(ctx, user));
+    await sendChange(() => iam.send(new AddUserToGroupCommand({ UserName: user.name, GroupName: groupName })));
   },
 
   async revoke(ctx, req) {

@@ -16,7 +16,7 @@ import {
 import { z } from 'zod';
 import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, parseIamArn, principalArn, refuseProtectedRole, targetArn, type IamArn } from '../iam-common.js';
-import type { AccessContext, AccessKindDef, AccessRequest } from '../types.js';
+import { beforeChange, sendChange, type AccessContext, type AccessKindDef, type AccessRequest } from '../types.js';
 
 const target = z.strictObject({
   boundaryPolicyArn: z.string().superRefine((s, c) => {
@@ -101,9 +101,9 @@ export const iamPermissionsBoundary: AccessKindDef<Target> = {
 
   async grant(ctx, req, before) {
     const { principal, boundary } = parsed(ctx, req);
-    const iam = await iamClientFor(ctx, principal);
-    const previous = before.observed && 'previousBoundary' in before.observed ? before.observed.previousBoundary : await currentBoundary(ctx, iam, principal);
-    await putBoundary(iam, principal, boundary.arn);
+    const iam = await beforeChange(() => iamClientFor(ctx, principal));
+    const previous = before.observed && 'previousBoundary' in before.observed ? before.observed.previousBoundary : await beforeChange(() => currentBoundary(ctx, iam, principal));
+    await sendChange(() => putBoundary(iam, principal, boundary.arn));
     return { previousBoundary: previous ?? null };
   },
 

@@ -34,7 +34,7 @@ import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import { asList, awsMessage, checkIamPrincipal, iamClientFor, parseIamArn, parsePolicy, principalArn, principalHash, refuseProtectedRole, roleSessionNameFor, serializePolicy, targetArn, type IamArn, type PolicyDocument, type PolicyStatement } from '../iam-common.js';
 import { organizationOf } from '../accounts.js';
-import type { AccessContext, AccessKindDef, AccessRequest } from '../types.js';
+import { beforeChange, sendChange, unchanged, type AccessContext, type AccessKindDef, type AccessRequest } from '../types.js';
 
 /** The inline role policy holding the denies on sessions issued under revoked grants. */
 export const REVOKED_SESSIONS_POLICY = 'AccessConnectorRevokedSessions';
@@ -139,14 +139,14 @@ async function writeTrust(iam: IAMClient, p: Parsed, before: PolicyDocument, aft
 
 /** Adds the grant's statement (replacing an older one of ours) and writes the trust policy. */
 async function putStatement(ctx: AccessContext, p: Parsed, expiresAt: string): Promise<Record<string, unknown>> {
-  const org = await organizationOf(ctx);
+  const org = await beforeChange(() => organizationOf(ctx));
   if (!org) {
-    throw new ConnectorError('ACCESS_REFUSED', `iam.roleAssume trusts principals only inside an organization (aws:PrincipalOrgID), and the integration's account is in none`);
+    throw unchanged(new ConnectorError('ACCESS_REFUSED', `iam.roleAssume trusts principals only inside an organization (aws:PrincipalOrgID), and the integration's account is in none`));
   }
-  const iam = await iamClientFor(ctx, p.role);
-  const { role, trust } = await readRole(ctx, iam, p.role);
+  const iam = await beforeChange(() => iamClientFor(ctx, p.role));
+  const { role, trust } = await beforeChange(() => readRole(ctx, iam, p.role));
   const after = { ...trust, Statement: [...trust.Statement.filter((s) => s.Sid !== p.sid), grantStatement(p, expiresAt, org.id)] };
-  await writeTrust(iam, p, trust, after);
+  await sendChange(() => writeTrust(iam, p, trust, after));
   return { roleId: role.RoleId, sessionName: p.sessionName, organizationId: org.id, expiresAt };
 }
 

@@ -16,7 +16,7 @@ import type { IntegrationSession } from '../../aws/session.js';
 import { ConnectorError } from '../../errors.js';
 import { IDENTITY_STORE_ID, identityStoreClient, permissionSetInfo, policiesIn, portalLink, slowDownRetry, ssoAdminClient, ssoInstance } from '../identity-center.js';
 import { refuseProtectedAccounts } from '../accounts.js';
-import type { AccessContext, AccessKindDef, AccessRequest, PolicyFacts, Principal } from '../types.js';
+import { beforeChange, sendChange, type AccessContext, type AccessKindDef, type AccessRequest, type PolicyFacts, type Principal } from '../types.js';
 
 const target = z.strictObject({
   groupId: z.string().regex(IDENTITY_STORE_ID, 'must be an Identity Store group id'),
@@ -128,11 +128,11 @@ export const ssoGroupMembership: AccessKindDef<Target> = {
   },
 
   async grant(ctx, req) {
-    const { identityStoreId } = await ssoInstance(ctx);
-    const store = await identityStoreClient(ctx);
+    const { identityStoreId } = await beforeChange(() => ssoInstance(ctx));
+    const store = await beforeChange(() => identityStoreClient(ctx));
     await slowDownRetry(ctx, async () => {
       try {
-        await store.send(new CreateGroupMembershipCommand({ IdentityStoreId: identityStoreId, GroupId: req.target.groupId, MemberId: { UserId: req.principal.id } }));
+        await sendChange(() => store.send(new CreateGroupMembershipCommand({ IdentityStoreId: identityStoreId, GroupId: req.target.groupId, MemberId: { UserId: req.principal.id } })));
       } catch (err) {
         // Added since describe() looked (another job, the console): it is in place.
         if (!alreadyMember(err)) throw err;
