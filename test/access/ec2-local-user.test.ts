@@ -383,8 +383,9 @@ describe('ec2.localUser (simulator, SSM commands take 200 ms)', () => {
       expect(failed.message).toContain('access-connector: OS user ac-legacy exists but was not created by access-connector; it is left untouched');
       expect(failed.message).toContain(`undone on ${web2}`);
       expect(osUser(web2, 'ac-legacy')).toBeUndefined();
-      for (const call of [kind.revoke(ctx, req, {}), kind.cleanup!(ctx, req, {})]) {
-        const e = await rejection(call);
+      // One after the other: started together, the second could reject before anything awaits it.
+      for (const call of [() => kind.revoke(ctx, req, {}), () => kind.cleanup!(ctx, req, {})]) {
+        const e = await rejection(call());
         expect(e.code).toBe('ACCESS_FAILED');
         expect(e.message).toContain('not created by access-connector');
       }
