@@ -91,6 +91,14 @@ describe('ec2.localUser document on a real Linux user database (root, private na
     expect(host.asUser(USER, `echo '${FORGED} ${K2}' >> /var/lib/access-connector/keys/ac-alice`).code).not.toBe(0);
   });
 
+  test('the record\'s directories must be root\'s own: a link in their place is refused, nothing written through it', () => {
+    expect(host.root('mkdir -p /var/lib/access-connector /home/elsewhere && ln -s /home/elsewhere /var/lib/access-connector/keys').code).toBe(0);
+    const r = host.document({ action: 'grant', userName: USER, owner: OWNER, accessTag: TAG_A, sshPublicKey: K1 });
+    expect(r).toMatchObject({ code: 4, stderr: 'access-connector: /var/lib/access-connector/keys is not a directory owned by root; access-connector will not use it\n' });
+    expect(exists()).toBe(false);
+    expect(host.root('ls -A /home/elsewhere').stdout).toBe('');
+  });
+
   // Regression: revoke counted tagged lines in authorized_keys, so a forged tag kept the account open.
   test('forged tagged lines and extra keys: revoke still locks and leaves no key', () => {
     grant(TAG_A, K1);
