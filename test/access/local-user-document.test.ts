@@ -78,6 +78,11 @@ describe('ec2.localUser document on a real Linux user database (root, private na
     expect(revoke(TAG_A)).toMatchObject({ user: 'present', key: 'no', locked: 'yes', keys: '0' });
     expect(locked()).toBe(true);
     expect(usableKeys()).toEqual([]);
+    // A later grant opens the same account again, with its own key only.
+    expect(grant(TAG_B, K2)).toMatchObject({ key: 'yes', locked: 'no', keys: '1', created: 'no' });
+    expect(usableKeys()).toEqual([lineOf(K2, TAG_B)]);
+    expect(locked()).toBe(false);
+    revoke(TAG_B);
     expect(run('delete')).toMatchObject({ user: 'absent' });
     expect(exists()).toBe(false);
   });
