@@ -44,6 +44,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'LEDGER_TABLE', group: 'AWS', description: 'Name (or ARN) of the DynamoDB table of the grant ledger, in the connector\'s own account and region. `doctor` and the `check` job verify it.' },
   { name: 'GRANT_SWEEP_INTERVAL_SECONDS', group: 'Access', default: '60', description: 'Longest time between two looks in the grant ledger for grants past their `expiresAt` (10–3600). A pass also wakes the sweeper for the next expiry it read, so a grant is revoked when it expires, not up to an interval later. The sweep needs no control plane; several replicas may sweep at once.' },
   { name: 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', group: 'Access', default: '10', description: 'Identity Center account-assignment operations (create or delete) this process keeps in flight at once, across all jobs (1–50). AWS limits outstanding operations per instance; keep this at or below that quota minus what other tools use.' },
+  { name: 'CONNECTOR_ROLE_NAMES', group: 'Access', description: 'The IAM roles the connector itself runs as or through, as role names or role ARNs, separated by commas: its own role, the management role and the member role. No grant ever edits a role of these names (error `ROLE_PROTECTED`), in any account, whatever the integration sent. The templates and the chart set it; the integration\'s `roleArn` and `memberRoleName` are protected as well. A role name holding a comma cannot be listed.' },
   { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML; docs/policy.md): the veto no job can override. Validated at start-up.' },
 ];
 
@@ -79,6 +80,8 @@ export interface Config {
   policy?: Policy;
   grantSweepIntervalSeconds: number;
   ssoMaxOutstandingAssignments: number;
+  /** CONNECTOR_ROLE_NAMES: the connector's own role names, never edited by a grant. */
+  connectorRoleNames: string[];
 }
 
 /** Thrown by loadConfig; `variable` is the setting at fault. The message never holds a secret. */
@@ -117,6 +120,21 @@ function bool(env: Env, name: string): boolean {
   if (raw === undefined) return false;
   if (!/^(true|false|1|0)$/i.test(raw)) throw new ConfigError(name, `must be true or false (got "${raw.slice(0, 20)}")`);
   return /^(true|1)$/i.test(raw);
+}
+
+const ROLE_NAME = /^[\w+=.@-]{1,64}$/;
+const ROLE_ARN = /^arn:[a-z-]+:iam::\d{12}:role\/(?:[\w+=.@-]+\/)*([\w+=.@-]{1,64})$/;
+
+/** CONNECTOR_ROLE_NAMES: names or role ARNs (the name is what counts), comma-separated. */
+function roleNames(env: Env): string[] {
+  const raw = read(env, 'CONNECTOR_ROLE_NAMES');
+  if (raw === undefined) return [];
+  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((entry) => {
+    const name = ROLE_NAME.test(entry) ? entry : ROLE_ARN.exec(entry)?.[1];
+    if (name === undefined) throw new ConfigError('CONNECTOR_ROLE_NAMES', `each entry must be an IAM role name (1–64 of A-Z a-z 0-9 + = . @ _ -) or a role ARN (got "${entry.slice(0, 80)}")`);
+    return name;
+  });
+  return [...new Set(names)];
 }
 
 function readFile(name: string, path: string): string {
@@ -313,6 +331,7 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     controlPlaneConfigured: read(env, 'CONTROL_PLANE_URL') !== undefined,
     grantSweepIntervalSeconds: int(env, 'GRANT_SWEEP_INTERVAL_SECONDS', 60, 10, 3600),
     ssoMaxOutstandingAssignments: int(env, 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', 10, 1, 50),
+    connectorRoleNames: roleNames(env),
     ...(ledgerTable !== undefined && { ledgerTable }),
     ...(caPem !== undefined && { caPem }),
     ...(clientCert !== undefined && { clientCert }),

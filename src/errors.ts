@@ -107,9 +107,14 @@ export const ERROR_CODES = {
     meaning: "The customer's policy file (CONNECTOR_POLICY_FILE) forbids this access. Rules that can be decided from the job alone reject it on receipt (job.rejected policy); rules that need to read AWS first (an account's OU, what a group or permission set grants) fail it before any write.",
     fix: 'The message names the rule. Change the request, or have the customer change the policy file (docs/policy.md).',
   },
+  ROLE_PROTECTED: {
+    retryable: false,
+    meaning: 'The job would write to an IAM role the connector never edits, whatever the integration or the policy says: its own roles (CONNECTOR_ROLE_NAMES, the integration\'s management and member roles), OrganizationAccountAccessRole, AWSControlTowerExecution, AWSCloudFormationStackSetExecutionRole, stacksets-exec-*, AWSReservedSSO_* or a service-linked role. Refused before any AWS write.',
+    fix: 'The message names the rule. Grant through another role. Only OrganizationAccountAccessRole can be allowed, by the customer, with accessKinds.allowOrganizationAccountAccessRole in the policy file.',
+  },
   ACCESS_REFUSED: {
     retryable: false,
-    meaning: 'The connector refuses this access on its own, whatever the policy: for example the management account without allowManagementAccount, a role the connector never edits (AWSReservedSSO_*, service-linked, OrganizationAccountAccessRole, its own roles), or group writes to an externally managed identity source.',
+    meaning: 'The connector refuses this access on its own, whatever the policy: for example the management account without allowManagementAccount, or group writes to an externally managed identity source.',
     fix: 'The message says why. Most refusals protect the organization and have no override; allowManagementAccount is set on the integration.',
   },
   ACCESS_FAILED: {

@@ -61,9 +61,10 @@ export interface AccessContextOptions {
   signal?: AbortSignal;
   now?: () => number;
   ssoMaxOutstandingAssignments?: number;
-  /** Role names the connector itself uses (never edited by a grant). */
+  /** Role names the connector itself uses (never edited by a grant), from its configuration. */
   connectorRoleNames?: readonly string[];
   allowExternalIdentityWrites?: boolean;
+  allowOrganizationAccountAccessRole?: boolean;
 }
 
 export function makeAccessContext(o: AccessContextOptions): AccessContext {
@@ -83,6 +84,7 @@ export function makeAccessContext(o: AccessContextOptions): AccessContext {
       ssoMaxOutstandingAssignments: o.ssoMaxOutstandingAssignments ?? 10,
       connectorRoleNames: [...roleNames],
       allowExternalIdentityWrites: o.allowExternalIdentityWrites ?? false,
+      allowOrganizationAccountAccessRole: o.allowOrganizationAccountAccessRole ?? false,
     },
     // Not unref'd: in a CLI command this wait may be the only thing keeping the process alive.
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -85,22 +85,30 @@ export function targetArn(field: string, value: unknown, types: readonly IamReso
 }
 
 /**
- * Why the connector refuses to edit this role, or undefined. Checked on the ARN before any
- * call and again on what GetRole returns (the ARN may omit the real path). IAM role names
- * are unique regardless of case, so names compare case-insensitively.
+ * Why the connector refuses to edit this role (the rule's name and why), or undefined.
+ * Every kind that writes to an IAM role (trust policy, permissions boundary, inline policy)
+ * checks it on the ARN before any call and again on what GetRole returns. IAM role names
+ * are unique regardless of case, so names compare case-insensitively. Only the
+ * organization's access role can be allowed, by the customer's policy file; the connector's
+ * own role names come from its configuration (CONNECTOR_ROLE_NAMES) as well as from the
+ * integration, so a control plane cannot take them off the list.
  */
-export function protectedRoleReason(ctx: AccessContext, role: { name: string; path: string }): string | undefined {
+export function protectedRoleReason(ctx: AccessContext, role: { name: string; path: string }): { rule: string; why: string } | undefined {
   const name = role.name.toLowerCase();
-  if (name.startsWith('awsreservedsso_')) return `${role.name} is an IAM Identity Center role (AWSReservedSSO_*): Identity Center owns it`;
-  if (role.path.startsWith('/aws-service-role/') || role.path.startsWith('/aws-reserved/')) return `${role.name} is a service-linked or AWS-reserved role (path ${role.path}): only AWS may change it`;
-  if (name === 'organizationaccountaccessrole') return `${role.name} is the organization's administrative access role`;
-  if (ctx.settings.connectorRoleNames.some((n) => n.toLowerCase() === name)) return `${role.name} is one of the connector's own roles`;
+  if (ctx.settings.connectorRoleNames.some((n) => n.toLowerCase() === name)) return { rule: 'connector-role', why: 'one of the connector\'s own roles' };
+  if (name.startsWith('awsreservedsso_')) return { rule: 'identity-center-role', why: 'an IAM Identity Center role (AWSReservedSSO_*): Identity Center owns it' };
+  if (role.path.startsWith('/aws-service-role/') || role.path.startsWith('/aws-reserved/')) return { rule: 'service-linked-role', why: `a service-linked or AWS-reserved role (path ${role.path}): only AWS may change it` };
+  if (name === 'awscontroltowerexecution') return { rule: 'control-tower-role', why: 'the role AWS Control Tower manages accounts through' };
+  if (name === 'awscloudformationstacksetexecutionrole' || name.startsWith('stacksets-exec-')) return { rule: 'stackset-execution-role', why: 'a role CloudFormation StackSets deploy through (AWSCloudFormationStackSetExecutionRole, stacksets-exec-*)' };
+  if (name === 'organizationaccountaccessrole' && !ctx.settings.allowOrganizationAccountAccessRole) {
+    return { rule: 'organization-access-role', why: 'the organization\'s administrative access role (the customer may allow it with accessKinds.allowOrganizationAccountAccessRole in the policy file)' };
+  }
   return undefined;
 }
 
 export function refuseProtectedRole(ctx: AccessContext, role: { name: string; path: string }): void {
-  const why = protectedRoleReason(ctx, role);
-  if (why) throw new ConnectorError('ACCESS_REFUSED', `the connector never edits this role: ${why}`);
+  const p = protectedRoleReason(ctx, role);
+  if (p) throw new ConnectorError('ROLE_PROTECTED', `the connector never edits role ${role.name} (rule ${p.rule}): it is ${p.why}`);
 }
 
 /**

@@ -74,6 +74,8 @@ export function contextFor(deps: AccessDeps, integration: Integration, signal: A
     ...(deps.now && { now: deps.now }),
     ssoMaxOutstandingAssignments: deps.config.ssoMaxOutstandingAssignments,
     allowExternalIdentityWrites: deps.config.policy?.accessKinds.allowExternalIdentitySourceWrites ?? false,
+    connectorRoleNames: deps.config.connectorRoleNames,
+    allowOrganizationAccountAccessRole: deps.config.policy?.accessKinds.allowOrganizationAccountAccessRole ?? false,
   });
 }
 

@@ -98,6 +98,8 @@ export interface AccessContext {
     connectorRoleNames: readonly string[];
     /** Policy file opt-in: Identity Store group writes even when users come from an external IdP or AD. */
     allowExternalIdentityWrites: boolean;
+    /** Policy file opt-in: OrganizationAccountAccessRole may be edited like any other role. */
+    allowOrganizationAccountAccessRole: boolean;
   };
   /** Sleeps (honouring `signal` only when asked); tests shrink poll intervals through the simulator's time scale, not this. */
   sleep(ms: number): Promise<void>;

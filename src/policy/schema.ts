@@ -68,6 +68,8 @@ export const policySchema = z.strictObject({
        * be overwritten by the next provisioning run. Off by default.
        */
       allowExternalIdentitySourceWrites: z.boolean().default(false),
+      /** Lets grants edit OrganizationAccountAccessRole (trust, boundary, inline policy). Absent = false. */
+      allowOrganizationAccountAccessRole: z.boolean().optional(),
     })
     .default({ disabled: [], allowExternalIdentitySourceWrites: false }),
   maxDurationMinutes: z.number().int().min(1).max(525_600).optional(),

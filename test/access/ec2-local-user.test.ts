@@ -324,6 +324,21 @@ describe('ec2.localUser (simulator, SSM commands take 200 ms)', () => {
       await kind.revoke(ctx, req, kept);
     });
 
+    // Regression: revoke and cleanup counted tagged lines in authorized_keys, which the OS user can write.
+    test('what the user writes in authorized_keys never keeps access: forged tagged lines, extra keys, a replaced file', async () => {
+      const req = request(person('mallory'), [web1]);
+      await grant(req);
+      const u = osUser(web1, 'ac-mallory')!;
+      u.authorizedKeys!.push(`${K2.split(' ').slice(0, 2).join(' ')} access-connector:${'f'.repeat(32)}`, `${K2} laptop`);
+      const out = await kind.revoke(ctx, req, {});
+      expect(out!.notes!.join(' ')).toMatch(/ac-mallory locked on/);
+      expect(osUser(web1, 'ac-mallory')).toMatchObject({ locked: true, authorizedKeys: [], processes: 0 });
+      // Replaced while locked (a process that outlived nothing, or root by mistake): cleanup deletes the user anyway.
+      osUser(web1, 'ac-mallory')!.authorizedKeys = [`${K2.split(' ').slice(0, 2).join(' ')} access-connector:${'f'.repeat(32)}`];
+      await kind.cleanup!(ctx, req, {});
+      expect(osUser(web1, 'ac-mallory')).toBeUndefined();
+    });
+
     test('cleanup deletes the locked user and its home; cleanup and revoke again are no-ops', async () => {
       const req = request(person('erin'), [web1, web2]);
       await grant(req);
@@ -368,8 +383,9 @@ describe('ec2.localUser (simulator, SSM commands take 200 ms)', () => {
       expect(failed.message).toContain('access-connector: OS user ac-legacy exists but was not created by access-connector; it is left untouched');
       expect(failed.message).toContain(`undone on ${web2}`);
       expect(osUser(web2, 'ac-legacy')).toBeUndefined();
-      for (const call of [kind.revoke(ctx, req, {}), kind.cleanup!(ctx, req, {})]) {
-        const e = await rejection(call);
+      // One after the other: started together, the second could reject before anything awaits it.
+      for (const call of [() => kind.revoke(ctx, req, {}), () => kind.cleanup!(ctx, req, {})]) {
+        const e = await rejection(call());
         expect(e.code).toBe('ACCESS_FAILED');
         expect(e.message).toContain('not created by access-connector');
       }

@@ -305,11 +305,11 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       sim.stats.reset();
       for (const id of refused) {
         const req = request({ type: 'role', id }, t0);
-        expect((await rejection(kind.facts(ctx, req))).code).toBe('ACCESS_REFUSED');
-        if (id !== roleArn(PROD, 'AWSServiceRoleForSSO')) expect((await rejection(kind.grant(ctx, req, { present: false }))).code).toBe('ACCESS_REFUSED');
+        expect((await rejection(kind.facts(ctx, req))).code).toBe('ROLE_PROTECTED');
+        if (id !== roleArn(PROD, 'AWSServiceRoleForSSO')) expect((await rejection(kind.grant(ctx, req, { present: false }))).code).toBe('ROLE_PROTECTED');
       }
       // Role names compare regardless of case, as IAM's do.
-      expect((await rejection(kind.facts(ctx, request({ type: 'role', id: roleArn(PROD, 'organizationaccountaccessrole') }, t0)))).code).toBe('ACCESS_REFUSED');
+      expect((await rejection(kind.facts(ctx, request({ type: 'role', id: roleArn(PROD, 'organizationaccountaccessrole') }, t0)))).code).toBe('ROLE_PROTECTED');
       expect(calls('iam:PutRolePolicy')).toBe(0);
       // A role that does not exist, or an ARN with a made-up path.
       expect((await rejection(kind.facts(ctx, request({ type: 'role', id: roleArn(PROD, 'no-such-role') }, t0)))).code).toBe('AWS_NOT_FOUND');

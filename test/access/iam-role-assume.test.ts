@@ -320,13 +320,13 @@ describe('iam.roleAssume', () => {
       const r = req(principal, { roleArn: arn });
       sim.stats.reset();
       for (const step of steps(ctx, r)) {
-        expect({ arn, code: await codeOf(step()) }).toEqual({ arn, code: 'ACCESS_REFUSED' });
+        expect({ arn, code: await codeOf(step()) }).toEqual({ arn, code: 'ROLE_PROTECTED' });
       }
       expect({ arn, calls: sim.stats.snapshot().total.calls }).toEqual({ arn, calls: 0 });
     }
     // Roles named in the connector's settings too.
     const custom = { ...ctx, settings: { ...ctx.settings, connectorRoleNames: ['app-deployer'] } };
-    expect(await codeOf(iamRoleAssume.facts(custom, req(principal, { roleArn: roleArn(acct, 'app-deployer') })))).toBe('ACCESS_REFUSED');
+    expect(await codeOf(iamRoleAssume.facts(custom, req(principal, { roleArn: roleArn(acct, 'app-deployer') })))).toBe('ROLE_PROTECTED');
     // The real path counts even when the ARN hides it: that ARN is not the role's.
     expect(await codeOf(iamRoleAssume.facts(ctx, req(principal, { roleArn: roleArn(acct, 'AWSServiceRoleForSSO') })))).toBe('AWS_NOT_FOUND');
     expect(JSON.parse(sim.admin.getRole({ accountId: acct, roleName: 'OrganizationAccountAccessRole' })!.trustPolicy as string).Statement).toHaveLength(1);

@@ -10,12 +10,16 @@
 // - A user is ours only if the document created it: a root-only marker file records the
 //   owner (a digest of principal.id) and the uid. Any other user, `ac-` or not, is never
 //   touched; another person's `ac-` user is refused too (two userNames can sanitize alike).
-// - Each grant owns one authorized_keys line, `<key> access-connector:<accessTag>`, with
-//   accessTag a digest of the accessKey. Overlapping grants on one user keep their own
-//   lines, so revoking one never removes a key another still needs. Revoke removes its
-//   line; when no line of ours is left it deletes authorized_keys, locks and expires the
-//   account and kills the user's processes (open SSH sessions). cleanup() deletes the user
-//   and its home, only when no grant's line came back in the meantime.
+// - Each grant's key is recorded under its accessTag (a digest of the accessKey) in a
+//   root-only file outside the user's home (/var/lib/access-connector/keys/<user>), and
+//   authorized_keys is rewritten from that record alone on every grant and revoke, one line
+//   `<key> access-connector:<accessTag>` a grant: overlapping grants keep their own keys, and
+//   whatever the user wrote there (a forged tag, another key, a replaced file, a symlink) is
+//   dropped. The user's home is only ever touched as the user, never as root.
+// - Revoke forgets its key; when the record holds no grant for the user any more it locks
+//   and expires the account, kills the user's processes (open SSH sessions) and removes
+//   ~/.ssh, whatever the home holds. cleanup() deletes the user and its home once the record
+//   holds no grant for it; nothing in the home can keep it.
 //
 // OS user name: `ac-` + principal.userName's local part (before @), lowercased, with . + = ,
 // turned into -, cut to 32 characters. Names holding anything else (/ $ ; spaces, control
@@ -439,7 +443,7 @@ export const ec2LocalUser: AccessKindDef<Target> = {
         'The user has no password and no sudo; Session Manager does not log what happens inside SSH.',
       command: `ssh -o ProxyCommand="aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region ${p.region}" ${p.user}@${first}`,
       revokeLimits: [
-        'Revoke removes this key. When no other grant keeps a key for the user it also locks and expires the account and ends all of its processes, which closes open SSH sessions.',
+        'Revoke removes this key. When no other grant of the connector holds the user it also locks and expires the account, ends all of its processes (which closes open SSH sessions) and removes ~/.ssh, whatever the user wrote there.',
         'While another grant keeps the user unlocked, SSH sessions opened with this key stay open.',
         `Files the user left stay on the instance until the user is deleted, userCleanupAfterDays after revoke (now: ${ctx.integration.userCleanupAfterDays}).`,
       ],

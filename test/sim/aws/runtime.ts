@@ -40,7 +40,16 @@ export interface RuntimeOptions {
     /** Error answered beyond that limit (default ConflictException). */
     outstandingError?: 'ConflictException' | 'ThrottlingException';
   };
-  ssm?: { /** Time a command takes to reach Success (default 1000 ms, scaled). */ commandDelayMs?: number };
+  ssm?: {
+    /** Time a command takes to reach Success (default 1000 ms, scaled). */
+    commandDelayMs?: number;
+    /**
+     * Runs the connector's own AccessConnector-LocalUser document for real on a Linux instance
+     * (test/helpers/linux-host.ts) instead of the model, when it returns an outcome: the script's
+     * exit code, stdout and stderr. Returning undefined leaves that instance to the model.
+     */
+    localUserOn?: (instanceId: string, params: Record<string, string[]>) => { code: number; stdout: string; stderr: string } | undefined;
+  };
 }
 
 export interface WireRequest { method: string; path: string; headers: IncomingHttpHeaders; body: string }

@@ -59,9 +59,11 @@ export interface OsUser {
   uid?: number; gecos?: string; shell?: string;
   /** access-connector's root-only marker file: the owner digest and the uid it was written for. */
   marker?: { owner: string; uid: number };
+  /** access-connector's root-only record of the key it installed per grant (accessTag → key), outside the home. */
+  granted?: Record<string, string>;
   /** Password locked and account expired. */
   locked?: boolean;
-  /** ~/.ssh/authorized_keys, one entry a line. */
+  /** ~/.ssh/authorized_keys, one entry a line (the user may change it: tests do). */
   authorizedKeys?: string[];
   /** Processes the user runs (open SSH sessions); revoke's lock ends them. */
   processes?: number;

@@ -97,11 +97,14 @@ export function runLocalUser(inst: ManagedInstance, params: Record<string, strin
   let u: OsUser | undefined = inst.osUsers[name];
   const managed = () => !!u && !!u.marker && u.marker.uid === u.uid;
   const ownerOk = () => managed() && u!.marker!.owner === owner;
-  const tagged = () => (u?.authorizedKeys ?? []).filter((l) => / access-connector:[0-9a-f]{32}$/.test(l)).length;
+  // The root-only record of the keys installed per grant: the only thing revoke and delete count.
+  const granted = () => Object.keys(u?.granted ?? {}).length;
+  // authorized_keys is written whole from the record: what the user added there is gone.
+  const install = () => { u!.authorizedKeys = Object.entries(u!.granted ?? {}).map(([t, k]) => `${k} access-connector:${t}`); };
   const result = (extra = ''): Outcome => ({
     status: 'Success', code: 0, stderr: '',
     stdout: `access-connector-result: action=${action} user=${u ? 'present' : 'absent'} managed=${managed() ? 'yes' : 'no'} owner=${managed() ? (ownerOk() ? 'match' : 'other') : 'none'} ` +
-      `key=${u && line && u.authorizedKeys?.includes(line) ? 'yes' : 'no'} locked=${u?.locked ? 'yes' : 'no'} keys=${tagged()} created=${created ? 'yes' : 'no'}${extra}\n`,
+      `key=${u && line && u.granted?.[tag] === key && u.authorizedKeys?.includes(line) ? 'yes' : 'no'} locked=${u?.locked ? 'yes' : 'no'} keys=${granted()} created=${created ? 'yes' : 'no'}${extra}\n`,
   });
   const notMine = (): Outcome | undefined => {
     if (!managed()) return fail(3, `OS user ${name} exists but was not created by access-connector; it is left untouched`);
@@ -115,14 +118,16 @@ export function runLocalUser(inst: ManagedInstance, params: Record<string, strin
       if (!key || !tag) return fail(2, 'grant needs sshPublicKey and accessTag');
       if (!u) {
         const uid = Math.max(1000, ...Object.values(inst.osUsers).map((x) => x.uid ?? 0)) + 1;
-        u = inst.osUsers[name] = { state: action, parameters: params, at, uid, gecos: 'access-connector', shell: '/bin/bash', marker: { owner, uid }, locked: true, authorizedKeys: [], processes: 0 };
+        u = inst.osUsers[name] = { state: action, parameters: params, at, uid, gecos: 'access-connector', shell: '/bin/bash', marker: { owner, uid }, granted: {}, locked: true, authorizedKeys: [], processes: 0 };
         created = true;
       }
       const refused = notMine();
       if (refused) return refused;
+      const rest = { ...u.granted };
+      delete rest[tag];
+      u.granted = { ...rest, [tag]: key };
+      install();
       u.locked = false;
-      u.authorizedKeys ??= [];
-      if (!u.authorizedKeys.includes(line)) u.authorizedKeys.push(line);
       touch();
       return result();
     }
@@ -131,8 +136,8 @@ export function runLocalUser(inst: ManagedInstance, params: Record<string, strin
       if (u) {
         const refused = notMine();
         if (refused) return refused;
-        u.authorizedKeys = (u.authorizedKeys ?? []).filter((l) => !l.endsWith(` access-connector:${tag}`));
-        if (tagged() === 0) { u.authorizedKeys = []; lock(); }
+        delete u.granted?.[tag];
+        if (granted() === 0) { lock(); u.authorizedKeys = []; } else install();
         touch();
       }
       return result();
@@ -141,7 +146,7 @@ export function runLocalUser(inst: ManagedInstance, params: Record<string, strin
       if (!u) return result();
       const refused = notMine();
       if (refused) return refused;
-      if (tagged() > 0) return result(' kept=in-use');
+      if (granted() > 0) return result(' kept=in-use');
       lock();
       delete inst.osUsers[name];
       u = undefined;
@@ -239,7 +244,10 @@ export const ssmService: ServiceDef = {
           continue;
         }
         if (fail) continue;
-        if (d.name === LOCAL_USER_DOCUMENT) results[id] = runLocalUser(inst, params, ctx.now);
+        if (d.name === LOCAL_USER_DOCUMENT) {
+          const real = inst.platform === 'Linux' ? ctx.sim.options.ssm?.localUserOn?.(id, params) : undefined;
+          results[id] = real ? { status: real.code === 0 ? 'Success' : 'Failed', ...real } : runLocalUser(inst, params, ctx.now);
+        }
         else recordOsUser(inst, params, ctx.now);
       }
       r.commands.set(commandId, {
