@@ -37,7 +37,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'HEALTH_PORT', group: 'Health and logs', default: '8080', description: 'Port of `/healthz`, `/readyz` and `/metrics` (0 picks a free port).' },
   { name: 'HEALTH_HOST', group: 'Health and logs', default: '0.0.0.0', description: 'Address the health server binds to.' },
   { name: 'LOG_LEVEL', group: 'Health and logs', default: 'info', description: 'One of `trace`, `debug`, `info`, `warn`, `error`, `fatal`, `silent`.' },
-  { name: 'LOG_FORMAT', group: 'Health and logs', default: 'json', description: '`json` (one object per line, for log pipelines) or `pretty` (for a terminal).' },
+  { name: 'LOG_FORMAT', group: 'Health and logs', default: 'json', description: '`json` (one object per line, for log pipelines) or `pretty` (for a terminal; control, ANSI and bidi characters in any field are printed as `\\n`, `\\u001b`… so text from the control plane or AWS cannot fake a line).' },
   { name: 'AWS_REGION', group: 'AWS', description: 'Region of the connector\'s own AWS calls when a job does not name one (the SDK also reads `AWS_DEFAULT_REGION`).' },
   { name: 'AWS_QUOTA_SHARE', group: 'AWS', default: '0.5', description: 'Share of each AWS API quota the connector may use, per account and API family (0.05–1). The rest stays for the customer\'s own console and automation.' },
   { name: 'AWS_QUOTA_MULTIPLIER', group: 'AWS', default: '1', description: 'Multiplies the AWS API rates the connector assumes (1–1000). Raise it only for accounts whose quotas AWS has raised, or for a simulator running at a time scale; the rest of the time, lower `AWS_QUOTA_SHARE` instead.' },
