@@ -34,7 +34,7 @@ export const ERROR_CODES = {
   },
   CONTROL_PLANE_PIN_MISMATCH: {
     retryable: true,
-    meaning: 'The server certificate chain holds none of the public keys in CONTROL_PLANE_PINS. Nothing was sent to it.',
+    meaning: 'No certificate on the server\'s verified chain (each signature checked from the leaf up to a trusted certificate) carries one of the public keys in CONTROL_PLANE_PINS. Nothing was sent to it.',
     fix: 'If the control plane rotated its key, add the new pin next to the old one. If not, something is intercepting TLS: investigate.',
   },
   CONTROL_PLANE_REDIRECT: {

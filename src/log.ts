@@ -75,21 +75,35 @@ export function scrub(text: string): string {
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
-/** `LOG_FORMAT=pretty`: one readable line per entry, for a terminal. */
+// What a terminal would act on rather than print: C0 and C1 controls (newline, carriage
+// return, ESC and CSI start ANSI sequences), DEL, Unicode line/paragraph separators and
+// bidi marks, embeddings, overrides and isolates (they reorder what is displayed).
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Makes text from anywhere (control-plane messages, AWS names, tags, descriptions) safe to
+ * print: one line, no terminal control, shown in the order it is stored.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `LOG_FORMAT=pretty`: one readable line per entry, for a terminal. Every field is escaped with printable(). */
 export function prettyLine(jsonLine: string): string {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(jsonLine) as Record<string, unknown>;
   } catch {
-    return jsonLine;
+    return `${printable(jsonLine.replace(/\n$/, ''))}\n`;
   }
   const { time, level, msg, pid: _pid, hostname: _h, ...rest } = o;
   const t = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '';
   const extras = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${printable(k)}=${printable(typeof v === 'string' ? v : JSON.stringify(v))}`)
     .join(' ');
   const lvl = typeof level === 'string' ? level.toUpperCase() : (LEVEL_NAMES[level as number] ?? String(level));
-  return `${t} ${lvl.padEnd(5)} ${String(msg ?? '')}${extras ? `  ${extras}` : ''}\n`;
+  return `${t} ${printable(lvl.padEnd(5))} ${printable(String(msg ?? ''))}${extras ? `  ${extras}` : ''}\n`;
 }
 
 export interface LogOptions {

@@ -23,6 +23,8 @@ export interface Timing {
   authRetryMs: number;
   handshakeTimeoutMs: number;
   defaultHeartbeatSeconds: number;
+  /** A sync held at a full window this long resends its unacked frames on the live connection. */
+  ackResendMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -33,6 +35,7 @@ export const DEFAULT_TIMING: Timing = {
   authRetryMs: 5 * 60_000,
   handshakeTimeoutMs: 15_000,
   defaultHeartbeatSeconds: 20,
+  ackResendMs: 30_000,
 };
 
 /** Largest frame we accept from the socket at all; 1 MiB–8 MiB is answered with `error`. */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { capabilitiesOf } from '../jobs/registry.js';
 import type { JobHandler } from '../jobs/types.js';
 import { VERSION } from '../version.js';
-import { Connection, type Timing } from './connection.js';
+import { Connection, DEFAULT_TIMING, type Timing } from './connection.js';
 import { Dispatcher } from './dispatcher.js';
 import { HealthServer, type Readiness } from './health.js';
 import { Metrics } from './metrics.js';
@@ -34,7 +34,7 @@ export interface DaemonOptions {
 
 export class Daemon {
   readonly metrics: Metrics;
-  readonly outbox = new Outbox();
+  readonly outbox: Outbox;
   readonly connection: Connection;
   readonly dispatcher: Dispatcher;
   private readonly health: HealthServer;
@@ -45,6 +45,18 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     const { config, log, handlers } = opts;
     this.metrics = opts.metrics ?? new Metrics();
+    this.outbox = new Outbox({
+      resendAfterMs: opts.timing?.ackResendMs ?? DEFAULT_TIMING.ackResendMs,
+      onStall: (jobId, frames) => {
+        // Not connected: the next welcome resends the whole outbox anyway.
+        if (!this.connection.isReady || frames.length === 0) return;
+        log.warn(
+          { event: 'outbox.resend', jobId, frames: frames.length },
+          `no ack for ${frames.length} frame(s) of job ${jobId} at a full window; resending them on the same connection`,
+        );
+        for (const f of frames) this.connection.send(f);
+      },
+    });
     const caps = capabilitiesOf(handlers);
     this.connection = new Connection({
       config,

@@ -48,26 +48,65 @@ export function bypassesProxy(host: string, port: string, noProxy: readonly stri
   });
 }
 
-function spkiDigest(cert: tls.PeerCertificate): string | undefined {
-  // `cert.pubkey` is not SPKI for every key type (for EC it is the bare point), so the
-  // SubjectPublicKeyInfo is taken from the certificate itself.
-  if (!cert.raw) return undefined;
-  const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
+function spkiDigest(cert: X509Certificate): string {
+  // `PeerCertificate.pubkey` is not SPKI for every key type (for EC it is the bare point),
+  // so the SubjectPublicKeyInfo is taken from the certificate itself.
+  return createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 }
 
-/** Every SPKI digest in the presented chain (leaf first). */
-export function chainDigests(socket: tls.TLSSocket): string[] {
-  const out: string[] = [];
-  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  const seen = new Set<string>();
-  while (cert && Object.keys(cert).length > 0 && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
-    const d = spkiDigest(cert);
-    if (d) out.push(d);
-    cert = cert.issuerCertificate;
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+const parsedDefault: { certs?: X509Certificate[] } = {};
+const parsedCa = new Map<string, X509Certificate[]>();
+/** The trust store the handshake used, parsed: the default store plus every certificate of CONTROL_PLANE_CA_FILE. */
+function trustAnchors(caPem: string | undefined): X509Certificate[] {
+  const parse = (pems: string[]) =>
+    pems.flatMap((p) => {
+      try {
+        return [new X509Certificate(p)];
+      } catch {
+        return []; // a store entry Node cannot parse anchors nothing
+      }
+    });
+  parsedDefault.certs ??= parse(defaultTrust());
+  if (caPem === undefined) return parsedDefault.certs;
+  if (!parsedCa.has(caPem)) parsedCa.set(caPem, parse(caPem.match(PEM_CERT) ?? []));
+  return [...parsedDefault.certs, ...parsedCa.get(caPem)!];
+}
+
+/**
+ * SPKI digests of the certificates that lie on a verified path: from the leaf, each step
+ * to an issuer whose name and key id match AND whose key verifies the signature, up to a
+ * certificate of the trust store. The chain Node reports links certificates by name and
+ * key id only, so a server could append a certificate claiming any public key (a pinned
+ * key is public); such a certificate signs nothing on the path and is never matched.
+ */
+export function verifiedChainDigests(socket: tls.TLSSocket, caPem: string | undefined): string[] {
+  const anchors = trustAnchors(caPem);
+  const trusted = new Set(anchors.map((c) => c.fingerprint256));
+  // The leaf, then what else the server sent (as Node linked it), then the store:
+  // candidates, never proof. (Read once: after getPeerX509Certificate() Node returns an
+  // empty object here.)
+  const candidates = new Map<string, X509Certificate>();
+  let peer: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  if (!peer?.raw) return [];
+  const leaf = new X509Certificate(peer.raw);
+  while (peer?.raw && !candidates.has(peer.fingerprint256)) {
+    candidates.set(peer.fingerprint256, new X509Certificate(peer.raw));
+    peer = peer.issuerCertificate;
   }
-  return out;
+  for (const c of anchors) candidates.set(c.fingerprint256, c);
+  const verified = new Set<X509Certificate>();
+  const walk = (path: X509Certificate[]): void => {
+    const cert = path[path.length - 1]!;
+    if (trusted.has(cert.fingerprint256)) path.forEach((c) => verified.add(c));
+    if (path.length >= 10) return;
+    for (const issuer of candidates.values()) {
+      if (path.some((c) => c.fingerprint256 === issuer.fingerprint256) || !cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) continue;
+      walk([...path, issuer]);
+    }
+  };
+  walk([leaf]);
+  return [...verified].map(spkiDigest);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => void, what: string): Promise<T> {
@@ -150,13 +189,18 @@ function secure(socket: Socket, host: string, opts: DialOptions): Promise<tls.TL
     });
     t.once('secureConnect', () => {
       if (opts.pins.length > 0) {
-        const digests = chainDigests(t);
+        let digests: string[] = [];
+        try {
+          digests = verifiedChainDigests(t, opts.caPem);
+        } catch {
+          // A certificate the checks cannot read proves nothing: no pin matches.
+        }
         if (!digests.some((d) => opts.pins.includes(d))) {
           t.destroy();
           reject(
             new ConnectorError(
               'CONTROL_PLANE_PIN_MISMATCH',
-              `no key in the certificate chain of ${host} matches CONTROL_PLANE_PINS; connection refused before sending anything`,
+              `no key in the verified certificate chain of ${host} matches CONTROL_PLANE_PINS; connection refused before sending anything`,
             ),
           );
           return;

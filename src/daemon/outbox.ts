@@ -2,7 +2,19 @@
 // the order it was first produced, so a new connection can resend it in that order.
 // It also provides the per-job window: a sync may have at most `window` unacked
 // batches, which is what bounds memory while the control plane is slow or away.
+//
+// An ack can be lost while the connection stays up (the control plane dropped it, or
+// crashed between storing and acking). A sync waiting at a full window would then wait
+// until the next reconnect, possibly forever; so after `resendAfterMs` without the window
+// opening, the job's unacked frames are handed to `onStall` to be sent again (same ids:
+// the control plane dedupes them and acks each copy), and again every interval after.
 import type { OutboundFrame } from '../protocol/messages.js';
+
+export interface OutboxOptions {
+  /** How long a job may wait at a full window before its unacked frames are resent. */
+  resendAfterMs?: number;
+  onStall?: (jobId: string, frames: OutboundFrame[]) => void;
+}
 
 interface Waiter {
   jobId: string;
@@ -15,6 +27,8 @@ export class Outbox {
   private waiters: Waiter[] = [];
   private emptyWaiters: Array<() => void> = [];
   window = 16;
+
+  constructor(private readonly opts: OutboxOptions = {}) {}
 
   get size(): number {
     return this.pending.size;
@@ -57,18 +71,33 @@ export class Outbox {
     return this.batchesByJob.get(jobId) ?? 0;
   }
 
-  /** Resolves once the job has fewer than `window` unacked batches, or rejects on abort. */
+  /** The job's unacked frames, in their original order. */
+  framesOf(jobId: string): OutboundFrame[] {
+    return this.frames().filter((f) => 'jobId' in f && f.jobId === jobId);
+  }
+
+  /**
+   * Resolves once the job has fewer than `window` unacked batches, or rejects on abort.
+   * While it waits, onStall gets the job's unacked frames every `resendAfterMs`.
+   */
   waitForWindow(jobId: string, signal?: AbortSignal): Promise<void> {
     if (this.unackedBatches(jobId) < this.window) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
+      const { onStall, resendAfterMs } = this.opts;
+      const resendTimer =
+        onStall && resendAfterMs !== undefined && resendAfterMs > 0
+          ? setInterval(() => onStall(jobId, this.framesOf(jobId)), resendAfterMs).unref()
+          : undefined;
       const waiter: Waiter = {
         jobId,
         resolve: () => {
+          clearInterval(resendTimer);
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
       };
       const onAbort = () => {
+        clearInterval(resendTimer);
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(signal?.reason ?? new DOMException('aborted', 'AbortError'));
       };

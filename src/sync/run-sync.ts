@@ -30,6 +30,13 @@ export interface CoverageEntry {
   /** Why a unit was skipped (an optional field protocol v1 allows): `unchanged` in a delta, `regionDisabled`. */
   reason?: 'unchanged' | 'regionDisabled';
 }
+/** Attributes left unknown because an optional read was denied, unsupported or failing (src/sync/optional.ts). */
+export interface CoverageGap {
+  action: string;
+  reason: 'denied' | 'unsupported' | 'unavailable';
+  /** Accounts whose units had the gap, sorted. */
+  accounts: string[];
+}
 export interface SyncError {
   accountId: string;
   source: string;
@@ -83,6 +90,7 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   const coverage: CoverageEntry[] = [];
   const errors: SyncError[] = [];
   const warnings: Array<{ code: string; message: string; accountId?: string }> = [];
+  const gaps = new Map<string, { action: string; reason: CoverageGap['reason']; accounts: Set<string> }>();
   const completed = new Set<number>();
   const phash = paramsHash(params as Record<string, unknown>);
   let fingerprint = '';
@@ -100,6 +108,16 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
     warn: (code, message) => {
       if (warnings.length < 200) warnings.push({ code, message: message.slice(0, 500), accountId: unit.accountId });
       log.warn({ code, accountId: unit.accountId, source: unit.source }, message);
+    },
+    gap: (action, reason, message) => {
+      const key = `${action} ${reason}`;
+      let g = gaps.get(key);
+      if (!g) gaps.set(key, (g = { action, reason, accounts: new Set() }));
+      g.accounts.add(unit.accountId);
+      log.warn(
+        { event: 'sync.attribute_unknown', accountId: unit.accountId, source: unit.source, region: unit.region, action, reason },
+        `sync unit ${unitKey(unit)}: ${action} ${reason}, its attributes are sent as unknown: ${message.slice(0, 300)}`,
+      );
     },
     ...(userAttributes !== undefined && { userAttributes }),
   });
@@ -231,7 +249,10 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   if (signal.aborted) throw signal.reason ?? new DOMException('cancelled', 'AbortError');
   await batcher.flush(true);
 
-  return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
+  const coverageGaps: CoverageGap[] = [...gaps.values()]
+    .map((g) => ({ action: g.action, reason: g.reason, accounts: [...g.accounts].sort() }))
+    .sort((a, b) => a.action.localeCompare(b.action) || a.reason.localeCompare(b.reason));
+  return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor, coverageGaps), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
 }
 
 export function buildOutput(
@@ -242,6 +263,7 @@ export function buildOutput(
   errors: SyncError[],
   warnings: Array<{ code: string; message: string }>,
   cursor: string | undefined,
+  coverageGaps: CoverageGap[] = [],
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
     mode: params.mode,
@@ -251,6 +273,7 @@ export function buildOutput(
     accounts: plan.accounts.length,
     regions: plan.regions,
     coverage,
+    coverageGaps,
     errors,
     warnings,
     ...(cursor !== undefined && { cursor }),

@@ -49,6 +49,11 @@ export interface SourceContext {
   signal: AbortSignal;
   /** A partial problem inside the unit (kept in the result's warnings); the unit still completes. */
   warn(code: string, message: string): void;
+  /**
+   * An optional read gave up (src/sync/optional.ts): the attributes it feeds are unknown in
+   * this unit. The runner gathers these into the result's `coverageGaps`.
+   */
+  gap?(action: string, reason: 'denied' | 'unsupported' | 'unavailable', message: string): void;
   /** Identity Store user attributes the customer's policy lets leave the account (undefined = all). */
   userAttributes?: readonly string[];
 }

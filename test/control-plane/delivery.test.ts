@@ -72,6 +72,24 @@ describe('reference control plane: delivery', () => {
     c.close();
   });
 
+  it('dropAckOnce loses the ack of one matching frame; its resend is acked', async () => {
+    cp = await ReferenceControlPlane.start();
+    const c = await FakeConnector.welcomed(cp);
+    const { jobId } = cp.sendJob({ jobType: 'sync' });
+    cp.dropAckOnce((f) => f['type'] === 'sync.batch' && f['seq'] === 1);
+    const batch = (seq: number) => ({ type: 'sync.batch', id: `b-${seq}`, jobId, seq, entities: [entity(seq)] });
+    c.send(batch(0));
+    c.send(batch(1));
+    c.send(batch(2));
+    await c.next(() => acks(c).length === 2);
+    c.send(batch(1));
+    await c.next(() => acks(c).length === 3);
+    expect(acks(c)).toEqual(['b-0', 'b-2', 'b-1']);
+    expect(cp.droppedAcks).toEqual(['b-1']);
+    expect(cp.violations).toEqual([]);
+    c.close();
+  });
+
   it('delays acks by ackDelayMs', async () => {
     cp = await ReferenceControlPlane.start({ ackDelayMs: 200 });
     const c = await FakeConnector.welcomed(cp);

@@ -25,6 +25,8 @@ export const linesOf = (es: ReadonlyArray<{ kind: string; id: string }>): string
 export interface SourceRun {
   entities: Entity[];
   warnings: Array<{ code: string; message: string }>;
+  /** Optional reads given up (src/sync/optional.ts), with the unit's account. */
+  gaps: Array<{ action: string; reason: string; accountId: string }>;
 }
 
 /** The plan the runner would build for the simulator's world and these integration settings. */
@@ -59,6 +61,7 @@ export function planFor(world: World, integration: ReturnType<typeof awsLayer>['
 
 export async function runSource(source: EntitySource, plan: SyncPlan, unit: SyncUnit, layer: ReturnType<typeof awsLayer>, extra: Partial<SourceContext> = {}): Promise<SourceRun> {
   const warnings: SourceRun['warnings'] = [];
+  const gaps: SourceRun['gaps'] = [];
   const ctx: SourceContext = {
     session: layer.session,
     plan,
@@ -66,11 +69,12 @@ export async function runSource(source: EntitySource, plan: SyncPlan, unit: Sync
     log: layer.logs.log,
     signal: new AbortController().signal,
     warn: (code, message) => warnings.push({ code, message }),
+    gap: (action, reason) => gaps.push({ action, reason, accountId: unit.accountId }),
     ...extra,
   };
   const entities: Entity[] = [];
   for await (const e of source.read(ctx)) entities.push(e);
-  return { entities, warnings };
+  return { entities, warnings, gaps };
 }
 
 /**
@@ -88,5 +92,5 @@ export async function runAllUnits(source: EntitySource, plan: SyncPlan, layer: R
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker));
-  return { entities: runs.flatMap((r) => r.entities), warnings: runs.flatMap((r) => r.warnings) };
+  return { entities: runs.flatMap((r) => r.entities), warnings: runs.flatMap((r) => r.warnings), gaps: runs.flatMap((r) => r.gaps) };
 }

@@ -2,7 +2,7 @@
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
-import { testPki } from '../helpers/certs.js';
+import { chainPki, testPki } from '../helpers/certs.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { ConnectProxy } from '../helpers/proxy.js';
 
@@ -25,11 +25,12 @@ function connector(url: string, env: Record<string, string> = {}) {
 }
 
 /** A raw TLS endpoint that counts every application byte it receives. */
-async function recordingTlsServer(which: 'server' | 'impostor') {
+async function recordingTlsServer(which: 'server' | 'impostor' | { key: string; cert: string }) {
   const pki = testPki();
   const received: Buffer[] = [];
   let connections = 0;
-  const server: TlsServer = createTlsServer({ key: pki[which].keyPem, cert: pki[which].certPem }, (sock) => {
+  const creds = typeof which === 'string' ? { key: pki[which].keyPem, cert: pki[which].certPem } : which;
+  const server: TlsServer = createTlsServer(creds, (sock) => {
     sock.on('data', (d: Buffer) => received.push(d));
     sock.on('error', () => {});
   });
@@ -37,6 +38,11 @@ async function recordingTlsServer(which: 'server' | 'impostor') {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   cleanup.push(() => new Promise((r) => server.close(() => r(undefined))));
   return { port: (server.address() as AddressInfo).port, received, connections: () => connections };
+}
+
+/** Until the connector reports a failed attempt or the server received application bytes. */
+async function refusedOrLeaked(c: ConnectorProcess, received: Buffer[]): Promise<void> {
+  while (!c.logs().some((e) => e['event'] === 'connection.failed') && received.length === 0) await new Promise((r) => setTimeout(r, 20));
 }
 
 describe('TLS to the control plane', () => {
@@ -74,6 +80,33 @@ describe('TLS to the control plane', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(mitm.connections()).toBeGreaterThanOrEqual(2); // it kept trying, with backoff
     expect(Buffer.concat(mitm.received).length).toBe(0); // not one byte of HTTP: no Authorization header
+  });
+
+  // Regression: the pin was matched against the chain as linked by name, so an appended
+  // certificate that claims the pinned key (but whose signature links nothing) passed it.
+  test('a forged certificate with the pinned key appended to another valid chain: refused before any byte is sent', async () => {
+    const pki = chainPki();
+    for (const which of ['root', 'leaf'] as const) {
+      const mitm = await recordingTlsServer({ key: pki.other.leafKeyPem, cert: pki.forge(which) });
+      const c = connector(`wss://localhost:${mitm.port}/v1/connect`, {
+        CONNECTOR_ID: `forged-${which}`,
+        CONTROL_PLANE_CA_FILE: pki.caFile,
+        CONTROL_PLANE_PINS: `sha256/${pki.real.pins[which]}`,
+        CONNECTOR_TOKEN: 'forged-pin-canary-token',
+      });
+      await refusedOrLeaked(c, mitm.received);
+      expect({ which, bytes: Buffer.concat(mitm.received).length }).toEqual({ which, bytes: 0 });
+      expect({ which, code: c.logs().find((e) => e['event'] === 'connection.failed')!['code'] }).toEqual({ which, code: 'CONTROL_PLANE_PIN_MISMATCH' });
+    }
+  });
+
+  test('a pin on the real leaf, intermediate or root of a verified chain connects', async () => {
+    const pki = chainPki();
+    const cp = await ReferenceControlPlane.start({ tls: { keyPem: pki.real.leafKeyPem, certPem: pki.real.chainPem } });
+    cleanup.push(() => cp.close());
+    const levels = ['leaf', 'intermediate', 'root'] as const;
+    const cs = levels.map((which) => connector(cp.url, { CONNECTOR_ID: `pin-${which}`, CONTROL_PLANE_CA_FILE: pki.caFile, CONTROL_PLANE_PINS: `sha256/${pki.real.pins[which]}` }));
+    for (const c of cs) await c.waitForEvent('connection.ready');
   });
 
   test('mutual TLS presents the client certificate', async () => {
@@ -126,5 +159,21 @@ describe('HTTP CONNECT proxy', () => {
     expect((await c.waitForEvent('connection.failed'))['code']).toBe('CONTROL_PLANE_PIN_MISMATCH');
     expect(proxy.requests[0]!.target).toBe('localhost:443');
     expect(Buffer.concat(mitm.received).length).toBe(0);
+  });
+
+  test('behind the proxy, a forged certificate carrying the pinned intermediate key: refused, no token leaves', async () => {
+    const pki = chainPki();
+    const mitm = await recordingTlsServer({ key: pki.other.leafKeyPem, cert: pki.forge('intermediate') });
+    const proxy = await ConnectProxy.start({ redirectToPort: mitm.port });
+    cleanup.push(() => proxy.close());
+    const c = connector('wss://localhost:443/v1/connect', {
+      CONTROL_PLANE_CA_FILE: pki.caFile,
+      CONTROL_PLANE_PINS: `sha256/${pki.real.pins.intermediate}`,
+      HTTPS_PROXY: `http://127.0.0.1:${proxy.port}`,
+    });
+    await refusedOrLeaked(c, mitm.received);
+    expect(Buffer.concat(mitm.received).length).toBe(0);
+    expect(c.logs().find((e) => e['event'] === 'connection.failed')!['code']).toBe('CONTROL_PLANE_PIN_MISMATCH');
+    expect(proxy.requests[0]!.target).toBe('localhost:443');
   });
 });

@@ -1,7 +1,8 @@
 // Scenario 8: a man in the middle. (1) Under pinning, an impostor holding a certificate
-// from the same CA but another key, behind a proxy and reached directly, is refused on
-// every reconnect over many cycles and never receives one byte of application data (so
-// never the token). (2) In signed-jobs mode, unsigned, tampered (each field), replayed,
+// from the same CA but another key, and one holding a certificate from another trusted CA
+// that appends a forged certificate carrying the pinned key, each behind a proxy and
+// reached directly, are refused on every reconnect over many cycles and never receive one
+// byte of application data (so never the token). (2) In signed-jobs mode, unsigned, tampered (each field), replayed,
 // wrong-key and expired jobs never reach AWS and each gets the answer docs/protocol.md ("Signed jobs") gives.
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer as createTlsServer } from 'node:tls';
@@ -11,7 +12,7 @@ import { signingInput } from '../../src/protocol/signature.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { ReferenceControlPlane, type ControlPlaneEvent } from '../sim/control-plane/server.js';
-import { testPki } from '../helpers/certs.js';
+import { chainPki, testPki } from '../helpers/certs.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { ConnectProxy } from '../helpers/proxy.js';
 import { report, size } from './report.js';
@@ -27,11 +28,16 @@ function connector(env: Record<string, string>): ConnectorProcess {
   return p;
 }
 
-/** A TLS endpoint with a valid certificate (same CA) and another key, counting handshakes and every byte it decrypts. */
-async function impostor() {
+/**
+ * A TLS endpoint with a valid certificate and another key, counting handshakes and every
+ * byte it decrypts: by default from the same CA; `forged` presents another trusted CA's
+ * chain with a forged certificate carrying the pinned root key appended.
+ */
+async function impostor(forged = false) {
   const pki = testPki();
+  const creds = forged ? { key: chainPki().other.leafKeyPem, cert: chainPki().forge('root') } : { key: pki.impostor.keyPem, cert: pki.impostor.certPem };
   const state = { connections: 0, handshakes: 0, bytes: 0, data: '' };
-  const server = createTlsServer({ key: pki.impostor.keyPem, cert: pki.impostor.certPem }, (sock) => {
+  const server = createTlsServer(creds, (sock) => {
     state.handshakes++;
     sock.on('data', (d: Buffer) => {
       state.bytes += d.length;
@@ -54,7 +60,7 @@ async function until(what: string, test: () => boolean, timeoutMs: number): Prom
   }
 }
 
-test('a man in the middle under pinning, through a proxy and direct, over many reconnects: refused every time, zero bytes to the impostor', async () => {
+test('a man in the middle under pinning (other key; forged pinned-key certificate), through a proxy and direct, over many reconnects: refused every time, zero bytes to the impostor', async () => {
   const started = Date.now();
   const cycles = size(5, 100);
   const pki = testPki();
@@ -66,11 +72,22 @@ test('a man in the middle under pinning, through a proxy and direct, over many r
   const direct = await impostor();
   const viaProxy = connector(connectorEnv('wss://localhost:443/v1/connect', { ...pinned, CONNECTOR_ID: 'via-proxy', HTTPS_PROXY: `http://127.0.0.1:${proxy.port}` }));
   const straight = connector(connectorEnv(`wss://localhost:${direct.port}/v1/connect`, { ...pinned, CONNECTOR_ID: 'direct' }));
+  // The forger: a valid chain from another trusted CA plus a certificate claiming the pinned root key.
+  const chain = chainPki();
+  const forgedPins = { ...pinned, CONTROL_PLANE_CA_FILE: chain.caFile, CONTROL_PLANE_PINS: `sha256/${chain.real.pins.root}` };
+  const forgedBehindProxy = await impostor(true);
+  const forgedProxy = await ConnectProxy.start({ redirectToPort: forgedBehindProxy.port });
+  cleanup.push(() => forgedProxy.close());
+  const forgedDirect = await impostor(true);
+  const forgedViaProxy = connector(connectorEnv('wss://localhost:443/v1/connect', { ...forgedPins, CONNECTOR_ID: 'forged-via-proxy', HTTPS_PROXY: `http://127.0.0.1:${forgedProxy.port}` }));
+  const forgedStraight = connector(connectorEnv(`wss://localhost:${forgedDirect.port}/v1/connect`, { ...forgedPins, CONNECTOR_ID: 'forged-direct' }));
+  const impostors = [behindProxy, direct, forgedBehindProxy, forgedDirect];
+  const connectors = [viaProxy, straight, forgedViaProxy, forgedStraight];
 
-  await until(`${cycles} refused connections on each path`, () => behindProxy.state.connections >= cycles && direct.state.connections >= cycles, size(60_000, 600_000));
+  await until(`${cycles} refused connections on each path`, () => impostors.every((i) => i.state.connections >= cycles), size(60_000, 600_000));
   const refusals = (c: ConnectorProcess) => c.logs().filter((e) => e['event'] === 'connection.failed' || String(e['msg']).startsWith('connection attempt failed'));
-  await until('a log line for each refusal', () => refusals(viaProxy).length >= cycles && refusals(straight).length >= cycles, 15_000);
-  for (const c of [viaProxy, straight]) {
+  await until('a log line for each refusal', () => connectors.every((c) => refusals(c).length >= cycles), 15_000);
+  for (const c of connectors) {
     expect([...new Set(refusals(c).map((e) => e['code']))]).toEqual(['CONTROL_PLANE_PIN_MISMATCH']);
     expect(c.logs().some((e) => e['event'] === 'connection.ready')).toBe(false);
     expect(c.child.exitCode).toBeNull();
@@ -79,9 +96,11 @@ test('a man in the middle under pinning, through a proxy and direct, over many r
     expect((await fetch(`${health}/readyz`)).status).toBe(503);
     expect(c.output()).not.toContain(token);
   }
-  expect(proxy.requests.length).toBeGreaterThanOrEqual(cycles);
-  expect(proxy.requests.every((r) => r.target === 'localhost:443' && r.proxyAuthorization === undefined)).toBe(true);
-  expect([behindProxy.state.bytes, direct.state.bytes]).toEqual([0, 0]);
+  for (const p of [proxy, forgedProxy]) {
+    expect(p.requests.length).toBeGreaterThanOrEqual(cycles);
+    expect(p.requests.every((r) => r.target === 'localhost:443' && r.proxyAuthorization === undefined)).toBe(true);
+  }
+  expect(impostors.map((i) => i.state.bytes)).toEqual([0, 0, 0, 0]);
 
   // Control: the impostor's certificate is valid. Without pins the connector trusts it and
   // sends it the upgrade with the token, which is what pinning prevented above.
@@ -93,10 +112,12 @@ test('a man in the middle under pinning, through a proxy and direct, over many r
     cyclesPerPath: cycles,
     refusedViaProxy: behindProxy.state.connections,
     refusedDirect: direct.state.connections,
-    serverSideHandshakesCompleted: behindProxy.state.handshakes + direct.state.handshakes,
-    proxyTunnels: proxy.requests.length,
-    impostorBytes: behindProxy.state.bytes + direct.state.bytes,
-    tokenSeenByImpostor: [behindProxy, direct].some((i) => i.state.data.includes(token)),
+    forgedRefusedViaProxy: forgedBehindProxy.state.connections,
+    forgedRefusedDirect: forgedDirect.state.connections,
+    serverSideHandshakesCompleted: impostors.reduce((n, i) => n + i.state.handshakes, 0),
+    proxyTunnels: proxy.requests.length + forgedProxy.requests.length,
+    impostorBytes: impostors.reduce((n, i) => n + i.state.bytes, 0),
+    tokenSeenByImpostor: impostors.some((i) => i.state.data.includes(token)),
     unpinnedControlSawToken: exposed.state.data.includes(token),
     durationMs: Date.now() - started,
   });

@@ -99,6 +99,28 @@ describe('ec2 and resources sources: demo world', () => {
     });
   });
 
+  // Regression: a denied tag read failed the whole account × region unit.
+  test('ec2: ssm:ListTagsForResource denied: the hybrid node is still sent, its tags unknown', async () => {
+    const role = { accountId: '333333333301', roleName: 'AccessConnectorMember' };
+    const perms = sim.admin.getRole(role)!['permissions'] as { allow: string[]; deny?: string[] };
+    sim.admin.setRolePermissions({ ...role, ...perms, deny: [...(perms.deny ?? []), 'ssm:ListTagsForResource'] });
+    try {
+      const layer = layerFor(sim);
+      const plan = planFor(sim.world, layer.integration);
+      const unit = { source: 'ec2' as const, accountId: '333333333301', region: 'us-east-1' };
+      const r = await runSource(ec2Source, plan, unit, layer);
+      const truth = truthOf(sim, plan, 'ec2.managedInstance').filter((l) => l.includes(':us-east-1:333333333301:'));
+      expect(linesOf(r.entities)).toEqual(truth);
+      expect(r.gaps).toEqual([{ action: 'ssm:ListTagsForResource', reason: 'denied', accountId: '333333333301' }]);
+      const hybrid = r.entities.find((e) => e.attributes['instanceId'] === HYBRID)!;
+      expect(hybrid.tags).toBeUndefined();
+      expect(hybrid.attributes['unknownAttributes']).toEqual(['tags']);
+      expect(r.entities.filter((e) => e !== hybrid).every((e) => e.attributes['unknownAttributes'] === undefined)).toBe(true);
+    } finally {
+      sim.admin.setRolePermissions({ ...role, ...perms });
+    }
+  });
+
   test('ec2: the region filter limits the units and the instances', async () => {
     const layer = layerFor(sim, { regions: ['eu-west-1'] });
     const plan = planFor(sim.world, layer.integration);

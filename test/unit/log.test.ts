@@ -43,3 +43,31 @@ describe('log redaction', () => {
     expect(line).toBe('00:00:00.000 INFO  hello  jobId=j1\n');
   });
 });
+
+// Regression: strings from AWS (user names, tags, descriptions) reached the terminal raw.
+describe('untrusted text in log fields', () => {
+  const hostile = { userName: 'bob\n00:00:00.000 INFO  fake  event=access.revoked', tags: { 'team\u202e': 'x\u009b31m\u001b]0;title\u0007' }, description: 'a\u2028b\rc' };
+  test('pretty output escapes control, bidi and ANSI characters in the message, keys and values', () => {
+    const lines: string[] = [];
+    const log = createLogger({ format: 'pretty', destination: { write: (l: string) => lines.push(l) } });
+    log.info(hostile, 'user\u001b[2K synced\n');
+    expect(lines).toHaveLength(1);
+    const line = lines[0]!;
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    expect(line).toContain('INFO  user\\u001b[2K synced\\n  ');
+    expect(line).toContain('userName=bob\\n00:00:00.000 INFO  fake');
+    expect(line).toContain('team\\u202e');
+    expect(line).toContain('x\\u009b31m\\u001b]0;title\\u0007');
+    expect(line).toContain('description=a\\u2028b\\rc');
+  });
+
+  test('JSON output keeps each entry on one line with the exact text', () => {
+    const lines: string[] = [];
+    const log = createLogger({ destination: { write: (l: string) => lines.push(l) } });
+    log.info(hostile, 'user\u001b[2K synced\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.slice(0, -1)).not.toContain('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ ...hostile, msg: 'user\u001b[2K synced\n' });
+  });
+});

@@ -12,7 +12,8 @@ import { paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
-import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
+import { tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
+import { optionalRead, optionalTags, withUnknowns, type Unknown } from '../optional.js';
 
 /** The 17 regions every `aws` account has; every region launched since March 2019 is opt-in. */
 const ENABLED_BY_DEFAULT = new Set([
@@ -39,12 +40,16 @@ function rejectedInOptInRegion(err: unknown, partition: string, region: string):
   return partition === 'aws' && !ENABLED_BY_DEFAULT.has(region) && (code === 'UnrecognizedClientException' || code === 'InvalidClientTokenId');
 }
 
-async function hybridTags(ssm: SSMClient, instanceId: string): Promise<Record<string, string> | undefined> {
-  const out = await ssm.send(new ListTagsForResourceCommand({ ResourceType: 'ManagedInstance', ResourceId: instanceId }));
-  return tagRecord(out.TagList);
+/** Tags of an on-premises instance: optional, the instance is sent without them. */
+function hybridTags(ctx: SourceContext, ssm: SSMClient, instanceId: string) {
+  return optionalRead(ctx, 'ssm:ListTagsForResource', async () => {
+    const out = await ssm.send(new ListTagsForResourceCommand({ ResourceType: 'ManagedInstance', ResourceId: instanceId }));
+    return tagRecord(out.TagList);
+  });
 }
 
-function entity(ctx: SourceContext, i: InstanceInformation & { InstanceId: string }, tags: Record<string, string> | undefined, parentId: string | undefined): Entity {
+function entity(ctx: SourceContext, i: InstanceInformation & { InstanceId: string }, tagsRead: Record<string, string> | undefined | Unknown, parentId: string | undefined): Entity {
+  const tags = optionalTags(ctx.plan.integration, tagsRead);
   const { plan, unit } = ctx;
   const hybrid = i.InstanceId.startsWith('mi-');
   return {
@@ -57,8 +62,8 @@ function entity(ctx: SourceContext, i: InstanceInformation & { InstanceId: strin
     arn: hybrid
       ? `arn:${plan.partition}:ssm:${unit.region}:${unit.accountId}:managed-instance/${i.InstanceId}`
       : `arn:${plan.partition}:ec2:${unit.region}:${unit.accountId}:instance/${i.InstanceId}`,
-    ...tagFields(plan.integration, tags),
-    attributes: {
+    ...tags.fields,
+    attributes: withUnknowns({
       instanceId: i.InstanceId,
       resourceType: i.ResourceType,
       platformType: i.PlatformType,
@@ -70,7 +75,7 @@ function entity(ctx: SourceContext, i: InstanceInformation & { InstanceId: strin
       ipAddress: i.IPAddress,
       iamRole: i.IamRole,
       lastPingDateTime: i.LastPingDateTime?.toISOString(),
-    },
+    }, tags.unknown),
   };
 }
 
@@ -86,7 +91,7 @@ async function* read(ctx: SourceContext): AsyncGenerator<Entity> {
     for await (const page of pages) {
       for (const i of page) {
         if (!i.InstanceId) continue;
-        const tags = i.InstanceId.startsWith('mi-') ? await hybridTags(ssm, i.InstanceId) : undefined;
+        const tags = i.InstanceId.startsWith('mi-') ? await hybridTags(ctx, ssm, i.InstanceId) : undefined;
         yield entity(ctx, { ...i, InstanceId: i.InstanceId }, tags, parentId);
       }
     }

@@ -26,6 +26,7 @@ import { paginate, pageSize } from '../../aws/paginate.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
 import { tagFields, tagRecord, type EntitySource, type SourceContext } from '../types.js';
+import { optionalRead, UNKNOWN, withUnknowns, type Unknown } from '../optional.js';
 
 /**
  * GAAD (and ListRoles) page size. A GAAD page carries whole documents: per role a trust
@@ -93,21 +94,26 @@ function groupEntity(s: Scope, g: GroupDetail & { Arn: string }): Entity {
   };
 }
 
-function roleEntity(s: Scope, r: RoleDetail & { Arn: string }, extra: RoleExtra | undefined): Entity {
+function roleEntity(s: Scope, r: RoleDetail & { Arn: string }, extras: Map<string, RoleExtra> | Unknown): Entity {
+  const extra = extras === UNKNOWN ? undefined : extras.get(r.Arn);
   return {
     kind: 'iam.role',
     ...common(s, r.Arn, r.RoleName ?? r.Arn, r.Tags),
-    attributes: {
-      roleId: r.RoleId, path: r.Path, createDate: iso(r.CreateDate),
-      description: extra?.description ?? null,
-      trustPolicy: policyJson(s, r.AssumeRolePolicyDocument, `role ${r.Arn}`),
-      permissionsBoundary: r.PermissionsBoundary?.PermissionsBoundaryArn ?? null,
-      attachedManagedPolicies: attachedArns(r.AttachedManagedPolicies),
-      inlinePolicies: inlineNames(r.RolePolicyList),
-      maxSessionDuration: extra?.maxSessionDuration ?? null,
-      lastUsedDate: iso(r.RoleLastUsed?.LastUsedDate),
-      lastUsedRegion: r.RoleLastUsed?.Region ?? null,
-    },
+    attributes: withUnknowns(
+      {
+        roleId: r.RoleId, path: r.Path, createDate: iso(r.CreateDate),
+        trustPolicy: policyJson(s, r.AssumeRolePolicyDocument, `role ${r.Arn}`),
+        permissionsBoundary: r.PermissionsBoundary?.PermissionsBoundaryArn ?? null,
+        attachedManagedPolicies: attachedArns(r.AttachedManagedPolicies),
+        inlinePolicies: inlineNames(r.RolePolicyList),
+        lastUsedDate: iso(r.RoleLastUsed?.LastUsedDate),
+        lastUsedRegion: r.RoleLastUsed?.Region ?? null,
+      },
+      {
+        description: extras === UNKNOWN ? UNKNOWN : (extra?.description ?? null),
+        maxSessionDuration: extras === UNKNOWN ? UNKNOWN : (extra?.maxSessionDuration ?? null),
+      },
+    ),
   };
 }
 
@@ -134,27 +140,32 @@ function policyEntity(s: Scope, p: ManagedPolicyDetail & { Arn: string }): Entit
 
 /** A user's access keys: ids, status and last use. The API never returns a secret, and nothing here asks for one. */
 async function* accessKeys(s: Scope, iam: IAMClient, userArn: string, userName: string): AsyncGenerator<Entity> {
+  const lastUsed = (id: string) => optionalRead(s.ctx, 'iam:GetAccessKeyLastUsed', async () => (await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: id }))).AccessKeyLastUsed);
   for await (const page of paginate(async (t) => {
     const o = await iam.send(new ListAccessKeysCommand({ UserName: userName, MaxItems: pageSize('iam'), Marker: t }));
     return { items: o.AccessKeyMetadata, next: o.IsTruncated ? o.Marker : undefined };
   })) {
     for (const k of page) {
       if (!k.AccessKeyId) continue;
-      const used = (await iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: k.AccessKeyId }))).AccessKeyLastUsed;
+      const got = await lastUsed(k.AccessKeyId);
+      const used = got === UNKNOWN ? undefined : got;
       // A key never used has no date, and ServiceName / Region "N/A".
       const seen = used?.LastUsedDate !== undefined;
+      const ifKnown = <T>(v: T): T | Unknown => (got === UNKNOWN ? UNKNOWN : v);
       yield {
         kind: 'iam.accessKey',
         id: ids.accessKey(userArn, k.AccessKeyId),
         name: k.AccessKeyId,
         accountId: s.accountId,
         parentId: ids.iam(userArn),
-        attributes: {
-          accessKeyId: k.AccessKeyId, userName, status: k.Status ?? null, createDate: iso(k.CreateDate),
-          lastUsedDate: iso(used?.LastUsedDate),
-          lastUsedService: seen ? used?.ServiceName ?? null : null,
-          lastUsedRegion: seen ? used?.Region ?? null : null,
-        },
+        attributes: withUnknowns(
+          { accessKeyId: k.AccessKeyId, userName, status: k.Status ?? null, createDate: iso(k.CreateDate) },
+          {
+            lastUsedDate: ifKnown(iso(used?.LastUsedDate)),
+            lastUsedService: ifKnown(seen ? used?.ServiceName ?? null : null),
+            lastUsedRegion: ifKnown(seen ? used?.Region ?? null : null),
+          },
+        ),
       };
     }
   }
@@ -189,7 +200,8 @@ async function* readAccount(ctx: SourceContext, maxItems: number): AsyncGenerato
     parentId: ctx.plan.accounts.find((a) => a.id === accountId)?.arn ?? ids.account(ctx.plan.partition, accountId, ctx.plan.organization),
   };
   const iam = await ctx.session.memberClient(IAMClient, accountId);
-  const extras = await roleExtras(iam, maxItems);
+  // Only two role fields come from ListRoles: without it the roles are still sent.
+  const extras = await optionalRead(ctx, 'iam:ListRoles', () => roleExtras(iam, maxItems));
   // One page at a time: its entities are yielded (and each user's keys read) before the next page is asked for.
   for await (const [page] of paginate(async (t) => {
     const o = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User', 'Group', 'Role', 'LocalManagedPolicy'], MaxItems: maxItems, Marker: t }));
@@ -197,7 +209,7 @@ async function* readAccount(ctx: SourceContext, maxItems: number): AsyncGenerato
   })) {
     if (!page) continue;
     for (const g of (page.GroupDetailList ?? []).filter(hasArn)) yield groupEntity(s, g);
-    for (const r of (page.RoleDetailList ?? []).filter(hasArn)) yield roleEntity(s, r, extras.get(r.Arn));
+    for (const r of (page.RoleDetailList ?? []).filter(hasArn)) yield roleEntity(s, r, extras);
     for (const p of (page.Policies ?? []).filter(hasArn)) yield policyEntity(s, p);
     for (const u of (page.UserDetailList ?? []).filter(hasArn)) {
       yield userEntity(s, u);

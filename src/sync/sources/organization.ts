@@ -17,17 +17,22 @@ import { ConnectorError } from '../../errors.js';
 import { paginate, pageSize } from '../../aws/paginate.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
-import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan } from '../types.js';
+import { tagRecord, type EntitySource, type SourceContext, type SyncPlan } from '../types.js';
+import { optionalRead, optionalTags, withUnknowns } from '../optional.js';
 
-async function tagsOf(org: OrganizationsClient, resourceId: string): Promise<Record<string, string> | undefined> {
-  const tags: Array<{ Key?: string; Value?: string }> = [];
-  for await (const page of paginate(async (t) => {
-    const o = await org.send(new ListTagsForResourceCommand({ ResourceId: resourceId, NextToken: t }));
-    return { items: o.Tags, next: o.NextToken };
-  })) {
-    tags.push(...page);
-  }
-  return tagRecord(tags);
+/** Tags are optional: without them the tree is still discovered (and the sync can run). */
+async function tagsOf(ctx: SourceContext, org: OrganizationsClient, resourceId: string) {
+  const tags = await optionalRead(ctx, 'organizations:ListTagsForResource', async () => {
+    const list: Array<{ Key?: string; Value?: string }> = [];
+    for await (const page of paginate(async (t) => {
+      const o = await org.send(new ListTagsForResourceCommand({ ResourceId: resourceId, NextToken: t }));
+      return { items: o.Tags, next: o.NextToken };
+    })) {
+      list.push(...page);
+    }
+    return tagRecord(list);
+  });
+  return optionalTags(ctx.plan.integration, tags);
 }
 
 /** State of an account: `State` where AWS sends it (the `Status` field is being retired). */
@@ -54,8 +59,8 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
   const roots = (await org.send(new ListRootsCommand({ MaxResults: pageSize('organizations') }))).Roots ?? [];
   for (const root of roots) {
     if (!root.Id || !root.Arn) continue;
-    const tags = await tagsOf(org, root.Id);
-    yield { kind: 'aws.root', id: ids.root(root.Arn), name: root.Name ?? root.Id, arn: root.Arn, parentId: ids.organization(o.Arn), ...tagFields(integ, tags), attributes: { rootId: root.Id, policyTypes: root.PolicyTypes ?? [] } };
+    const tags = await tagsOf(ctx, org, root.Id);
+    yield { kind: 'aws.root', id: ids.root(root.Arn), name: root.Name ?? root.Id, arn: root.Arn, parentId: ids.organization(o.Arn), ...tags.fields, attributes: withUnknowns({ rootId: root.Id, policyTypes: root.PolicyTypes ?? [] }, tags.unknown) };
     // Depth-first over OUs with an explicit stack: the OU path of each account is known
     // when its parent is listed, and memory stays proportional to the tree's depth × width
     // of one level, not to the organization's size.
@@ -68,7 +73,7 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
       })) {
         for (const a of page) {
           if (!a.Id || integ.excludeAccountIds.includes(a.Id)) continue;
-          const tags = await tagsOf(org, a.Id);
+          const tags = await tagsOf(ctx, org, a.Id);
           const arn = ids.account(plan.partition, a.Id, orgRef);
           yield {
             kind: 'aws.account',
@@ -77,15 +82,18 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
             accountId: a.Id,
             arn: a.Arn ?? arn,
             parentId: parent.entityId,
-            ...tagFields(integ, tags),
-            attributes: {
-              state: accountState(a),
-              email: a.Email,
-              joinedMethod: a.JoinedMethod,
-              joinedTimestamp: a.JoinedTimestamp?.toISOString(),
-              ouPath: parent.path,
-              management: a.Id === o.MasterAccountId,
-            },
+            ...tags.fields,
+            attributes: withUnknowns(
+              {
+                state: accountState(a),
+                email: a.Email,
+                joinedMethod: a.JoinedMethod,
+                joinedTimestamp: a.JoinedTimestamp?.toISOString(),
+                ouPath: parent.path,
+                management: a.Id === o.MasterAccountId,
+              },
+              tags.unknown,
+            ),
           };
         }
       }
@@ -96,8 +104,8 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
         for (const ou of page) {
           // An excluded OU hides its whole subtree, the OU itself included.
           if (!ou.Id || !ou.Arn || excluded.has(ou.Id)) continue;
-          const tags = await tagsOf(org, ou.Id);
-          yield { kind: 'aws.organizationalUnit', id: ids.organizationalUnit(ou.Arn), name: ou.Name ?? ou.Id, arn: ou.Arn, parentId: parent.entityId, ...tagFields(integ, tags), attributes: { ouId: ou.Id, path: parent.path } };
+          const tags = await tagsOf(ctx, org, ou.Id);
+          yield { kind: 'aws.organizationalUnit', id: ids.organizationalUnit(ou.Arn), name: ou.Name ?? ou.Id, arn: ou.Arn, parentId: parent.entityId, ...tags.fields, attributes: withUnknowns({ ouId: ou.Id, path: parent.path }, tags.unknown) };
           stack.push({ id: ou.Id, entityId: ids.organizationalUnit(ou.Arn), path: [...parent.path, ou.Id] });
         }
       }

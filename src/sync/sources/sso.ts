@@ -19,6 +19,7 @@ import type { IntegrationSession } from '../../aws/session.js';
 import { paginate, pageSize } from '../../aws/paginate.js';
 import type { Entity } from '../../protocol/messages.js';
 import { isNotFound } from '../../aws/errors.js';
+import { optionalRead, UNKNOWN, withUnknowns } from '../optional.js';
 import { ids } from '../ids.js';
 import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
 
@@ -72,53 +73,71 @@ async function* permissionSets(ctx: SourceContext, sso: SSOAdminClient, instance
         if (isNotFound(err)) continue;
         throw err;
       }
-      const managed: string[] = [];
-      for await (const p of paginate(async (t) => {
-        const r = await sso.send(new ListManagedPoliciesInPermissionSetCommand({ ...psInput(arn), MaxResults: pageSize('ssoAdmin'), NextToken: t }));
-        return { items: r.AttachedManagedPolicies, next: r.NextToken };
-      })) for (const m of p) if (m.Arn) managed.push(m.Arn);
-      const customer: Array<{ name: string | undefined; path: string | undefined }> = [];
-      for await (const p of paginate(async (t) => {
-        const r = await sso.send(new ListCustomerManagedPolicyReferencesInPermissionSetCommand({ ...psInput(arn), MaxResults: pageSize('ssoAdmin'), NextToken: t }));
-        return { items: r.CustomerManagedPolicyReferences, next: r.NextToken };
-      })) for (const c of p) customer.push({ name: c.Name, path: c.Path });
+      // Everything below only describes the permission set: each read is optional.
+      const managed = await optionalRead(ctx, 'sso:ListManagedPoliciesInPermissionSet', async () => {
+        const out: string[] = [];
+        for await (const p of paginate(async (t) => {
+          const r = await sso.send(new ListManagedPoliciesInPermissionSetCommand({ ...psInput(arn), MaxResults: pageSize('ssoAdmin'), NextToken: t }));
+          return { items: r.AttachedManagedPolicies, next: r.NextToken };
+        })) for (const m of p) if (m.Arn) out.push(m.Arn);
+        return out;
+      });
+      const customer = await optionalRead(ctx, 'sso:ListCustomerManagedPolicyReferencesInPermissionSet', async () => {
+        const out: Array<{ name: string | undefined; path: string | undefined }> = [];
+        for await (const p of paginate(async (t) => {
+          const r = await sso.send(new ListCustomerManagedPolicyReferencesInPermissionSetCommand({ ...psInput(arn), MaxResults: pageSize('ssoAdmin'), NextToken: t }));
+          return { items: r.CustomerManagedPolicyReferences, next: r.NextToken };
+        })) for (const c of p) out.push({ name: c.Name, path: c.Path });
+        return out;
+      });
       // AWS answers an empty string when there is no inline policy.
-      const inline = (await sso.send(new GetInlinePolicyForPermissionSetCommand(psInput(arn)))).InlinePolicy ?? '';
-      const inlineSize = Buffer.byteLength(inline, 'utf8');
-      let boundary: { managedPolicyArn?: string; customerManagedPolicy?: { name: string | undefined; path: string | undefined } } | null = null;
-      try {
-        const b = (await sso.send(new GetPermissionsBoundaryForPermissionSetCommand(psInput(arn)))).PermissionsBoundary;
-        if (b?.ManagedPolicyArn) boundary = { managedPolicyArn: b.ManagedPolicyArn };
-        else if (b?.CustomerManagedPolicyReference) boundary = { customerManagedPolicy: { name: b.CustomerManagedPolicyReference.Name, path: b.CustomerManagedPolicyReference.Path } };
-      } catch (err) {
-        // No boundary is answered with ResourceNotFoundException.
-        if (!isNotFound(err)) throw err;
-      }
-      const tagList: Array<{ Key?: string; Value?: string }> = [];
-      for await (const p of paginate(async (t) => {
-        const r = await sso.send(new ListTagsForResourceCommand({ InstanceArn: instanceArn, ResourceArn: arn, NextToken: t }));
-        return { items: r.Tags, next: r.NextToken };
-      })) tagList.push(...p);
-      const tags = tagRecord(tagList);
+      const inline = await optionalRead(ctx, 'sso:GetInlinePolicyForPermissionSet', async () => (await sso.send(new GetInlinePolicyForPermissionSetCommand(psInput(arn)))).InlinePolicy ?? '');
+      const inlineSize = inline === UNKNOWN ? UNKNOWN : Buffer.byteLength(inline, 'utf8');
+      type Boundary = { managedPolicyArn?: string; customerManagedPolicy?: { name: string | undefined; path: string | undefined } } | null;
+      const boundary = await optionalRead(ctx, 'sso:GetPermissionsBoundaryForPermissionSet', async (): Promise<Boundary> => {
+        try {
+          const b = (await sso.send(new GetPermissionsBoundaryForPermissionSetCommand(psInput(arn)))).PermissionsBoundary;
+          if (b?.ManagedPolicyArn) return { managedPolicyArn: b.ManagedPolicyArn };
+          if (b?.CustomerManagedPolicyReference) return { customerManagedPolicy: { name: b.CustomerManagedPolicyReference.Name, path: b.CustomerManagedPolicyReference.Path } };
+          return null;
+        } catch (err) {
+          // No boundary is answered with ResourceNotFoundException.
+          if (isNotFound(err)) return null;
+          throw err;
+        }
+      });
+      const tags = await optionalRead(ctx, 'sso:ListTagsForResource', async () => {
+        const tagList: Array<{ Key?: string; Value?: string }> = [];
+        for await (const p of paginate(async (t) => {
+          const r = await sso.send(new ListTagsForResourceCommand({ InstanceArn: instanceArn, ResourceArn: arn, NextToken: t }));
+          return { items: r.Tags, next: r.NextToken };
+        })) tagList.push(...p);
+        return tagRecord(tagList);
+      });
       yield {
         kind: 'sso.permissionSet',
         id: ids.permissionSet(arn),
         name: ps?.Name ?? arn,
         arn,
         ...common,
-        ...tagFields(ctx.plan.integration, tags),
-        attributes: {
-          description: ps?.Description,
-          createdDate: ps?.CreatedDate?.toISOString(),
-          sessionDuration: ps?.SessionDuration,
-          relayState: ps?.RelayState,
-          managedPolicyArns: managed,
-          customerManagedPolicies: customer,
-          hasInlinePolicy: inlineSize > 0,
-          inlinePolicySize: inlineSize,
-          ...(inlineSize > 0 && inlineSize <= INLINE_POLICY_MAX && { inlinePolicy: inline }),
-          permissionsBoundary: boundary,
-        },
+        ...(tags !== UNKNOWN && tagFields(ctx.plan.integration, tags)),
+        attributes: withUnknowns(
+          {
+            description: ps?.Description,
+            createdDate: ps?.CreatedDate?.toISOString(),
+            sessionDuration: ps?.SessionDuration,
+            relayState: ps?.RelayState,
+            ...(inline !== UNKNOWN && inline.length > 0 && Buffer.byteLength(inline, 'utf8') <= INLINE_POLICY_MAX && { inlinePolicy: inline }),
+          },
+          {
+            managedPolicyArns: managed,
+            customerManagedPolicies: customer,
+            hasInlinePolicy: inlineSize === UNKNOWN ? UNKNOWN : inlineSize > 0,
+            inlinePolicySize: inlineSize,
+            permissionsBoundary: boundary,
+            ...(tags === UNKNOWN && { tags: UNKNOWN }),
+          },
+        ),
       };
     }
   }

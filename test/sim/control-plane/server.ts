@@ -200,6 +200,8 @@ export class ReferenceControlPlane {
   readonly violations: string[] = [];
   readonly closes: SessionClose[] = [];
   readonly reconnectGaps: ReconnectGap[] = [];
+  /** Ids whose ack was deliberately lost (dropAckOnce), in order. */
+  readonly droppedAcks: string[] = [];
 
   private readonly opts: ControlPlaneOptions;
   private readonly heartbeatSeconds: number;
@@ -208,6 +210,7 @@ export class ReferenceControlPlane {
   private tokens: string[];
   private rejectStatus: 401 | 403 | null;
   private autoAck: boolean;
+  private ackDrops: Array<(frame: Record<string, unknown>) => boolean> = [];
   private silent = false;
   private closed = false;
   /** True while every session is being ended at once: redeliveries then wait for a new welcome. */
@@ -501,7 +504,7 @@ export class ReferenceControlPlane {
       return;
     }
     const f = result.data as Record<string, unknown>;
-    if (id && ACKED_TYPES.has(type as never)) this.onAckable(session, id);
+    if (id && ACKED_TYPES.has(type as never)) this.onAckable(session, id, f);
     const jobId = typeof f['jobId'] === 'string' ? (f['jobId'] as string) : undefined;
     const job = jobId ? this.jobTable.get(jobId) : undefined;
     if (jobId && !job && !this.rawJobIds.has(jobId)) this.violation(`${where}: ${type} for jobId ${jobId}, which was never sent`);
@@ -606,7 +609,13 @@ export class ReferenceControlPlane {
     else if (seen.canonical !== canonical) this.violation(`${where}: ${type} reuses id ${id} with different content`);
   }
 
-  private onAckable(session: Session, id: string): void {
+  private onAckable(session: Session, id: string, frame: Record<string, unknown>): void {
+    const drop = this.ackDrops.findIndex((matches) => matches(frame));
+    if (drop >= 0) {
+      this.ackDrops.splice(drop, 1);
+      this.droppedAcks.push(id);
+      return;
+    }
     if (!this.autoAck) {
       session.pendingAck.add(id);
       return;
@@ -872,6 +881,14 @@ export class ReferenceControlPlane {
   ack(ids: string[], sessionId?: string): void {
     const targets = sessionId ? [this.sessionFor(sessionId)] : this.welcomedSessions();
     for (const s of targets) this.sendAck(s, ids);
+  }
+
+  /**
+   * The ack of the next frame matching `pred` is lost: never sent, on a connection that
+   * stays up. A later copy of the same frame is acked as usual.
+   */
+  dropAckOnce(pred: (frame: Record<string, unknown>) => boolean): void {
+    this.ackDrops.push(pred);
   }
 
   /** Turning auto-ack on also acks everything pending, so a sync held at its window resumes. */
