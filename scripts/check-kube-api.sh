@@ -48,7 +48,8 @@ etcd --name ci --data-dir "$work/etcd" \
 pids+=($!)
 
 # The API server needs a service-account signing key and a token to let kubectl in
-# (system:masters). Its serving certificate is self-signed into --cert-dir.
+# (system:masters). Its serving certificate is self-signed into --cert-dir. No endpoint
+# reconciler: it refuses a loopback address, and nothing here needs the kubernetes Service.
 openssl genrsa -out "$work/sa.key" 2048 2>/dev/null
 token="$(openssl rand -hex 24)"
 echo "$token,ci-admin,ci-admin,system:masters" >"$work/tokens.csv"
@@ -60,8 +61,10 @@ echo "$token,ci-admin,ci-admin,system:masters" >"$work/tokens.csv"
   --service-account-signing-key-file "$work/sa.key" \
   --service-cluster-ip-range 10.96.0.0/16 \
   --token-auth-file "$work/tokens.csv" --authorization-mode RBAC \
+  --endpoint-reconciler-type none \
   --enable-priority-and-fairness=false >"$work/apiserver.log" 2>&1 &
-pids+=($!)
+api_pid=$!
+pids+=("$api_pid")
 
 export KUBECONFIG="$work/kubeconfig"
 "$kubectl" config set-cluster ci --server "https://127.0.0.1:$api_port" --insecure-skip-tls-verify=true >/dev/null
@@ -71,6 +74,7 @@ export KUBECONFIG="$work/kubeconfig"
 ready=0
 for _ in $(seq 1 240); do
   if "$kubectl" get --raw /readyz >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$api_pid" 2>/dev/null || break
   sleep 1
 done
 [ "$ready" = 1 ] || { tail -30 "$work/apiserver.log" >&2; tail -10 "$work/etcd.log" >&2; fail "kube-apiserver did not become ready"; }
