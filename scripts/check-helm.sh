@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the Helm chart helm/access-connector, offline (CI runs it; it installs its tools):
-#   1. helm lint --strict with every value set in test/helm/values/ (and the bare defaults
+#   1. helm lint --strict with every value set in the chart's ci/*-values.yaml (chart-testing's
+#      layout; the bare defaults
 #      must fail: connectorId, controlPlane.url, the token and the image are required);
 #   2. helm template of every value set, validated by kubernetes-validate --strict against
 #      the Kubernetes versions below; ServiceMonitor (a CRD it has no schema for) is checked
@@ -15,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 chart=helm/access-connector
-values_dir=test/helm/values
+values_dir=$chart/ci
 # Render for the version we pin; validate against it and against the chart's kubeVersion floor.
 render_version=1.33.0
 validate_versions=(1.25.0 1.33.0)
@@ -44,7 +45,7 @@ summary() { printf 'check-helm: %-16s %s\n' "$1" "$2"; }
 fail() { summary "$1" "FAILED: $2"; failed=1; }
 render() { "$helm" template ac "$chart" --namespace "$namespace" --kube-version "$render_version" "$@"; }
 
-value_files=("$values_dir"/*.yaml)
+value_files=("$values_dir"/*-values.yaml)
 [ "${#value_files[@]}" -gt 0 ] && [ -f "${value_files[0]}" ] || { echo "check-helm: no value sets in $values_dir" >&2; exit 1; }
 
 # --- 1. lint ---------------------------------------------------------------------------
@@ -64,10 +65,13 @@ fi
 summary lint "$n/$(( ${#value_files[@]} + 1 )) passed (each value set; bare defaults refused)"
 
 # --- 2. render and validate --------------------------------------------------------------
+# Rendered once for the version we pin (out/, what the assertions and checkov read) and
+# once per validated version (fields such as the PDB's unhealthyPodEvictionPolicy depend on
+# the API server's version, as helm install would see it).
 mkdir -p "$work/out"
 n=0
 for f in "${value_files[@]}"; do
-  name="$(basename "$f" .yaml)"
+  name="$(basename "$f" -values.yaml)"
   if render -f "$f" >"$work/out/$name.yaml" 2>"$work/render.log"; then
     n=$((n + 1))
   else
@@ -78,7 +82,12 @@ resources=$(cat "$work"/out/*.yaml | grep -c '^kind:' || true)
 summary template "$n/${#value_files[@]} value sets rendered ($resources objects)"
 
 for v in "${validate_versions[@]}"; do
-  "$venv/kubernetes-validate" --strict --quiet -k "$v" "$work"/out/*.yaml >"$work/kv.log" 2>&1 || true
+  mkdir -p "$work/out-$v"
+  for f in "${value_files[@]}"; do
+    "$helm" template ac "$chart" --namespace "$namespace" --kube-version "$v" -f "$f" >"$work/out-$v/$(basename "$f")" 2>"$work/render.log" \
+      || { cat "$work/render.log"; fail "template $v" "$f"; }
+  done
+  "$venv/kubernetes-validate" --strict --quiet -k "$v" "$work/out-$v"/*.yaml >"$work/kv.log" 2>&1 || true
   # Unknown kinds only warn; the one we expect (ServiceMonitor) is checked in step 4.
   errors=$(grep -v -E '^WARN .*Couldn.t find schema for kind ServiceMonitor with api version monitoring.coreos.com/v1' "$work/kv.log" || true)
   skipped=$(grep -c '^WARN .*ServiceMonitor' "$work/kv.log" || true)
@@ -90,7 +99,7 @@ for v in "${validate_versions[@]}"; do
 done
 
 # --- 3. bad values are refused -----------------------------------------------------------
-base="$values_dir/minimal.yaml"
+base="$values_dir/minimal-values.yaml"
 # Each case: the expected text in helm's error | the helm arguments.
 bad_cases=(
   "/connectorId|--set connectorId="
@@ -106,6 +115,15 @@ bad_cases=(
   "resources.limits.memory must end in Mi or Gi|--set resources.limits.memory=512M"
   "/policy|--set policy.readOnly=true"
   "/image/digest|--set image.digest=latest"
+  "extraEnv sets CONNECTOR_ID, which the chart sets|--set extraEnv[0].name=CONNECTOR_ID --set extraEnv[0].value=other"
+  "extraEnv sets LOG_LEVEL, which the chart sets|--set extraEnv[0].name=LOG_LEVEL --set extraEnv[0].value=debug"
+  "extraEnv sets FOO twice|--set extraEnv[0].name=FOO --set extraEnv[0].value=1 --set extraEnv[1].name=FOO --set extraEnv[1].value=2"
+  "/networkPolicy/httpsCidrs/0|--set networkPolicy.httpsCidrs[0]=999.1.1.1/99"
+  "/networkPolicy/proxyCidrs/0|--set networkPolicy.proxyCidrs[0]=10.0.0.0/33"
+  "/networkPolicy/httpsCidrs/0|--set networkPolicy.httpsCidrs[0]=10.0.0.1"
+  "networkPolicy.proxyPort is required with proxy.existingSecret|--set networkPolicy.enabled=true --set proxy.existingSecret=proxy-url"
+  "/extraVolumeMounts/0|--set extraVolumeMounts[0].name=x --set extraVolumeMounts[0].mountPath=relative"
+  "/topologySpreadConstraints/0|--set topologySpreadConstraints[0].maxSkew=1 --set topologySpreadConstraints[0].topologyKey=zone"
 )
 n=0
 for case in "${bad_cases[@]}"; do
@@ -125,6 +143,16 @@ summary refused "$n/${#bad_cases[@]} bad value sets refused for the expected rea
 app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$chart/Chart.yaml")
 pkg_version=$("$venv/python" -c 'import json; print(json.load(open("package.json"))["version"])')
 [ "$app_version" = "$pkg_version" ] || fail assertions "Chart.yaml appVersion $app_version is not package.json's $pkg_version"
+# Helm's conventions: the metadata a chart repository shows, pointing where package.json does.
+"$venv/python" - "$chart/Chart.yaml" <<'PY' || fail assertions "Chart.yaml metadata"
+import json, sys, yaml
+chart = yaml.safe_load(open(sys.argv[1])); pkg = json.load(open("package.json"))
+missing = [k for k in ("icon", "home", "sources", "maintainers", "kubeVersion", "description") if not chart.get(k)]
+if missing: sys.exit(f"Chart.yaml lacks {missing}")
+if chart["home"] != pkg["homepage"] or pkg["repository"]["url"].removesuffix(".git") not in chart["sources"]:
+    sys.exit("Chart.yaml home/sources differ from package.json homepage/repository")
+if not chart["icon"].startswith("https://"): sys.exit("Chart.yaml icon must be an https URL")
+PY
 if random=$(grep -nE '\{\{[^}]*\b(randAlpha|randAlphaNum|randNumeric|randAscii|randBytes|uuidv4|now|genPrivateKey|genCA)\b' "$chart"/templates/*); then
   echo "$random"; fail assertions "templates use a value that changes on every render (pods would roll on every upgrade)"
 fi
@@ -140,6 +168,7 @@ def check(cond, what):
     if not cond:
         problems.append(what)
 
+import ipaddress
 expected_node_options = {
     "minimal": "--max-old-space-size=384 --max-semi-space-size=4",
     "nodeoptions-gi": "--max-old-space-size=1152 --max-semi-space-size=4",
@@ -184,8 +213,39 @@ for path in sorted(glob.glob(os.path.join(out, "*.yaml"))):
     tmeta = dep["spec"]["template"]["metadata"]
     for k in tmeta.get("labels", {}):
         check(k not in ("helm.sh/chart", "app.kubernetes.io/version"), f"{name}: {k} on the pod template rolls pods on chart upgrades")
-    # A PodDisruptionBudget only with more than one replica.
+    # A PodDisruptionBudget only with more than one replica, and one that never blocks a
+    # drain while the replicas are unready (control plane unreachable).
     check(("PodDisruptionBudget" in kinds) == (dep["spec"]["replicas"] > 1), f"{name}: PodDisruptionBudget vs replicas")
+    for pdb in kinds.get("PodDisruptionBudget", []):
+        check(pdb["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow", f"{name}: PDB unhealthyPodEvictionPolicy")
+    # extraEnv never repeats a name.
+    names = [e["name"] for e in c.get("env", [])]
+    check(len(names) == len(set(names)), f"{name}: duplicate env names {sorted(n for n in names if names.count(n) > 1)}")
+    # The NetworkPolicy opens the control plane's own port and the proxy's.
+    for np_ in kinds.get("NetworkPolicy", []):
+        from urllib.parse import urlsplit
+        cp = urlsplit(value("CONTROL_PLANE_URL"))
+        ports = {p["port"] for rule in np_["spec"]["egress"] for p in rule.get("ports", [])}
+        check((cp.port or 443) in ports and 443 in ports, f"{name}: NetworkPolicy egress {sorted(ports)} lacks the control plane's port {cp.port or 443}")
+        for rule in np_["spec"]["egress"]:
+            for peer in rule.get("to", []):
+                if "ipBlock" in peer:
+                    ipaddress.ip_network(peer["ipBlock"]["cidr"])  # raises on a bad CIDR
+    if name == "egress-ports":
+        np_ports = {p["port"] for rule in kinds["NetworkPolicy"][0]["spec"]["egress"] for p in rule.get("ports", [])}
+        check({443, 8443, 3128} <= np_ports, f"{name}: egress ports {sorted(np_ports)}, expected 443, 8443 and 3128")
+    if name == "extras":
+        for d in docs:
+            meta = d["metadata"]
+            check(meta.get("labels", {}).get("team") == "platform-security", f"{name}: {d['kind']} lacks commonLabels")
+            check(meta.get("annotations", {}).get("owner") == "platform-security@example.com", f"{name}: {d['kind']} lacks commonAnnotations")
+        check(tmeta["labels"].get("team") == "platform-security", f"{name}: pod template lacks commonLabels")
+        check(any(v["name"] == "extra-ca" for v in pod["volumes"]) and "/etc/corporate-ca" in mounts, f"{name}: extraVolumes/extraVolumeMounts")
+        (tsc,) = pod["topologySpreadConstraints"]
+        check(tsc["whenUnsatisfiable"] == "DoNotSchedule" and tsc["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"],
+              f"{name}: topologySpreadConstraints {tsc}")
+        check(pod["securityContext"].get("fsGroupChangePolicy") == "OnRootMismatch", f"{name}: podSecurityContext override")
+        check(value("AWS_QUOTA_MULTIPLIER") == "2", f"{name}: extraEnv")
     # The ServiceMonitor (no schema offline): it must select the metrics Service, whose port
     # it names, and that Service must select the Deployment's pods.
     for sm in kinds.get("ServiceMonitor", []):

@@ -10,6 +10,7 @@ import { ERROR_CODES } from '../src/errors.js';
 import { SCOPES, UNGRANTED_ACTIONS, allNeeds, type Feature } from '../src/permissions.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
 import { protocolSchemas, renderSchema } from './protocol-schemas.js';
+import { chartValuesTable } from './chart-values.js';
 
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -71,6 +72,7 @@ const TARGETS: Array<{ file: string; name: string; render: () => string }> = [
   { file: 'docs/configuration.md', name: 'settings', render: settingsTable },
   { file: 'docs/operations.md', name: 'error-codes', render: errorTable },
   { file: 'docs/permissions.md', name: 'permissions', render: permissionsTable },
+  { file: 'helm/access-connector/README.md', name: 'values', render: chartValuesTable },
 ];
 
 function apply(text: string, name: string, body: string, file: string): string {

@@ -20,6 +20,11 @@ python="${PYTHON:-python3}"
 fail() { echo "install-ship-tools: $*" >&2; exit 1; }
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
+# One installer at a time per .tools/: two checks started together must not delete the
+# venv the other is filling.
+mkdir -p "$tools"
+exec 9>"$tools/.ship-tools.lock"
+flock 9
 
 # --- Python tools ------------------------------------------------------------------
 expected="${pip_packages[*]}
