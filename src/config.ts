@@ -44,6 +44,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'LEDGER_TABLE', group: 'AWS', description: 'Name (or ARN) of the DynamoDB table of the grant ledger, in the connector\'s own account and region. `doctor` and the `check` job verify it.' },
   { name: 'GRANT_SWEEP_INTERVAL_SECONDS', group: 'Access', default: '60', description: 'Longest time between two looks in the grant ledger for grants past their `expiresAt` (10–3600). A pass also wakes the sweeper for the next expiry it read, so a grant is revoked when it expires, not up to an interval later. The sweep needs no control plane; several replicas may sweep at once.' },
   { name: 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', group: 'Access', default: '10', description: 'Identity Center account-assignment operations (create or delete) this process keeps in flight at once, across all jobs (1–50). AWS limits outstanding operations per instance; keep this at or below that quota minus what other tools use.' },
+  { name: 'JIT_ROLES', group: 'Access', default: 'tagged', description: '`tagged`: grants change the trust policy or inline policies only of IAM roles tagged `access-connector-jit=enabled`, and refuse the others with `ROLE_NOT_OPTED_IN` before any write. `any`: every role but the protected ones. Use the value of the `JitRoles` parameter of the roles stacks (docs/permissions.md).' },
   { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML, protocol §7): the veto no job can override. Validated at start-up.' },
 ];
 
@@ -79,6 +80,8 @@ export interface Config {
   policy?: Policy;
   grantSweepIntervalSeconds: number;
   ssoMaxOutstandingAssignments: number;
+  /** Roles a grant may change: only those opted in with the access-connector-jit tag, or any. */
+  jitRoles: 'tagged' | 'any';
 }
 
 /** Thrown by loadConfig; `variable` is the setting at fault. The message never holds a secret. */
@@ -258,6 +261,8 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', 'must be one of trace, debug, info, warn, error, fatal, silent');
   }
+  const jitRoles = (read(env, 'JIT_ROLES') ?? 'tagged').toLowerCase();
+  if (jitRoles !== 'tagged' && jitRoles !== 'any') throw new ConfigError('JIT_ROLES', 'must be tagged or any');
   const logFormat = (read(env, 'LOG_FORMAT') ?? 'json').toLowerCase();
   if (logFormat !== 'json' && logFormat !== 'pretty') throw new ConfigError('LOG_FORMAT', 'must be json or pretty');
 
@@ -313,6 +318,7 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     controlPlaneConfigured: read(env, 'CONTROL_PLANE_URL') !== undefined,
     grantSweepIntervalSeconds: int(env, 'GRANT_SWEEP_INTERVAL_SECONDS', 60, 10, 3600),
     ssoMaxOutstandingAssignments: int(env, 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', 10, 1, 50),
+    jitRoles,
     ...(ledgerTable !== undefined && { ledgerTable }),
     ...(caPem !== undefined && { caPem }),
     ...(clientCert !== undefined && { clientCert }),

@@ -64,6 +64,8 @@ export interface AccessContextOptions {
   /** Role names the connector itself uses (never edited by a grant). */
   connectorRoleNames?: readonly string[];
   allowExternalIdentityWrites?: boolean;
+  /** JIT_ROLES (default `tagged`). */
+  jitRoles?: 'tagged' | 'any';
 }
 
 export function makeAccessContext(o: AccessContextOptions): AccessContext {
@@ -83,6 +85,7 @@ export function makeAccessContext(o: AccessContextOptions): AccessContext {
       ssoMaxOutstandingAssignments: o.ssoMaxOutstandingAssignments ?? 10,
       connectorRoleNames: [...roleNames],
       allowExternalIdentityWrites: o.allowExternalIdentityWrites ?? false,
+      jitRoles: o.jitRoles ?? 'tagged',
     },
     // Not unref'd: in a CLI command this wait may be the only thing keeping the process alive.
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

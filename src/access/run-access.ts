@@ -72,6 +72,7 @@ export function contextFor(deps: AccessDeps, integration: Integration, signal: A
     ...(deps.now && { now: deps.now }),
     ssoMaxOutstandingAssignments: deps.config.ssoMaxOutstandingAssignments,
     allowExternalIdentityWrites: deps.config.policy?.accessKinds.allowExternalIdentitySourceWrites ?? false,
+    jitRoles: deps.config.jitRoles,
   });
 }
 

@@ -97,6 +97,8 @@ export interface AccessContext {
     connectorRoleNames: readonly string[];
     /** Policy file opt-in: Identity Store group writes even when users come from an external IdP or AD. */
     allowExternalIdentityWrites: boolean;
+    /** JIT_ROLES: `tagged` = only roles tagged access-connector-jit=enabled may be changed (src/access/opt-in.ts). */
+    jitRoles: 'tagged' | 'any';
   };
   /** Sleeps (honouring `signal` only when asked); tests shrink poll intervals through the simulator's time scale, not this. */
   sleep(ms: number): Promise<void>;

@@ -316,6 +316,20 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       expect((await rejection(kind.facts(ctx, request({ type: 'role', id: roleArn(PROD, 'app-deployer', '/made/up/') }, t0)))).code).toBe('AWS_NOT_FOUND');
     });
 
+    // Regression: the policy was put on any role; a role must be opted in by its tag first.
+    test('a role not opted in (no access-connector-jit=enabled tag) is refused with ROLE_NOT_OPTED_IN before any write; JIT_ROLES=any allows it', async () => {
+      const req = request({ type: 'role', id: roleArn(PROD, 'lambda-exec') }, { ...t }, new Date(Date.now() + 3_600_000).toISOString());
+      sim.stats.reset();
+      await kind.facts(ctx, req);
+      const err = await rejection(kind.describe(ctx, req));
+      expect(err.code).toBe('ROLE_NOT_OPTED_IN');
+      expect(err.message).toContain('access-connector-jit=enabled');
+      expect(err.message).toContain('aws iam tag-role --role-name lambda-exec --tags Key=access-connector-jit,Value=enabled');
+      expect(calls('iam:PutRolePolicy')).toBe(0);
+      const any = { ...ctx, settings: { ...ctx.settings, jitRoles: 'any' as const } };
+      expect(await kind.describe(any, req)).toEqual({ present: false });
+    });
+
     test('the management account is refused unless the integration allows it', async () => {
       const tm: Target = { accountId: MGMT, region: 'us-east-1', instanceIds: ['i-0123456789abcdef0'] };
       const req = request({ type: 'role', id: roleArn(MGMT, 'app-deployer') }, tm);
@@ -334,11 +348,13 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       expect((await rejection(kind.facts(excluded, request({ type: 'role', id: role }, t))))!.code).toBe('ACCESS_REFUSED');
     });
 
-    test('a role deleted after facts fails the grant with AWS_NOT_FOUND naming the call; its revoke succeeds', async () => {
+    test('a role deleted after describe fails the grant with AWS_NOT_FOUND naming the call; its revoke succeeds', async () => {
       const req = request({ type: 'role', id: roleArn(DEV, 'lambda-exec') }, { accountId: DEV, region: 'us-east-1', instanceIds: [instanceId(DEV, 'us-east-1', 'dev-box')] });
+      sim.admin.tagRole({ accountId: DEV, roleName: 'lambda-exec', tags: { 'access-connector-jit': 'enabled' } });
       await kind.facts(ctx, req);
-      sim.admin.deleteRole({ accountId: DEV, roleName: 'lambda-exec' });
+      // describe reads the role (its opt-in tag): a role deleted before it fails there.
       expect(await kind.describe(ctx, req)).toEqual({ present: false });
+      sim.admin.deleteRole({ accountId: DEV, roleName: 'lambda-exec' });
       const err = await rejection(kind.grant(ctx, req, { present: false }));
       expect(err.code).toBe('AWS_NOT_FOUND');
       expect(err.message).toContain('iam.PutRolePolicy');
@@ -364,6 +380,8 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       const ps = psNamed(name)!;
       expect(kept).toEqual({ permissionSetArn: ps.arn, permissionSetName: name, expiresAt });
       expect(ps.sessionDuration).toBe('PT3H');
+      // Tagged at creation: the management role may change only permission sets with this tag.
+      expect(ps.tags).toEqual([{ Key: 'access-connector-managed', Value: 'true' }]);
       expect(ps.managed).toEqual([]);
       expect(ps.customerManaged).toEqual([]);
       expectScopedPolicy(ps.inline!, t, expiresAt);

@@ -36,6 +36,7 @@ import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, parsePolicy, principalArn, refuseProtectedRole, type IamArn } from '../iam-common.js';
 import { ACCOUNT_ID, IDENTITY_STORE_ID, createAssignment, deleteAssignment, formatDuration, portalLink, slowDownRetry, ssoAdminClient, ssoInstance, type AssignmentRef, type SsoInstanceInfo } from '../identity-center.js';
 import { refuseProtectedAccounts } from '../accounts.js';
+import { MANAGED_PERMISSION_SET_TAG, refuseRoleNotOptedIn } from '../opt-in.js';
 import type { AccessContext, AccessKindDef, AccessRequest, Principal } from '../types.js';
 
 // EC2 instance ids (8 or 17 hex digits; 8–17 accepted) and hybrid managed nodes (mi-, 17).
@@ -375,7 +376,12 @@ export const ec2SsmSession: AccessKindDef<Target> = {
   async describe(ctx, req) {
     const p = parsed(req);
     if (p.role) {
-      const doc = await readRolePolicy(await roleClient(ctx, p), p);
+      const iam = await roleClient(ctx, p);
+      // Before any write (describe precedes grant and extend): the member role may put
+      // policies only on roles opted in by their tag.
+      const r = (await iam.send(new GetRoleCommand({ RoleName: p.role.name }))).Role;
+      refuseRoleNotOptedIn(ctx, { arn: p.role.arn, name: p.role.name, tags: r?.Tags });
+      const doc = await readRolePolicy(iam, p);
       if (doc === undefined) return { present: false };
       return { present: true, observed: { policyName: rolePolicyName(p), expiresAt: expiryIn(doc) ?? null } };
     }
@@ -403,6 +409,8 @@ export const ec2SsmSession: AccessKindDef<Target> = {
       const r = await slowDownRetry(ctx, () => h.sso.send(new CreatePermissionSetCommand({
         InstanceArn: h.inst.instanceArn, Name: name, SessionDuration: sessionDurationFor(ctx.now(), req.expiresAt),
         Description: `access-connector: Session Manager on ${p.ids.length} instance(s) in ${p.t.accountId} ${p.t.region}`,
+        // The management role may change, provision and delete only permission sets with this tag.
+        Tags: [{ Key: MANAGED_PERMISSION_SET_TAG.key, Value: MANAGED_PERMISSION_SET_TAG.value }],
       })), isThrottle);
       arn = r.PermissionSet?.PermissionSetArn;
       created = true;
