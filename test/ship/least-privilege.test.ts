@@ -300,7 +300,8 @@ describe('the connector works with exactly what the templates grant', () => {
     const integ = file('all', demoIntegration({ enableAudit: true, ssoPortalUrl: 'https://d-1234567890.awsapps.com/start' }));
     await ok(['sync', '--integration', integ, '--out', join(dir, 'full.ndjson'), '--quiet']);
     await ok(['sync', '--integration', integ, '--params', file('delta', { mode: 'delta', since: new Date(Date.now() - 3600_000).toISOString() }), '--out', join(dir, 'delta.ndjson'), '--quiet']);
-    await ok(['doctor', '--integration', integ, '--json']);
+    // --role reads the role's opt-in tag (iam:GetRole, granted with manage).
+    expect(await ok(['doctor', '--integration', integ, '--json', '--role', `arn:aws:iam::333333333301:role/app-deployer`])).toContain('"id": "role-opt-in"');
     // Without an aggregator index, resources are read through each account's own index (member role).
     sim.admin.setIndexType({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: 'us-east-1', type: 'LOCAL' });
     await ok(['sync', '--integration', file('resources', demoIntegration({ resourceTypes: ['resources'] })), '--out', join(dir, 'local.ndjson'), '--quiet']);
