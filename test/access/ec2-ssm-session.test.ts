@@ -486,6 +486,31 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       expect(psNamed(name)).toBeUndefined();
     }, 30_000);
 
+    // Regression: a permission set created before the tag existed cannot be deleted under
+    // the tag-scoped template (AccessDenied), which failed the whole revoke after the
+    // assignment was already gone.
+    test('a permission set IAM will not let it delete (untagged, from before the tag) is left in place with a note; the revoke succeeds', async () => {
+      const req = request({ type: 'user', id: userId('heidi') }, t);
+      const name = `ACSSM-${hash(req)}`;
+      const kept = await grant(req);
+      const arn = kept.permissionSetArn as string;
+      const mgmtRole = { accountId: MGMT, roleName: 'AccessConnectorManagement' };
+      const saved = sim.admin.getRole(mgmtRole)!.permissions as { allow: string[]; deny?: string[] };
+      sim.admin.setRolePermissions({ ...mgmtRole, allow: saved.allow, deny: [...(saved.deny ?? []), 'sso:DeletePermissionSet'] });
+      try {
+        const out = await kind.revoke(ctx, req, kept);
+        ledger.delete(kind.accessKey(req));
+        expect(out?.notes?.join(' ')).toContain(`permission set ${name} (${arn}) was left in place`);
+        expect(out?.notes?.join(' ')).toContain('access-connector-managed=true');
+      } finally {
+        sim.admin.setRolePermissions({ ...mgmtRole, ...saved });
+      }
+      expect(sim.admin.hasAssignment({ accountId: DEV, permissionSetArn: arn, principalType: 'USER', principalId: userId('heidi') })).toBe(false);
+      expect(psNamed(name)).toBeDefined();
+      await kind.revoke(ctx, req, kept);
+      expect(psNamed(name)).toBeUndefined();
+    }, 30_000);
+
     test('the management account is refused unless the integration allows it', async () => {
       const req = request({ type: 'user', id: userId('alice') }, { accountId: MGMT, region: 'us-east-1', instanceIds: ['i-0123456789abcdef0'] });
       expect((await rejection(kind.facts(ctx, req))).code).toBe('ACCESS_REFUSED');

@@ -487,8 +487,18 @@ export const ec2SsmSession: AccessKindDef<Target> = {
     if (arn && (await deleteAssignment(ctx, assignmentOf(p, arn))) === 'absent') notes.push('the assignment was already gone');
     // Identity Center names the account's role AWSReservedSSO_<permission set>_<16 hex>.
     notes.push(endedNote(await endSessions(ctx, p, `arn:${partition}:sts::${p.t.accountId}:assumed-role/AWSReservedSSO_${name}_`)));
-    if (arn && !(await deletePermissionSet(ctx, h, arn))) {
-      ctx.log.warn({ permissionSetArn: arn }, 'ec2.ssmSession: permission set still assigned or provisioned elsewhere; left in place');
+    let deleted = true;
+    try {
+      deleted = !arn || (await deletePermissionSet(ctx, h, arn));
+    } catch (err) {
+      // The roles may delete only permission sets tagged access-connector-managed=true; one
+      // created before the tag existed is refused. The access is gone with the assignment.
+      if (!(err instanceof ConnectorError && err.code === 'AWS_ACCESS_DENIED')) throw err;
+      ctx.log.warn({ event: 'access.left_in_place', permissionSetArn: arn }, 'ec2.ssmSession: IAM refused to delete the permission set (not tagged access-connector-managed=true?); left in place');
+      notes.push(`permission set ${name} (${arn}) was left in place: IAM refused its deletion (the management role may delete only permission sets tagged ${MANAGED_PERMISSION_SET_TAG.key}=${MANAGED_PERMISSION_SET_TAG.value}); its assignment is gone, so it grants nothing; delete it in IAM Identity Center`);
+    }
+    if (!deleted) {
+      ctx.log.warn({ event: 'access.left_in_place', permissionSetArn: arn }, 'ec2.ssmSession: permission set still assigned or provisioned elsewhere; left in place');
       notes.push(`permission set ${name} (${arn}) is still assigned or provisioned elsewhere and was left in place; delete it in IAM Identity Center once unused`);
     }
     return { notes };
