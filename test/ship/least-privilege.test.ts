@@ -1,4 +1,4 @@
-// Least privilege, proved three ways:
+// Least privilege, proved four ways:
 //  1. the declarations are complete: the client factory refuses any action no part of the
 //     connector declares (UNDECLARED_AWS_ACTION), in this suite as in production;
 //  2. the templates grant exactly the declared actions, identity by identity, for each of
@@ -6,7 +6,13 @@
 //  3. the connector really works with nothing more than the templates grant: the AWS
 //     simulator gives each of its three roles exactly the evaluated template policy, and a
 //     full sync, a delta sync, doctor, and a grant and revoke of every access kind run
-//     without one refused call; what they call is compared with what is declared.
+//     without one refused call; what they call is compared with what is declared. The
+//     management and member roles get the statements themselves, so their resources and
+//     tag conditions are evaluated;
+//  4. the writes that could reach beyond the connector's own objects are scoped by tags:
+//     role trust and inline policies only on roles tagged access-connector-jit=enabled,
+//     permission-set writes only on sets tagged access-connector-managed=true, refused by
+//     the simulator under the template policy otherwise.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
