@@ -46,6 +46,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', group: 'Access', default: '10', description: 'Identity Center account-assignment operations (create or delete) this process keeps in flight at once, across all jobs (1–50). AWS limits outstanding operations per instance; keep this at or below that quota minus what other tools use.' },
   { name: 'CONNECTOR_ROLE_NAMES', group: 'Access', description: 'The IAM roles the connector itself runs as or through, as role names or role ARNs, separated by commas: its own role, the management role and the member role. No grant ever edits a role of these names (error `ROLE_PROTECTED`), in any account, whatever the integration sent. The templates and the chart set it; the integration\'s `roleArn` and `memberRoleName` are protected as well. A role name holding a comma cannot be listed.' },
   { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML; docs/policy.md): the veto no job can override. Validated at start-up.' },
+  { name: 'JIT_ROLES', group: 'Access', default: 'tagged', description: '`tagged`: grants change the trust policy or inline policies only of IAM roles tagged `access-connector-jit=enabled`, and refuse the others with `ROLE_NOT_OPTED_IN` before any write. `any`: every role but the protected ones. Use the value of the `JitRoles` parameter of the roles stacks (docs/permissions.md).' },
 ];
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -82,6 +83,8 @@ export interface Config {
   ssoMaxOutstandingAssignments: number;
   /** CONNECTOR_ROLE_NAMES: the connector's own role names, never edited by a grant. */
   connectorRoleNames: string[];
+  /** Roles a grant may change: only those opted in with the access-connector-jit tag, or any. */
+  jitRoles: 'tagged' | 'any';
 }
 
 /** Thrown by loadConfig; `variable` is the setting at fault. The message never holds a secret. */
@@ -276,6 +279,8 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', 'must be one of trace, debug, info, warn, error, fatal, silent');
   }
+  const jitRoles = (read(env, 'JIT_ROLES') ?? 'tagged').toLowerCase();
+  if (jitRoles !== 'tagged' && jitRoles !== 'any') throw new ConfigError('JIT_ROLES', 'must be tagged or any');
   const logFormat = (read(env, 'LOG_FORMAT') ?? 'json').toLowerCase();
   if (logFormat !== 'json' && logFormat !== 'pretty') throw new ConfigError('LOG_FORMAT', 'must be json or pretty');
 
@@ -332,6 +337,7 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     grantSweepIntervalSeconds: int(env, 'GRANT_SWEEP_INTERVAL_SECONDS', 60, 10, 3600),
     ssoMaxOutstandingAssignments: int(env, 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', 10, 1, 50),
     connectorRoleNames: roleNames(env),
+    jitRoles,
     ...(ledgerTable !== undefined && { ledgerTable }),
     ...(caPem !== undefined && { caPem }),
     ...(clientCert !== undefined && { clientCert }),

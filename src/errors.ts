@@ -127,6 +127,11 @@ export const ERROR_CODES = {
     meaning: 'AWS did not finish an asynchronous change (assignment status, SSM command) in the time the connector waits. The grant stays pending in the ledger and keeps holding the access, so a retry finishes it and a revoke (or the sweeper, at expiry) removes it.',
     fix: 'Retry with the same grantId; it is idempotent. If it persists, check the AWS service health.',
   },
+  ROLE_NOT_OPTED_IN: {
+    retryable: false,
+    meaning: 'The role is not opted in for just-in-time access: it lacks the tag access-connector-jit=enabled, and the member role may change the trust policy and inline policies only of roles with that tag (JitRoles=tagged, the default). Refused before any write.',
+    fix: "Have the role's owner tag it: `aws iam tag-role --role-name ROLE --tags Key=access-connector-jit,Value=enabled` in its account, then grant again. `access-connector doctor --role ARN` checks a role (docs/permissions.md).",
+  },
   TRUST_POLICY_TOO_LARGE: {
     retryable: false,
     meaning: "Adding the grant's statement would take the role's trust policy past its size quota (2,048 characters by default).",

@@ -41,7 +41,7 @@ a second SIGTERM or SIGINT exits at once.
 Required: CONNECTOR_ID, CONTROL_PLANE_URL, CONNECTOR_TOKEN_FILE (or CONNECTOR_TOKEN).
 Exit codes: 0 after a clean drain, 78 on a configuration error.
 `,
-  doctor: `Usage: access-connector doctor --integration FILE [--json]
+  doctor: `Usage: access-connector doctor --integration FILE [--json] [--role ARN]
 
 Checks what the connector needs, and says exactly what to fix: the control-plane
 connection and token (when CONTROL_PLANE_URL is set), the connector's AWS identity, the
@@ -53,6 +53,8 @@ ledger (LEDGER_TABLE). Every AWS check is a real read-only call; nothing is chan
                        plane shows for this connector
   --json               print the report as JSON instead of a table
   --accounts N         member accounts to try the member role in (default 3)
+  --role ARN[,ARN...]  also check that these roles are opted in for just-in-time access
+                       (tag access-connector-jit=enabled), and say how to opt one in
 
 Exit codes: 0 when nothing failed, 1 when a check failed, 64 on bad usage.
 `,

@@ -104,6 +104,7 @@ export function allNeeds(): readonly Need[] {
     { id: 'check:ec2', feature: 'ec2', why: 'doctor and the check job (SSM item)', actions: { member: CHECK_ACTIONS.ec2 } },
     { id: 'check:ledger', feature: 'manage', why: 'doctor and the check job (ledger item)', actions: { connector: CHECK_ACTIONS.ledger } },
     { id: 'check:audit', feature: 'audit', why: 'doctor and the check job (audit item)', actions: { management: CHECK_ACTIONS.audit } },
+    { id: 'check:roles', feature: 'manage', why: '`doctor --role`: is a role opted in for just-in-time access', actions: { member: CHECK_ACTIONS.roles } },
     { id: 'delta', feature: 'audit', why: 'delta syncs read the CloudTrail change feed (without it they read everything)', actions: byService(DELTA_ACTIONS) },
     { id: 'audit', feature: 'audit', why: 'CloudTrail events done under a grant, reported with its revoke', actions: byService(AUDIT_ACTIONS, ['member']) },
     ...KINDS.map((k): Need => ({

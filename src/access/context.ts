@@ -65,6 +65,8 @@ export interface AccessContextOptions {
   connectorRoleNames?: readonly string[];
   allowExternalIdentityWrites?: boolean;
   allowOrganizationAccountAccessRole?: boolean;
+  /** JIT_ROLES (default `tagged`). */
+  jitRoles?: 'tagged' | 'any';
 }
 
 export function makeAccessContext(o: AccessContextOptions): AccessContext {
@@ -85,6 +87,7 @@ export function makeAccessContext(o: AccessContextOptions): AccessContext {
       connectorRoleNames: [...roleNames],
       allowExternalIdentityWrites: o.allowExternalIdentityWrites ?? false,
       allowOrganizationAccountAccessRole: o.allowOrganizationAccountAccessRole ?? false,
+      jitRoles: o.jitRoles ?? 'tagged',
     },
     // Not unref'd: in a CLI command this wait may be the only thing keeping the process alive.
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -76,6 +76,7 @@ export function contextFor(deps: AccessDeps, integration: Integration, signal: A
     allowExternalIdentityWrites: deps.config.policy?.accessKinds.allowExternalIdentitySourceWrites ?? false,
     connectorRoleNames: deps.config.connectorRoleNames,
     allowOrganizationAccountAccessRole: deps.config.policy?.accessKinds.allowOrganizationAccountAccessRole ?? false,
+    jitRoles: deps.config.jitRoles,
   });
 }
 

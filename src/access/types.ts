@@ -100,6 +100,8 @@ export interface AccessContext {
     allowExternalIdentityWrites: boolean;
     /** Policy file opt-in: OrganizationAccountAccessRole may be edited like any other role. */
     allowOrganizationAccountAccessRole: boolean;
+    /** JIT_ROLES: `tagged` = only roles tagged access-connector-jit=enabled may be changed (src/access/opt-in.ts). */
+    jitRoles: 'tagged' | 'any';
   };
   /** Sleeps (honouring `signal` only when asked); tests shrink poll intervals through the simulator's time scale, not this. */
   sleep(ms: number): Promise<void>;

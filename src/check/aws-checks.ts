@@ -2,7 +2,7 @@
 // proves a permission or a setting, and says "not tested" rather than guess. Items that
 // depend on an earlier failure are skipped with the reason.
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetAccountAuthorizationDetailsCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetAccountAuthorizationDetailsCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { IdentitystoreClient, ListGroupsCommand, ListUsersCommand } from '@aws-sdk/client-identitystore';
 import { DescribeOrganizationCommand, ListAccountsForParentCommand, ListAccountsCommand, ListRootsCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import { GetDefaultViewCommand, ListIndexesCommand, ResourceExplorer2Client } from '@aws-sdk/client-resource-explorer-2';
@@ -14,6 +14,8 @@ import { parseArn } from '../aws/credentials.js';
 import type { IntegrationSession } from '../aws/session.js';
 import type { CheckItem } from './report.js';
 import { KINDS } from '../access/registry.js';
+import { parseIamArn } from '../access/iam-common.js';
+import { JIT_ROLE_TAG, optInCommand, roleOptedIn } from '../access/opt-in.js';
 
 /** What the check calls, by identity (src/permissions.ts, docs/permissions.md). */
 export const CHECK_ACTIONS = {
@@ -29,6 +31,8 @@ export const CHECK_ACTIONS = {
   ledger: ['dynamodb:DescribeTable'],
   /** When the integration enables audit (management role). */
   audit: ['cloudtrail:LookupEvents'],
+  /** `doctor --role ARN`: is the role opted in for just-in-time access (member role, manage). */
+  roles: ['iam:GetRole'],
 } as const;
 
 /** Stack parameters named in fixes; cloudformation/ uses the same names. */
@@ -38,6 +42,9 @@ export interface AwsCheckOptions {
   ledgerTable?: string;
   /** Member accounts to try the member role in (the first N active, non-excluded). */
   sampleAccounts?: number;
+  /** Role ARNs to check for the just-in-time opt-in tag (`doctor --role`), with JIT_ROLES. */
+  roles?: readonly string[];
+  jitRoles?: 'tagged' | 'any';
 }
 
 function failure(err: unknown, base: Pick<CheckItem, 'id' | 'title' | 'actions'>, fix?: string): CheckItem {
@@ -245,6 +252,34 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
       detail: `${integ.userCleanupAfterDays} days: what revoke leaves locked (${cleaners.join(', ')}) is deleted that long after the revoke. No effect on the other kinds: their revoke removes everything at once.`,
     });
   }
+  // 11. Roles a grant would change: opted in for just-in-time access by their tag?
+  for (const roleArn of opts.roles ?? []) items.push(await roleOptInItem(session, mgmtAccount, roleArn, opts.jitRoles ?? 'tagged'));
   items.push({ id: 'writes', title: 'write permissions', status: 'skip', detail: 'not tested: the check never changes AWS' });
   return items;
+}
+
+/**
+ * iam.roleAssume changes a role's trust policy, and ec2.ssmSession the inline policies of
+ * a role principal: with JitRoles=tagged the member role may do so only for roles tagged
+ * access-connector-jit=enabled. Reads the role's tags and says how to opt it in.
+ */
+async function roleOptInItem(session: IntegrationSession, mgmtAccount: string, roleArn: string, jitRoles: 'tagged' | 'any'): Promise<CheckItem> {
+  const base = { id: 'role-opt-in', title: `role opt-in (${roleArn.slice(0, 200)})`, actions: [...CHECK_ACTIONS.roles] };
+  const role = parseIamArn(roleArn, ['role']);
+  if (typeof role === 'string') return { ...base, status: 'fail', code: 'JOB_PARAMS_INVALID', detail: `--role ${role}`, fix: 'Name the role by its ARN: arn:aws:iam::<account>:role/<name>.' };
+  try {
+    const integ = session.integration;
+    const iam = role.accountId === mgmtAccount && integ.type === 'aws-account' ? await session.managementClient(IAMClient) : await session.memberClient(IAMClient, role.accountId);
+    const r = (await iam.send(new GetRoleCommand({ RoleName: role.name }))).Role;
+    if (r?.Arn !== role.arn) return { ...base, status: 'fail', code: 'AWS_NOT_FOUND', detail: `no role with ARN ${role.arn} (found ${r?.Arn ?? 'none'})`, fix: 'Check the ARN, path included.' };
+    if (roleOptedIn(r.Tags)) return { ...base, status: 'pass', detail: `${role.name} is tagged ${JIT_ROLE_TAG.key}=${JIT_ROLE_TAG.value}: grants may change its trust policy and inline policies` };
+    if (jitRoles === 'any') return { ...base, status: 'pass', detail: `${role.name} has no tag ${JIT_ROLE_TAG.key}=${JIT_ROLE_TAG.value}; JIT_ROLES=any does not require it (the roles stacks must have JitRoles=any too)` };
+    return {
+      ...base, status: 'fail', code: 'ROLE_NOT_OPTED_IN',
+      detail: `${role.name} is not opted in for just-in-time access: it has no tag ${JIT_ROLE_TAG.key}=${JIT_ROLE_TAG.value}, so the member role may not change its trust policy or inline policies and the connector refuses grants that would (iam.roleAssume to it, ec2.ssmSession for it)`,
+      fix: `If just-in-time access to this role is wanted, its owner tags it in account ${role.accountId}: ${optInCommand(role.name)} (docs/permissions.md). The connector cannot tag roles itself.`,
+    };
+  } catch (err) {
+    return failure(err, base);
+  }
 }

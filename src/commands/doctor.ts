@@ -28,7 +28,7 @@ export async function doctor(args: string[]): Promise<number> {
   let flags: Record<string, string | boolean>;
   let integration: Integration;
   try {
-    flags = parseFlags(args, { integration: 'string', json: 'boolean', accounts: 'string' });
+    flags = parseFlags(args, { integration: 'string', json: 'boolean', accounts: 'string', role: 'string' });
     if (typeof flags['integration'] !== 'string') throw new UsageError('--integration FILE is required');
     integration = readIntegration(flags['integration']);
   } catch (err) {
@@ -48,6 +48,9 @@ export async function doctor(args: string[]): Promise<number> {
       await probeControlPlane(config, VERSION),
       ...(await runAwsChecks(aws.session(integration), {
         sampleAccounts: Number(flags['accounts'] ?? 3) || 3,
+        // --role ARN[,ARN…]: is each role opted in for just-in-time access?
+        ...(typeof flags['role'] === 'string' && { roles: flags['role'].split(',').map((r) => r.trim()).filter(Boolean) }),
+        jitRoles: config.jitRoles,
         ...(config.ledgerTable !== undefined && { ledgerTable: config.ledgerTable }),
       })),
     ];

@@ -316,6 +316,20 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       expect((await rejection(kind.facts(ctx, request({ type: 'role', id: roleArn(PROD, 'app-deployer', '/made/up/') }, t0)))).code).toBe('AWS_NOT_FOUND');
     });
 
+    // Regression: the policy was put on any role; a role must be opted in by its tag first.
+    test('a role not opted in (no access-connector-jit=enabled tag) is refused with ROLE_NOT_OPTED_IN before any write; JIT_ROLES=any allows it', async () => {
+      const req = request({ type: 'role', id: roleArn(PROD, 'lambda-exec') }, { ...t }, new Date(Date.now() + 3_600_000).toISOString());
+      sim.stats.reset();
+      await kind.facts(ctx, req);
+      const err = await rejection(kind.describe(ctx, req));
+      expect(err.code).toBe('ROLE_NOT_OPTED_IN');
+      expect(err.message).toContain('access-connector-jit=enabled');
+      expect(err.message).toContain('aws iam tag-role --role-name lambda-exec --tags Key=access-connector-jit,Value=enabled');
+      expect(calls('iam:PutRolePolicy')).toBe(0);
+      const any = { ...ctx, settings: { ...ctx.settings, jitRoles: 'any' as const } };
+      expect(await kind.describe(any, req)).toEqual({ present: false });
+    });
+
     test('the management account is refused unless the integration allows it', async () => {
       const tm: Target = { accountId: MGMT, region: 'us-east-1', instanceIds: ['i-0123456789abcdef0'] };
       const req = request({ type: 'role', id: roleArn(MGMT, 'app-deployer') }, tm);
@@ -334,11 +348,13 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       expect((await rejection(kind.facts(excluded, request({ type: 'role', id: role }, t))))!.code).toBe('ACCESS_REFUSED');
     });
 
-    test('a role deleted after facts fails the grant with AWS_NOT_FOUND naming the call; its revoke succeeds', async () => {
+    test('a role deleted after describe fails the grant with AWS_NOT_FOUND naming the call; its revoke succeeds', async () => {
       const req = request({ type: 'role', id: roleArn(DEV, 'lambda-exec') }, { accountId: DEV, region: 'us-east-1', instanceIds: [instanceId(DEV, 'us-east-1', 'dev-box')] });
+      sim.admin.tagRole({ accountId: DEV, roleName: 'lambda-exec', tags: { 'access-connector-jit': 'enabled' } });
       await kind.facts(ctx, req);
-      sim.admin.deleteRole({ accountId: DEV, roleName: 'lambda-exec' });
+      // describe reads the role (its opt-in tag): a role deleted before it fails there.
       expect(await kind.describe(ctx, req)).toEqual({ present: false });
+      sim.admin.deleteRole({ accountId: DEV, roleName: 'lambda-exec' });
       const err = await rejection(kind.grant(ctx, req, { present: false }));
       expect(err.code).toBe('AWS_NOT_FOUND');
       expect(err.message).toContain('iam.PutRolePolicy');
@@ -364,6 +380,8 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       const ps = psNamed(name)!;
       expect(kept).toEqual({ permissionSetArn: ps.arn, permissionSetName: name, expiresAt });
       expect(ps.sessionDuration).toBe('PT3H');
+      // Tagged at creation: the management role may change only permission sets with this tag.
+      expect(ps.tags).toEqual([{ Key: 'access-connector-managed', Value: 'true' }]);
       expect(ps.managed).toEqual([]);
       expect(ps.customerManaged).toEqual([]);
       expectScopedPolicy(ps.inline!, t, expiresAt);
@@ -464,6 +482,31 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       expect(psNamed(name)).toBeDefined();
       sim.admin.removeAssignment({ accountId: PROD, permissionSetArn: arn, principalType: 'USER', principalId: userId('grace') });
       sim.world.sso!.provisioned.get(PROD)?.delete(arn);
+      await kind.revoke(ctx, req, kept);
+      expect(psNamed(name)).toBeUndefined();
+    }, 30_000);
+
+    // Regression: a permission set created before the tag existed cannot be deleted under
+    // the tag-scoped template (AccessDenied), which failed the whole revoke after the
+    // assignment was already gone.
+    test('a permission set IAM will not let it delete (untagged, from before the tag) is left in place with a note; the revoke succeeds', async () => {
+      const req = request({ type: 'user', id: userId('heidi') }, t);
+      const name = `ACSSM-${hash(req)}`;
+      const kept = await grant(req);
+      const arn = kept.permissionSetArn as string;
+      const mgmtRole = { accountId: MGMT, roleName: 'AccessConnectorManagement' };
+      const saved = sim.admin.getRole(mgmtRole)!.permissions as { allow: string[]; deny?: string[] };
+      sim.admin.setRolePermissions({ ...mgmtRole, allow: saved.allow, deny: [...(saved.deny ?? []), 'sso:DeletePermissionSet'] });
+      try {
+        const out = await kind.revoke(ctx, req, kept);
+        ledger.delete(kind.accessKey(req));
+        expect(out?.notes?.join(' ')).toContain(`permission set ${name} (${arn}) was left in place`);
+        expect(out?.notes?.join(' ')).toContain('access-connector-managed=true');
+      } finally {
+        sim.admin.setRolePermissions({ ...mgmtRole, ...saved });
+      }
+      expect(sim.admin.hasAssignment({ accountId: DEV, permissionSetArn: arn, principalType: 'USER', principalId: userId('heidi') })).toBe(false);
+      expect(psNamed(name)).toBeDefined();
       await kind.revoke(ctx, req, kept);
       expect(psNamed(name)).toBeUndefined();
     }, 30_000);

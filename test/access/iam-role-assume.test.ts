@@ -15,6 +15,8 @@ type Target = { roleArn: string };
 const roleArn = (acct: string, name: string, path = '/') => `arn:aws:iam::${acct}:role${path}${name}`;
 const userArn = (acct: string, name: string) => `arn:aws:iam::${acct}:user/${name}`;
 const HOUR = 3_600_000;
+/** The tag that opts a role in for just-in-time access (src/access/opt-in.ts). */
+const OPTED_IN = { 'access-connector-jit': 'enabled' };
 const inAnHour = () => new Date(Date.now() + HOUR).toISOString();
 
 function req(principalId: string, target: Target, o: Partial<AccessRequest<Target>> = {}): AccessRequest<Target> {
@@ -252,7 +254,7 @@ describe('iam.roleAssume', () => {
     const filler = { Version: '2012-10-17', Statement: Array.from({ length: 17 }, (_, i) => ({ Sid: `S${i}`, Effect: 'Allow', Principal: { AWS: `arn:aws:iam::33333333330${i % 6 + 1}:root` }, Action: 'sts:AssumeRole' })) };
     expect(JSON.stringify(filler).length).toBeGreaterThan(1700);
     expect(JSON.stringify(filler).length).toBeLessThan(2048);
-    sim.admin.createRole({ accountId: acct, roleName: 'crowded', trust: filler });
+    sim.admin.createRole({ accountId: acct, roleName: 'crowded', trust: filler, tags: OPTED_IN });
     const r = req(userArn('333333333301', 'ci-bot'), { roleArn: roleArn(acct, 'crowded') });
     const before = await iamRoleAssume.describe(ctx, r);
     sim.stats.reset();
@@ -299,6 +301,20 @@ describe('iam.roleAssume', () => {
     expect(await codeOf(iamRoleAssume.grant(ctx, noExpiry, { present: false }))).toBe('JOB_PARAMS_INVALID');
     expect(await codeOf(iamRoleAssume.grant(ctx, { ...r, expiresAt: 'next tuesday' }, { present: false }))).toBe('JOB_PARAMS_INVALID');
     expect(sim.stats.snapshot().total.calls).toBe(0);
+  });
+
+  // Regression: any role's trust policy was rewritten; a role must be opted in by its tag first.
+  test('a role not opted in (no access-connector-jit=enabled tag) is refused in facts with ROLE_NOT_OPTED_IN, before any write; JIT_ROLES=any allows it', async () => {
+    const r = req(userArn('333333333301', 'ci-bot'), { roleArn: roleArn('444444444401', 'lambda-exec') });
+    sim.stats.reset();
+    const err = await iamRoleAssume.facts(ctx, r).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect((err as ConnectorError).code).toBe('ROLE_NOT_OPTED_IN');
+    expect((err as Error).message).toContain('aws iam tag-role --role-name lambda-exec --tags Key=access-connector-jit,Value=enabled');
+    const writes = Object.keys(sim.stats.snapshot().byOperation).filter((k) => /Put|Update|Delete/.test(k));
+    expect(writes).toEqual([]);
+    const any = { ...ctx, settings: { ...ctx.settings, jitRoles: 'any' as const } };
+    expect((await iamRoleAssume.facts(any, r)).roles).toEqual([roleArn('444444444401', 'lambda-exec')]);
   });
 
   test('protected roles are refused, each rule, whatever the case of the name', async () => {
@@ -349,7 +365,7 @@ describe('iam.roleAssume', () => {
   test('an aws-account integration: only its own account, and only when it is in an organization', async () => {
     const base = '999999999999';
     sim.admin.setRolePermissions({ accountId: base, roleName: 'ConnectorTaskRole', allow: ['sts:AssumeRole', 'dynamodb:*', 'iam:*', 'organizations:DescribeOrganization'] });
-    sim.admin.createRole({ accountId: base, roleName: 'outside-role' });
+    sim.admin.createRole({ accountId: base, roleName: 'outside-role', tags: OPTED_IN });
     sim.admin.createUser({ accountId: base, userName: 'outside-user' });
     const single = accessContextFor(sim, { type: 'aws-account', roleArn: undefined, externalId: undefined });
     const r = req(userArn(base, 'outside-user'), { roleArn: roleArn(base, 'outside-role') });
@@ -416,7 +432,7 @@ describe('iam.roleAssume', () => {
 
   test('a role that no longer exists: revoke succeeds with a note; facts say AWS_NOT_FOUND', async () => {
     const acct = '333333333303';
-    sim.admin.createRole({ accountId: acct, roleName: 'short-lived' });
+    sim.admin.createRole({ accountId: acct, roleName: 'short-lived', tags: OPTED_IN });
     const r = req(userArn('333333333301', 'ci-bot'), { roleArn: roleArn(acct, 'short-lived') });
     const kept = await grantAll(ctx, r);
     sim.admin.deleteRole({ accountId: acct, roleName: 'short-lived' });

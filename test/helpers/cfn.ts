@@ -30,7 +30,11 @@ export class Evaluated {
   private readonly conditions = new Map<string, boolean>();
   readonly params: Record<string, string>;
 
-  constructor(readonly t: Template, params: Record<string, string>) {
+  private readonly pseudo: Record<string, string>;
+
+  /** `pseudo` overrides pseudo parameters (AWS::AccountId of the account the stack is in). */
+  constructor(readonly t: Template, params: Record<string, string>, pseudo: Partial<Record<keyof typeof PSEUDO, string>> = {}) {
+    this.pseudo = { ...PSEUDO, ...pseudo };
     this.params = {};
     for (const [name, p] of Object.entries(t.Parameters ?? {})) {
       const v = params[name] ?? (p.Default !== undefined ? String(p.Default) : undefined);
@@ -78,7 +82,7 @@ export class Evaluated {
         case 'Ref': {
           const name = String(a);
           if (name === 'AWS::NoValue') return NO_VALUE;
-          if (name in PSEUDO) return PSEUDO[name as keyof typeof PSEUDO];
+          if (name in this.pseudo) return this.pseudo[name]!;
           if (name in this.params) {
             const type = this.t.Parameters![name]!.Type ?? '';
             return type.startsWith('List<') || type === 'CommaDelimitedList' ? (this.params[name] === '' ? [] : this.params[name]!.split(',')) : this.params[name]!;

@@ -124,6 +124,25 @@ describe('doctor', () => {
     expect(member.fix).toMatch(/member-role StackSet/);
   });
 
+  test('--role: an opted-in role passes; a role without the tag fails with ROLE_NOT_OPTED_IN naming the tag and the command that adds it; exit 1', async () => {
+    const tagged = 'arn:aws:iam::333333333301:role/app-deployer';
+    const untagged = 'arn:aws:iam::333333333301:role/lambda-exec';
+    const r = await doctor(['--integration', integrationFile(), '--json', '--role', `${tagged},${untagged}`]);
+    expect(r.code).toBe(1);
+    const items = (JSON.parse(r.stdout) as CheckReport).items.filter((i) => i.id === 'role-opt-in');
+    expect(items.map((i) => [i.title, i.status, i.code])).toEqual([
+      [`role opt-in (${tagged})`, 'pass', undefined],
+      [`role opt-in (${untagged})`, 'fail', 'ROLE_NOT_OPTED_IN'],
+    ]);
+    expect(items[1]!.detail).toContain('no tag access-connector-jit=enabled');
+    expect(items[1]!.fix).toContain('aws iam tag-role --role-name lambda-exec --tags Key=access-connector-jit,Value=enabled');
+    // JIT_ROLES=any does not need the tag; the table shows the fix.
+    const any = await doctor(['--integration', integrationFile(), '--json', '--role', untagged], { JIT_ROLES: 'any' });
+    expect((JSON.parse(any.stdout) as CheckReport).items.find((i) => i.id === 'role-opt-in')!.status).toBe('pass');
+    const table = await doctor(['--integration', integrationFile(), '--role', untagged]);
+    expect(table.stdout).toContain('access-connector-jit=enabled');
+  });
+
   test('usage errors exit 64 and name the problem', async () => {
     expect((await doctor([])).code).toBe(64);
     const bad = integrationFile({ roleArn: 'not-an-arn' });

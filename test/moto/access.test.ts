@@ -97,6 +97,7 @@ function simAccessWorld(): { world: World; ids: AccessWorldIds } {
     const role = b.role(member, name, {
       trust: accessTrustPolicy(name, member.id), attached: r.attached.map((p) => policies[p]),
       ...('boundary' in r && { boundary: policies[r.boundary] }),
+      ...('jit' in r && { tags: [{ Key: 'access-connector-jit', Value: 'enabled' }] }),
     });
     roles[name] = arn.role(w, member.id, role);
   }

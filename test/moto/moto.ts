@@ -603,8 +603,9 @@ export const ACCESS_WORLD = {
     groups: { developers: { members: [], attached: ['DeployPolicy'] }, auditors: { members: ['alice'], attached: [] } },
     roles: {
       'app-runtime': { boundary: 'LegacyBoundary', attached: [] },
-      'batch-runner': { attached: [] },
-      'deploy-target': { attached: ['DeployPolicy'] },
+      // Opted in for just-in-time access (tag access-connector-jit=enabled): iam.roleAssume changes them.
+      'batch-runner': { attached: [], jit: true },
+      'deploy-target': { attached: ['DeployPolicy'], jit: true },
     },
   },
 } as const;
@@ -702,7 +703,10 @@ export async function seedMotoAccess(url: string): Promise<AccessWorldIds> {
     }
     const roles = {} as Record<AccessIamRole, string>;
     for (const [name, r] of Object.entries(spec.iam.roles) as [AccessIamRole, (typeof spec.iam.roles)[AccessIamRole]][]) {
-      roles[name] = (await miam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: accessTrustPolicy(name, memberAccountId) }))).Role!.Arn!;
+      roles[name] = (await miam.send(new CreateRoleCommand({
+        RoleName: name, AssumeRolePolicyDocument: accessTrustPolicy(name, memberAccountId),
+        ...('jit' in r && { Tags: [{ Key: 'access-connector-jit', Value: 'enabled' }] }),
+      }))).Role!.Arn!;
       if ('boundary' in r) await miam.send(new PutRolePermissionsBoundaryCommand({ RoleName: name, PermissionsBoundary: policies[r.boundary] }));
       for (const p of r.attached) await miam.send(new AttachRolePolicyCommand({ RoleName: name, PolicyArn: policies[p] }));
     }

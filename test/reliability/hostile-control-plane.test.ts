@@ -34,7 +34,9 @@ function hostileWorld() {
   addAssignment(sso, { accountId: OPEN_ACCOUNT, permissionSetArn: helpdesk.arn, principalType: 'GROUP', principalId: platform });
   acct.iam.groups.set('platform-admins', { name: 'platform-admins', id: 'AGPAHOSTILE0000000001', path: '/', created: t, attached: [ADMIN], members: [] });
   const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${OPEN_ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
-  acct.iam.roles.set('platform-breakglass', { name: 'platform-breakglass', id: 'AROAHOSTILE0000000001', path: '/', created: t, trust, maxSession: 3600, attached: [ADMIN] });
+  // Opted in for just-in-time access, so that the policy file, not the missing tag, is what refuses it.
+  acct.iam.roles.set('platform-breakglass', { name: 'platform-breakglass', id: 'AROAHOSTILE0000000001', path: '/', created: t, trust, maxSession: 3600, attached: [ADMIN],
+    tags: [{ Key: 'access-connector-jit', Value: 'enabled' }] });
   acct.iam.roles.set('AdministratorAccess', { name: 'AdministratorAccess', id: 'AROAHOSTILE0000000002', path: '/', created: t, trust, maxSession: 3600, attached: [ADMIN] });
   const everything = `arn:aws:iam::${OPEN_ACCOUNT}:policy/AllowEverything`;
   acct.iam.policies.set(everything, { arn: everything, name: 'AllowEverything', id: 'ANPAHOSTILE0000000001', path: '/', created: t, updated: t,

@@ -106,7 +106,10 @@ describe('soak', () => {
     let nextCut = t0 + hourMs / cutsPerHour / 2;
     let nextSample = t0;
     let n = 0;
-    while (Date.now() < end) {
+    // The planned cuts all happen even when the machine is slow: a control-plane restart
+    // can take seconds on a loaded host and push the last cut past the end of the window,
+    // and the count of cuts is a property of the scenario, not of the machine's speed.
+    while (Date.now() < end || cuts < hours * cutsPerHour) {
       const now = Date.now();
       if (now >= nextSample) {
         samples.push({ hour: (now - t0) / hourMs, rss: rssBytes(pid), fds: fdCount(pid) });

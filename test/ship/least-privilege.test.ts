@@ -1,4 +1,4 @@
-// Least privilege, proved three ways:
+// Least privilege, proved four ways:
 //  1. the declarations are complete: the client factory refuses any action no part of the
 //     connector declares (UNDECLARED_AWS_ACTION), in this suite as in production;
 //  2. the templates grant exactly the declared actions, identity by identity, for each of
@@ -6,20 +6,29 @@
 //  3. the connector really works with nothing more than the templates grant: the AWS
 //     simulator gives each of its three roles exactly the evaluated template policy, and a
 //     full sync, a delta sync, doctor, and a grant and revoke of every access kind run
-//     without one refused call; what they call is compared with what is declared.
+//     without one refused call; what they call is compared with what is declared. The
+//     management and member roles get the statements themselves, so their resources and
+//     tag conditions are evaluated;
+//  4. the writes that could reach beyond the connector's own objects are scoped by tags:
+//     role trust and inline policies only on roles tagged access-connector-jit=enabled,
+//     permission-set writes only on sets tagged access-connector-managed=true, refused by
+//     the simulator under the template policy otherwise.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { ListRolesCommand, IAMClient } from '@aws-sdk/client-iam';
+import { DeleteRolePolicyCommand, GetRoleCommand, IAMClient, ListRolesCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreatePermissionSetCommand, DeletePermissionSetCommand, ProvisionPermissionSetCommand, PutInlinePolicyToPermissionSetCommand, SSOAdminClient } from '@aws-sdk/client-sso-admin';
 import { ConnectorError } from '../../src/errors.js';
 import { SCOPES, allNeeds, declaredActions, requiredActions, type Scope, type Switches } from '../../src/permissions.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
+import type { IdentityStatement } from '../sim/aws/auth.js';
 import { demoIntegration, DEMO_MANAGEMENT_ACCOUNT } from '../sim/aws/worlds/demo.js';
 import { BASE_ROLE, MANAGEMENT_ROLE, MEMBER_ROLE } from '../sim/aws/worlds/builder.js';
 import { Evaluated, allowedActions, asList, loadTemplate, roleStatements, type Template } from '../helpers/cfn.js';
 import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
+import { codeOf } from '../helpers/access.js';
 import { MAIN_JS, REPO_ROOT } from '../helpers/paths.js';
 
 const CFN = resolve(REPO_ROOT, 'cloudformation');
@@ -62,6 +71,33 @@ function paramsFor(file: string, s: Switches, extra: Record<string, string> = {}
 }
 const evaluate = (file: string, s: Switches, extra?: Record<string, string>) => new Evaluated(template(file), paramsFor(file, s, extra));
 const sorted = (x: Iterable<string>) => [...x].sort();
+
+/**
+ * Gives the simulator's three roles what the templates give them with switches `s`. The
+ * connector role gets the action list; the management and member roles get the evaluated
+ * statements themselves, evaluated per account, so the simulator checks their resources
+ * and conditions (tags, aws:ResourceOrgID) as IAM would. `extra`: other parameters of the
+ * roles stacks (JitRoles).
+ */
+function giveTemplatePolicies(sim: AwsSimulator, s: Switches, extra: Record<string, string> = {}): void {
+  const w = sim.world;
+  const connector = allowedActions(roleStatements(evaluate('connector-ecs.yaml', s), 'ConnectorTaskRole'));
+  expect(sim.admin.setPermissionsOfRole({ roleName: BASE_ROLE, allow: [...connector] })).toBeGreaterThan(0);
+  const names = { ConnectorRoleArn: w.base.roleArn, ManagementRoleName: MANAGEMENT_ROLE, MemberRoleName: MEMBER_ROLE, ...extra };
+  const stack = (accountId: string) => (accountId === DEMO_MANAGEMENT_ACCOUNT
+    ? new Evaluated(template('management-roles.yaml'), paramsFor('management-roles.yaml', s, { ...names, OrganizationId: w.organization!.id }), { 'AWS::AccountId': accountId })
+    : new Evaluated(template('member-role.yaml'), paramsFor('member-role.yaml', s, { ...names, ManagementAccountId: DEMO_MANAGEMENT_ACCOUNT }), { 'AWS::AccountId': accountId }));
+  const statements = (e: Evaluated, role: string) => roleStatements(e, role) as unknown as IdentityStatement[];
+  sim.admin.setRoleStatements({ accountId: DEMO_MANAGEMENT_ACCOUNT, roleName: MANAGEMENT_ROLE, statements: statements(stack(DEMO_MANAGEMENT_ACCOUNT), 'ManagementRole') });
+  let members = 0;
+  for (const a of w.accounts.values()) {
+    if (!a.iam.roles.has(MEMBER_ROLE)) continue;
+    sim.admin.setRoleStatements({ accountId: a.id, roleName: MEMBER_ROLE, statements: statements(stack(a.id), 'MemberRole') });
+    members++;
+  }
+  expect(members).toBeGreaterThan(1);
+  sim.admin.actionsUsed({ reset: true });
+}
 
 describe('the client factory refuses undeclared actions', () => {
   let sim: AwsSimulator;
@@ -237,15 +273,7 @@ describe('the connector works with exactly what the templates grant', () => {
     await sim.close();
   });
 
-  function grantTemplates(s: Switches): void {
-    const per: Record<Scope, Set<string>> = {
-      connector: allowedActions(roleStatements(evaluate('connector-ecs.yaml', s), 'ConnectorTaskRole')),
-      management: allowedActions(roleStatements(evaluate('management-roles.yaml', s), 'ManagementRole')),
-      member: allowedActions(roleStatements(evaluate('member-role.yaml', s), 'MemberRole')),
-    };
-    for (const scope of SCOPES) expect(sim.admin.setPermissionsOfRole({ roleName: ROLE_NAMES[scope], allow: [...per[scope]] })).toBeGreaterThan(0);
-    sim.admin.actionsUsed({ reset: true });
-  }
+  const grantTemplates = (s: Switches) => giveTemplatePolicies(sim, s);
   const refused = () => sim.admin.actionsUsed().filter((u) => !u.allowed && SCOPE_OF_ROLE.has(u.role)).map((u) => `${u.role} ${u.action}`);
   const used = () => sim.admin.actionsUsed().filter((u) => u.allowed && SCOPE_OF_ROLE.has(u.role)).map((u) => `${SCOPE_OF_ROLE.get(u.role)!} ${u.action}`);
 
@@ -278,7 +306,8 @@ describe('the connector works with exactly what the templates grant', () => {
     const integ = file('all', demoIntegration({ enableAudit: true, ssoPortalUrl: 'https://d-1234567890.awsapps.com/start' }));
     await ok(['sync', '--integration', integ, '--out', join(dir, 'full.ndjson'), '--quiet']);
     await ok(['sync', '--integration', integ, '--params', file('delta', { mode: 'delta', since: new Date(Date.now() - 3600_000).toISOString() }), '--out', join(dir, 'delta.ndjson'), '--quiet']);
-    await ok(['doctor', '--integration', integ, '--json']);
+    // --role reads the role's opt-in tag (iam:GetRole, granted with manage).
+    expect(await ok(['doctor', '--integration', integ, '--json', '--role', `arn:aws:iam::333333333301:role/app-deployer`])).toContain('"id": "role-opt-in"');
     // Without an aggregator index, resources are read through each account's own index (member role).
     sim.admin.setIndexType({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: 'us-east-1', type: 'LOCAL' });
     await ok(['sync', '--integration', file('resources', demoIntegration({ resourceTypes: ['resources'] })), '--out', join(dir, 'local.ndjson'), '--quiet']);
@@ -333,3 +362,108 @@ describe('the connector works with exactly what the templates grant', () => {
     expect(sorted(unused)).toEqual(sorted(Object.keys(NOT_EXERCISED)));
   }, 240_000);
 });
+
+// ---- 4. writes scoped by tags, as the simulator evaluates the template conditions ----------
+
+const ROLE_WRITES = ['iam:DeleteRolePolicy', 'iam:PutRolePolicy', 'iam:UpdateAssumeRolePolicy'];
+const PERMISSION_SET_WRITES = ['sso:CreatePermissionSet', 'sso:DeletePermissionSet', 'sso:ProvisionPermissionSet', 'sso:PutInlinePolicyToPermissionSet'];
+
+describe('role and permission-set writes are scoped by tags', () => {
+  test('every statement allowing a role write carries the opt-in tag condition (none with JitRoles=any); permission-set writes never on "*"', () => {
+    for (const s of COMBOS.filter((c) => c.manage)) {
+      for (const { file, role } of ROLES.filter((r) => r.scope === 'member')) {
+        for (const jit of ['tagged', 'any']) {
+          const writes = roleStatements(evaluate(file, s, { JitRoles: jit }), role).filter((st) => st.Effect === 'Allow' && asList(st.Action).some((a) => ROLE_WRITES.includes(a)));
+          expect(writes.length).toBeGreaterThan(0);
+          for (const st of writes) {
+            expect({ file, jit, actions: asList(st.Action).filter((a) => !ROLE_WRITES.includes(a)) }).toEqual({ file, jit, actions: [] });
+            expect({ file, jit, condition: st.Condition }).toEqual({ file, jit, condition: jit === 'any' ? undefined : { StringEquals: { 'aws:ResourceTag/access-connector-jit': 'enabled' } } });
+          }
+        }
+      }
+      const mgmt = roleStatements(evaluate('management-roles.yaml', s), 'ManagementRole').filter((st) => st.Effect === 'Allow' && asList(st.Action).some((a) => PERMISSION_SET_WRITES.includes(a)));
+      expect(mgmt.length).toBe(s.ec2 ? 3 : 0);
+      for (const st of mgmt) {
+        expect(asList(st.Resource)).not.toContain('*');
+        if (asList(st.Resource).some((r) => r.includes(':permissionSet/'))) expect(JSON.stringify(st.Condition)).toContain('access-connector-managed');
+      }
+    }
+  });
+
+  describe('with the simulator evaluating the template policies', () => {
+    let sim: AwsSimulator;
+    let restore: () => void;
+    const P = '333333333301';
+    const manageEc2: Switches = { manage: true, ec2: true, boundaries: false, audit: false };
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' }] });
+    const trustOf = (role: string) => sim.admin.getRole({ accountId: P, roleName: role })!.trustPolicy as string;
+    beforeAll(async () => {
+      sim = await startAwsSimulator({ world: 'demo', quotas: false, sso: { assignmentDelayMs: 0 } });
+      restore = useAwsEnv(sim.env);
+    });
+    afterAll(async () => {
+      destroyAwsLayers();
+      restore();
+      await sim.close();
+    });
+
+    // Regression: the member role could rewrite the trust policy and inline policies of any role.
+    test('the member role changes trust and inline policies only of roles tagged access-connector-jit=enabled', async () => {
+      giveTemplatePolicies(sim, manageEc2);
+      const iam = await awsLayer(demoIntegration()).session.memberClient(IAMClient, P);
+      expect(sim.admin.getRole({ accountId: P, roleName: 'lambda-exec' })!.tags).toEqual([]);
+      // Not opted in: every write refused by IAM, reads allowed.
+      expect((await iam.send(new GetRoleCommand({ RoleName: 'lambda-exec' }))).Role?.RoleName).toBe('lambda-exec');
+      expect(await codeOf(iam.send(new PutRolePolicyCommand({ RoleName: 'lambda-exec', PolicyName: 'jit', PolicyDocument: policy })))).toBe('AWS_ACCESS_DENIED');
+      expect(await codeOf(iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'lambda-exec', PolicyDocument: trustOf('lambda-exec') })))).toBe('AWS_ACCESS_DENIED');
+      expect(await codeOf(iam.send(new DeleteRolePolicyCommand({ RoleName: 'lambda-exec', PolicyName: 'jit' })))).toBe('AWS_ACCESS_DENIED');
+      expect(sim.admin.getRole({ accountId: P, roleName: 'lambda-exec' })!.inline).toEqual({});
+      // Opted in: the same writes succeed.
+      await iam.send(new PutRolePolicyCommand({ RoleName: 'app-deployer', PolicyName: 'jit', PolicyDocument: policy }));
+      await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'app-deployer', PolicyDocument: trustOf('app-deployer') }));
+      await iam.send(new DeleteRolePolicyCommand({ RoleName: 'app-deployer', PolicyName: 'jit' }));
+      // The tag value must be exactly "enabled".
+      sim.admin.tagRole({ accountId: P, roleName: 'lambda-exec', tags: { 'access-connector-jit': 'yes' } });
+      expect(await codeOf(iam.send(new PutRolePolicyCommand({ RoleName: 'lambda-exec', PolicyName: 'jit', PolicyDocument: policy })))).toBe('AWS_ACCESS_DENIED');
+      expect(refusedBy(sim, 'member').sort()).toEqual(['iam:DeleteRolePolicy', 'iam:PutRolePolicy', 'iam:UpdateAssumeRolePolicy']);
+      // JitRoles=any lifts the condition, never the deny on the protected roles.
+      giveTemplatePolicies(sim, manageEc2, { JitRoles: 'any' });
+      await iam.send(new PutRolePolicyCommand({ RoleName: 'lambda-exec', PolicyName: 'jit', PolicyDocument: policy }));
+      await iam.send(new DeleteRolePolicyCommand({ RoleName: 'lambda-exec', PolicyName: 'jit' }));
+      sim.admin.tagRole({ accountId: P, roleName: 'OrganizationAccountAccessRole', tags: { 'access-connector-jit': 'enabled' } });
+      expect(await codeOf(iam.send(new PutRolePolicyCommand({ RoleName: 'OrganizationAccountAccessRole', PolicyName: 'jit', PolicyDocument: policy })))).toBe('AWS_ACCESS_DENIED');
+      expect(refusedBy(sim, 'member')).toEqual(['iam:PutRolePolicy']);
+    });
+
+    // Regression: the management role could create, edit and provision any permission set.
+    test('the management role creates permission sets only with the tag access-connector-managed=true, and changes only tagged ones', async () => {
+      giveTemplatePolicies(sim, manageEc2);
+      const sso = await awsLayer(demoIntegration()).session.managementClient(SSOAdminClient, 'us-east-1');
+      const InstanceArn = sim.world.sso!.arn;
+      const theirs = [...sim.world.sso!.permissionSets.values()].find((p) => p.name === 'ReadOnly')!;
+      const before = { inline: theirs.inline, count: sim.world.sso!.permissionSets.size };
+      // The organization's own permission set: no write at all.
+      expect(await codeOf(sso.send(new PutInlinePolicyToPermissionSetCommand({ InstanceArn, PermissionSetArn: theirs.arn, InlinePolicy: policy })))).toBe('AWS_ACCESS_DENIED');
+      expect(await codeOf(sso.send(new ProvisionPermissionSetCommand({ InstanceArn, PermissionSetArn: theirs.arn, TargetType: 'AWS_ACCOUNT', TargetId: P })))).toBe('AWS_ACCESS_DENIED');
+      expect(await codeOf(sso.send(new DeletePermissionSetCommand({ InstanceArn, PermissionSetArn: theirs.arn })))).toBe('AWS_ACCESS_DENIED');
+      // Creating one without the tag, with another value, or with a tag besides it.
+      const tag = { Key: 'access-connector-managed', Value: 'true' };
+      expect(await codeOf(sso.send(new CreatePermissionSetCommand({ InstanceArn, Name: 'untagged' })))).toBe('AWS_ACCESS_DENIED');
+      expect(await codeOf(sso.send(new CreatePermissionSetCommand({ InstanceArn, Name: 'wrong-value', Tags: [{ ...tag, Value: 'false' }] })))).toBe('AWS_ACCESS_DENIED');
+      expect(await codeOf(sso.send(new CreatePermissionSetCommand({ InstanceArn, Name: 'extra-tag', Tags: [tag, { Key: 'owner', Value: 'x' }] })))).toBe('AWS_ACCESS_DENIED');
+      expect({ inline: theirs.inline, count: sim.world.sso!.permissionSets.size }).toEqual(before);
+      // One of ours: created, changed, provisioned and deleted.
+      const ours = (await sso.send(new CreatePermissionSetCommand({ InstanceArn, Name: 'ours', Tags: [tag] }))).PermissionSet!.PermissionSetArn!;
+      await sso.send(new PutInlinePolicyToPermissionSetCommand({ InstanceArn, PermissionSetArn: ours, InlinePolicy: policy }));
+      await sso.send(new ProvisionPermissionSetCommand({ InstanceArn, PermissionSetArn: ours, TargetType: 'AWS_ACCOUNT', TargetId: P }));
+      await sso.send(new DeletePermissionSetCommand({ InstanceArn, PermissionSetArn: ours }));
+      expect(sim.world.sso!.permissionSets.has(ours)).toBe(false);
+      expect(refusedBy(sim, 'management').sort()).toEqual(PERMISSION_SET_WRITES);
+    });
+  });
+});
+
+/** Actions refused to the management or member role since the last reset. */
+function refusedBy(sim: AwsSimulator, scope: 'management' | 'member'): string[] {
+  return sim.admin.actionsUsed().filter((u) => !u.allowed && u.role === ROLE_NAMES[scope]).map((u) => u.action);
+}

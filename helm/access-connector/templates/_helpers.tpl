@@ -169,6 +169,8 @@ job-public-key.pem: |
   value: {{ .Values.connector.shutdownGraceSeconds | quote }}
 - name: MAX_CONCURRENT_JOBS
   value: {{ .Values.connector.maxConcurrentJobs | quote }}
+- name: JIT_ROLES
+  value: {{ .Values.connector.jitRoles | quote }}
 - name: GRANT_SWEEP_INTERVAL_SECONDS
   value: {{ .Values.connector.grantSweepIntervalSeconds | quote }}
 - name: AWS_QUOTA_SHARE

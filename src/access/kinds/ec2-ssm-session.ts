@@ -36,6 +36,7 @@ import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, parsePolicy, principalArn, refuseProtectedRole, type IamArn } from '../iam-common.js';
 import { ACCOUNT_ID, IDENTITY_STORE_ID, createAssignment, deleteAssignment, formatDuration, portalLink, slowDownRetry, ssoAdminClient, ssoInstance, type AssignmentRef, type SsoInstanceInfo } from '../identity-center.js';
 import { refuseProtectedAccounts } from '../accounts.js';
+import { MANAGED_PERMISSION_SET_TAG, refuseRoleNotOptedIn } from '../opt-in.js';
 import { beforeChange, isUnchanged, sendChange, type AccessContext, type AccessKindDef, type AccessRequest, type Principal } from '../types.js';
 
 // EC2 instance ids (8 or 17 hex digits; 8–17 accepted) and hybrid managed nodes (mi-, 17).
@@ -375,7 +376,12 @@ export const ec2SsmSession: AccessKindDef<Target> = {
   async describe(ctx, req) {
     const p = parsed(req);
     if (p.role) {
-      const doc = await readRolePolicy(await roleClient(ctx, p), p);
+      const iam = await roleClient(ctx, p);
+      // Before any write (describe precedes grant and extend): the member role may put
+      // policies only on roles opted in by their tag.
+      const r = (await iam.send(new GetRoleCommand({ RoleName: p.role.name }))).Role;
+      refuseRoleNotOptedIn(ctx, { arn: p.role.arn, name: p.role.name, tags: r?.Tags });
+      const doc = await readRolePolicy(iam, p);
       if (doc === undefined) return { present: false };
       return { present: true, observed: { policyName: rolePolicyName(p), expiresAt: expiryIn(doc) ?? null } };
     }
@@ -403,6 +409,8 @@ export const ec2SsmSession: AccessKindDef<Target> = {
       const r = await slowDownRetry(ctx, () => sendChange(() => h.sso.send(new CreatePermissionSetCommand({
         InstanceArn: h.inst.instanceArn, Name: name, SessionDuration: sessionDurationFor(ctx.now(), req.expiresAt),
         Description: `access-connector: Session Manager on ${p.ids.length} instance(s) in ${p.t.accountId} ${p.t.region}`,
+        // The management role may change, provision and delete only permission sets with this tag.
+        Tags: [{ Key: MANAGED_PERMISSION_SET_TAG.key, Value: MANAGED_PERMISSION_SET_TAG.value }],
       }))), isThrottle);
       arn = r.PermissionSet?.PermissionSetArn;
       created = true;
@@ -483,8 +491,18 @@ export const ec2SsmSession: AccessKindDef<Target> = {
     if (arn && (await deleteAssignment(ctx, assignmentOf(p, arn))) === 'absent') notes.push('the assignment was already gone');
     // Identity Center names the account's role AWSReservedSSO_<permission set>_<16 hex>.
     notes.push(endedNote(await endSessions(ctx, p, `arn:${partition}:sts::${p.t.accountId}:assumed-role/AWSReservedSSO_${name}_`)));
-    if (arn && !(await deletePermissionSet(ctx, h, arn))) {
-      ctx.log.warn({ permissionSetArn: arn }, 'ec2.ssmSession: permission set still assigned or provisioned elsewhere; left in place');
+    let deleted = true;
+    try {
+      deleted = !arn || (await deletePermissionSet(ctx, h, arn));
+    } catch (err) {
+      // The roles may delete only permission sets tagged access-connector-managed=true; one
+      // created before the tag existed is refused. The access is gone with the assignment.
+      if (!(err instanceof ConnectorError && err.code === 'AWS_ACCESS_DENIED')) throw err;
+      ctx.log.warn({ event: 'access.left_in_place', permissionSetArn: arn }, 'ec2.ssmSession: IAM refused to delete the permission set (not tagged access-connector-managed=true?); left in place');
+      notes.push(`permission set ${name} (${arn}) was left in place: IAM refused its deletion (the management role may delete only permission sets tagged ${MANAGED_PERMISSION_SET_TAG.key}=${MANAGED_PERMISSION_SET_TAG.value}); its assignment is gone, so it grants nothing; delete it in IAM Identity Center`);
+    }
+    if (!deleted) {
+      ctx.log.warn({ event: 'access.left_in_place', permissionSetArn: arn }, 'ec2.ssmSession: permission set still assigned or provisioned elsewhere; left in place');
       notes.push(`permission set ${name} (${arn}) is still assigned or provisioned elsewhere and was left in place; delete it in IAM Identity Center once unused`);
     }
     return { notes };

@@ -34,6 +34,7 @@ import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import { asList, awsMessage, checkIamPrincipal, iamClientFor, parseIamArn, parsePolicy, principalArn, principalHash, refuseProtectedRole, roleSessionNameFor, serializePolicy, targetArn, type IamArn, type PolicyDocument, type PolicyStatement } from '../iam-common.js';
 import { organizationOf } from '../accounts.js';
+import { refuseRoleNotOptedIn } from '../opt-in.js';
 import { beforeChange, sendChange, unchanged, type AccessContext, type AccessKindDef, type AccessRequest } from '../types.js';
 
 /** The inline role policy holding the denies on sessions issued under revoked grants. */
@@ -209,7 +210,9 @@ export const iamRoleAssume: AccessKindDef<Target> = {
     const p = parsed(ctx, req);
     expiryOf(req);
     const iam = await iamClientFor(ctx, p.role);
-    await readRole(ctx, iam, p.role);
+    const { role } = await readRole(ctx, iam, p.role);
+    // Read before any write: the member role may change only roles opted in by their tag.
+    refuseRoleNotOptedIn(ctx, { arn: p.role.arn, name: p.role.name, tags: role.Tags });
     // Assuming the role carries its managed policies (deniedManagedPolicies applies to them).
     const attached = await collect(paginate(async (t) => {
       const o = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: p.role.name, Marker: t, MaxItems: pageSize('iam') }));

@@ -6,6 +6,7 @@ import type { Account, AccountState, Assignment, IdentitySource, TrailEvent } fr
 import { addAssignment, assignmentKey, globalRegion, removeAssignment, ssmRegion } from './world.js';
 import { settle } from './services/sso-admin.js';
 import type { Family } from './quotas.js';
+import type { IdentityStatement } from './auth.js';
 import { randomId, uuid } from './util.js';
 
 export class AdminError extends Error {}
@@ -92,6 +93,19 @@ export class SimAdmin {
     if (!r) throw new AdminError(`no role ${a.roleName}`);
     r.sim = { allow: a.allow, ...(a.deny ? { deny: a.deny } : {}) };
   }
+  /** Identity-policy statements for the role, evaluated with their resources and conditions (a template's policy, as CloudFormation would give it). */
+  setRoleStatements(a: { accountId: string; roleName: string; statements: IdentityStatement[] }): void {
+    const r = this.account(a.accountId).iam.roles.get(a.roleName);
+    if (!r) throw new AdminError(`no role ${a.roleName}`);
+    r.sim = { allow: [], statements: a.statements };
+  }
+  /** Adds or replaces tags of a role (as iam:TagRole would). */
+  tagRole(a: { accountId: string; roleName: string; tags: Record<string, string> }): void {
+    const r = this.account(a.accountId).iam.roles.get(a.roleName);
+    if (!r) throw new AdminError(`no role ${a.roleName}`);
+    const keep = (r.tags ?? []).filter((t) => !Object.keys(a.tags).some((k) => k.toLowerCase() === t.Key.toLowerCase()));
+    r.tags = [...keep, ...Object.entries(a.tags).map(([Key, Value]) => ({ Key, Value }))];
+  }
   /** The same permissions for the role of that name in every account (the connector's roles, as a template grants them). */
   setPermissionsOfRole(a: { roleName: string; allow: string[]; deny?: string[] }): number {
     let n = 0;
@@ -116,11 +130,12 @@ export class SimAdmin {
   }
   getGroupMembers(a: { accountId: string; groupName: string }): string[] | undefined { return this.account(a.accountId).iam.groups.get(a.groupName)?.members; }
   /** A role made out of band (a path or name the demo world lacks); trusts its own account by default. Returns the RoleId. */
-  createRole(a: { accountId: string; roleName: string; path?: string; trust?: string | object; maxSessionDuration?: number }): string {
+  createRole(a: { accountId: string; roleName: string; path?: string; trust?: string | object; maxSessionDuration?: number; tags?: Record<string, string> }): string {
     const acct = this.account(a.accountId);
     const trust = a.trust ?? { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:${this.rt.world.partition}:iam::${acct.id}:root` }, Action: 'sts:AssumeRole' }] };
     const id = 'AROA' + randomId(17, 'upper');
-    acct.iam.roles.set(a.roleName, { name: a.roleName, id, path: a.path ?? '/', created: this.rt.now(), trust: typeof trust === 'string' ? trust : JSON.stringify(trust), maxSession: a.maxSessionDuration ?? 3600 });
+    acct.iam.roles.set(a.roleName, { name: a.roleName, id, path: a.path ?? '/', created: this.rt.now(), trust: typeof trust === 'string' ? trust : JSON.stringify(trust), maxSession: a.maxSessionDuration ?? 3600,
+      ...(a.tags ? { tags: Object.entries(a.tags).map(([Key, Value]) => ({ Key, Value })) } : {}) });
     return id;
   }
   /** A user made out of band. Returns the UserId. */

@@ -1,5 +1,5 @@
 // Credentials → identities, identity permissions, and trust-policy evaluation for AssumeRole.
-import type { World, IamRole } from './world.js';
+import type { World, IamRole, Tag } from './world.js';
 import { arn, parseArn, roleByArn } from './world.js';
 import { globMatch, randomId } from './util.js';
 
@@ -66,14 +66,70 @@ function roleIdOf(w: World, roleArn: string): string | undefined {
 
 export type Decision = { allowed: true } | { allowed: false; explicitDeny: boolean };
 
-/** Evaluate the simulator's per-role permission list. GetCallerIdentity is never denied (as in AWS). */
-export function checkAction(w: World, s: Session, action: string): Decision {
+/**
+ * What a request touches, for identity policies written as statements: each resource with
+ * its tags, the tags sent with the request, and other condition keys (lower case). A
+ * service that does not describe an operation's resources leaves `resources` undefined:
+ * then every Resource pattern matches and no resource tag is known (so a statement
+ * conditioned on aws:ResourceTag never matches it).
+ */
+export interface RequestContext {
+  resources?: Array<{ arn: string; tags?: readonly Tag[] }>;
+  requestTags?: readonly Tag[];
+  keys?: Record<string, string>;
+}
+
+/**
+ * Evaluate the role's permissions for `action`. Action globs when the role has no
+ * statements; with statements (a template's policy), IAM's evaluation: every resource of
+ * the request must be allowed by a statement whose action, resource and conditions match,
+ * and a matching Deny wins. GetCallerIdentity is never denied (as in AWS).
+ */
+export function checkAction(w: World, s: Session, action: string, req: RequestContext = {}): Decision {
   if (action.toLowerCase() === 'sts:getcalleridentity') return { allowed: true };
   const role = roleByArn(w, s.roleArn)?.role;
   const perms = role?.sim;
   if (!perms) return { allowed: false, explicitDeny: false };
+  if (perms.statements) return evaluateStatements(perms.statements, action, req, w);
   if (perms.deny?.some((p) => globMatch(p, action))) return { allowed: false, explicitDeny: true };
   return perms.allow.some((p) => globMatch(p, action)) ? { allowed: true } : { allowed: false, explicitDeny: false };
+}
+
+function evaluateStatements(statements: readonly IdentityStatement[], action: string, req: RequestContext, w: World): Decision {
+  const resources: Array<{ arn: string; tags?: readonly Tag[] } | undefined> = req.resources ?? [undefined];
+  let allAllowed = true;
+  for (const r of resources) {
+    const lookup = (key: string): string[] | undefined => identityContextValue(key, r, req, w);
+    let allowed = false;
+    for (const st of statements) {
+      if (!actionMatches(st, action) || !resourceMatches(st, r?.arn) || !conditionHolds(st.Condition, lookup)) continue;
+      if (st.Effect === 'Deny') return { allowed: false, explicitDeny: true };
+      if (st.Effect === 'Allow') allowed = true;
+    }
+    if (!allowed) allAllowed = false;
+  }
+  return allAllowed ? { allowed: true } : { allowed: false, explicitDeny: false };
+}
+
+function resourceMatches(st: IdentityStatement, resourceArn: string | undefined): boolean {
+  if (resourceArn === undefined) return true;
+  if (st.NotResource !== undefined) return !arr(st.NotResource).some((p) => globMatch(p, resourceArn, false));
+  return arr(st.Resource).some((p) => globMatch(p, resourceArn, false));
+}
+
+const tagValue = (tags: readonly Tag[] | undefined, key: string): string[] | undefined => {
+  // IAM compares tag keys without regard to case.
+  const t = tags?.find((x) => x.Key.toLowerCase() === key);
+  return t ? [t.Value] : undefined;
+};
+
+function identityContextValue(key: string, r: { arn: string; tags?: readonly Tag[] } | undefined, req: RequestContext, w: World): string[] | undefined {
+  if (key.startsWith('aws:resourcetag/')) return tagValue(r?.tags, key.slice('aws:resourcetag/'.length));
+  if (key.startsWith('aws:requesttag/')) return tagValue(req.requestTags, key.slice('aws:requesttag/'.length));
+  if (key === 'aws:tagkeys') return req.requestTags ? req.requestTags.map((t) => t.Key) : undefined;
+  if (key === 'aws:partition' || key === 'aws:principalpartition') return [w.partition];
+  const v = req.keys?.[key];
+  return v === undefined ? undefined : [v];
 }
 
 export function deniedMessage(s: Session, action: string, resource: string, d: Decision): string {
@@ -85,10 +141,18 @@ export function deniedMessage(s: Session, action: string, resource: string, d: D
 
 // ---- trust policies ----
 
+type Conditions = Record<string, Record<string, unknown>>;
+
 interface Statement {
   Effect?: string; Action?: string | string[]; NotAction?: string | string[];
   Principal?: '*' | Record<string, string | string[]>;
-  Condition?: Record<string, Record<string, string | string[] | boolean | number>>;
+  Condition?: Conditions;
+}
+
+/** A statement of an identity policy (what the least-privilege test gives the roles). */
+export interface IdentityStatement {
+  Sid?: string; Effect: string; Action?: string | string[]; NotAction?: string | string[];
+  Resource?: string | string[]; NotResource?: string | string[]; Condition?: Conditions;
 }
 
 export interface TrustContext {
@@ -103,7 +167,7 @@ export function trustAllows(w: World, trustDoc: string, c: TrustContext): boolea
   const stmts = doc.Statement === undefined ? [] : Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
   let allowed = false;
   for (const st of stmts) {
-    if (!actionMatches(st, 'sts:AssumeRole') || !principalMatches(w, st.Principal, c) || !conditionsHold(st.Condition, c)) continue;
+    if (!actionMatches(st, 'sts:AssumeRole') || !principalMatches(w, st.Principal, c) || !conditionHolds(st.Condition, (k) => { const v = contextValue(k, c); return v === undefined ? undefined : [v]; })) continue;
     if (st.Effect === 'Deny') return false;
     if (st.Effect === 'Allow') allowed = true;
   }
@@ -112,7 +176,7 @@ export function trustAllows(w: World, trustDoc: string, c: TrustContext): boolea
 
 function arr<T>(v: T | T[] | undefined): T[] { return v === undefined ? [] : Array.isArray(v) ? v : [v]; }
 
-function actionMatches(st: Statement, action: string): boolean {
+function actionMatches(st: { Action?: string | string[]; NotAction?: string | string[] }, action: string): boolean {
   if (st.NotAction !== undefined) return !arr(st.NotAction).some((p) => globMatch(p, action));
   return arr(st.Action).some((p) => globMatch(p, action));
 }
@@ -128,24 +192,38 @@ function principalMatches(w: World, p: Statement['Principal'], c: TrustContext):
   return false;
 }
 
-function conditionsHold(cond: Statement['Condition'], c: TrustContext): boolean {
+/**
+ * IAM's condition block: every operator and key must hold. `lookup` gives a key's values
+ * (lower-case key; undefined when absent). Plain operators on a multi-valued key hold when
+ * any value matches; ForAllValues: holds when every value matches (and when the key is
+ * absent), ForAnyValue: when one does. Negated operators hold when no wanted value matches.
+ */
+function conditionHolds(cond: Conditions | undefined, lookup: (key: string) => string[] | undefined): boolean {
   if (!cond) return true;
   for (const [op0, kv] of Object.entries(cond)) {
-    const ifExists = op0.endsWith('IfExists');
-    const op = ifExists ? op0.slice(0, -8) : op0;
+    const set = op0.startsWith('ForAllValues:') ? 'all' : op0.startsWith('ForAnyValue:') ? 'any' : undefined;
+    const op1 = set ? op0.slice(op0.indexOf(':') + 1) : op0;
+    const ifExists = op1.endsWith('IfExists');
+    const op = ifExists ? op1.slice(0, -8) : op1;
     for (const [key0, want] of Object.entries(kv)) {
-      const actual = contextValue(key0.toLowerCase(), c);
-      if (actual === undefined) {
-        if (ifExists || op === 'Null') { if (op === 'Null' && String(want) !== 'true') return false; continue; }
+      const actual = lookup(key0.toLowerCase());
+      if (op === 'Null') {
+        if ((String(want) === 'true') !== (actual === undefined || actual.length === 0)) return false;
+        continue;
+      }
+      const wants = arr(want as unknown).map(String);
+      const one = (a: string) => (NEGATED.has(op) ? wants.every((x) => compare(op, a, x)) : wants.some((x) => compare(op, a, x)));
+      if (actual === undefined || actual.length === 0) {
+        if (set === 'all' || ifExists) continue;
         return false;
       }
-      if (op === 'Null') { if (String(want) === 'true') return false; continue; }
-      const wants = arr(want as unknown).map(String);
-      if (!wants.some((x) => compare(op, actual, x))) return false;
+      if (set === 'all' ? !actual.every(one) : !actual.some(one)) return false;
     }
   }
   return true;
 }
+
+const NEGATED = new Set(['StringNotEquals', 'ArnNotEquals', 'StringNotLike', 'ArnNotLike', 'StringNotEqualsIgnoreCase']);
 
 function contextValue(key: string, c: TrustContext): string | undefined {
   switch (key) {

@@ -192,7 +192,7 @@ export class SimRuntime {
     if (this.faults.deniedAccounts.has(account.id) && op !== 'GetCallerIdentity') {
       throw commonError(svc.name, 'accessDenied', deniedMessage(session, action, svc.resource?.(ctx) ?? '*', { allowed: false, explicitDeny: true }));
     }
-    const decision = checkAction(this.world, session, action);
+    const decision = checkAction(this.world, session, action, svc.authContext?.(ctx));
     if (!decision.allowed) {
       this.actionsDenied.add(`${session.roleName}|${action}`);
       const msg = svc.name === 'organizations' ? "You don't have permissions to access this resource." : deniedMessage(session, action, svc.resource?.(ctx) ?? '*', decision);

@@ -1,7 +1,7 @@
 // What every service module provides, and what a handler receives.
 import type { ServiceName } from './errors.js';
 import type { Family } from './quotas.js';
-import type { Session } from './auth.js';
+import type { RequestContext, Session } from './auth.js';
 import type { Account, World } from './world.js';
 import type { SimRuntime } from './runtime.js';
 
@@ -38,4 +38,6 @@ export interface ServiceDef {
   mutating: ReadonlySet<string>;
   /** Resource named in AccessDenied messages. */
   resource?(ctx: Ctx): string;
+  /** The resources (with their tags) and condition keys of a request, for statement policies (auth.ts). */
+  authContext?(ctx: Ctx): RequestContext;
 }

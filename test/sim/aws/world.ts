@@ -4,8 +4,12 @@
 
 export interface Tag { Key: string; Value: string }
 
-/** What a role's sessions may call: IAM-style action globs (`iam:Get*`). Deny wins. */
-export interface SimPermissions { allow: string[]; deny?: string[] }
+/**
+ * What a role's sessions may call: IAM-style action globs (`iam:Get*`), deny winning; or,
+ * when `statements` is set, those identity-policy statements evaluated as IAM does, with
+ * their resources and conditions (auth.ts).
+ */
+export interface SimPermissions { allow: string[]; deny?: string[]; statements?: import('./auth.js').IdentityStatement[] }
 
 export interface IamUser {
   name: string; id: string; path: string; created: number; tags?: Tag[];

@@ -153,6 +153,24 @@ export const iamService: ServiceDef = {
     if (input.PolicyArn) return String(input.PolicyArn);
     return `arn:${w.partition}:iam::${a.id}:*`;
   },
+  // The one resource type an operation is authorized on (a group for AddUserToGroup and
+  // RemoveUserFromGroup, as the service authorization reference lists), with its tags.
+  // Listing operations name no resource.
+  authContext: (ctx) => {
+    const { world: w, account: a, input } = ctx;
+    const name = (k: string) => str(input[k]);
+    if (name('RoleName')) {
+      const r = a.iam.roles.get(name('RoleName')!);
+      return { resources: [{ arn: arn.role(w, a.id, { path: r?.path ?? '/', name: name('RoleName')! }), tags: r?.tags ?? [] }] };
+    }
+    if (name('GroupName')) return { resources: [{ arn: arn.group(w, a.id, { path: a.iam.groups.get(name('GroupName')!)?.path ?? '/', name: name('GroupName')! }) }] };
+    if (name('UserName')) {
+      const u = a.iam.users.get(name('UserName')!);
+      return { resources: [{ arn: arn.user(w, a.id, { path: u?.path ?? '/', name: name('UserName')! }), tags: u?.tags ?? [] }] };
+    }
+    if (name('PolicyArn')) return { resources: [{ arn: name('PolicyArn')!, tags: findPolicy(w, a, name('PolicyArn')!)?.tags ?? [] }] };
+    return {};
+  },
   ops: {
     GetAccountAuthorizationDetails: (ctx) => {
       const { world: w, account: a } = ctx;

@@ -203,6 +203,23 @@ export const ssoAdminService: ServiceDef = {
   mutating: new Set(['CreateAccountAssignment', 'DeleteAccountAssignment', 'CreatePermissionSet', 'DeletePermissionSet',
     'PutInlinePolicyToPermissionSet', 'DeleteInlinePolicyFromPermissionSet', 'ProvisionPermissionSet']),
   resource: (ctx) => str(ctx.input.PermissionSetArn) ?? str(ctx.input.InstanceArn) ?? '*',
+  // Resource types as the service authorization reference lists them: the instance, the
+  // permission set (with its tags; for CreatePermissionSet the one being created, which
+  // has none yet) and the account of assignment and provisioning operations.
+  authContext: (ctx) => {
+    const resources: Array<{ arn: string; tags?: Array<{ Key: string; Value: string }> }> = [];
+    const inst = str(ctx.input.InstanceArn);
+    if (inst) resources.push({ arn: inst, tags: [] });
+    const psArn = str(ctx.input.PermissionSetArn);
+    if (psArn) resources.push({ arn: psArn, tags: ctx.world.sso?.permissionSets.get(psArn)?.tags ?? [] });
+    if (ctx.op === 'CreatePermissionSet' && inst) resources.push({ arn: `${inst.replace(':instance/', ':permissionSet/')}/ps-new`, tags: [] });
+    const account = str(ctx.input.TargetId) ?? str(ctx.input.AccountId);
+    if (account && /^\d{12}$/.test(account)) resources.push({ arn: `arn:${ctx.world.partition}:sso:::account/${account}` });
+    return {
+      ...(resources.length > 0 ? { resources } : {}),
+      ...(ctx.input.Tags !== undefined ? { requestTags: list<{ Key: string; Value: string }>(ctx.input.Tags) } : {}),
+    };
+  },
   ops: {
     ListInstances: (ctx) => {
       const sso = ctx.world.sso;

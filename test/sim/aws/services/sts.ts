@@ -1,6 +1,7 @@
 // STS (awsQuery): AssumeRole with trust-policy evaluation, GetCallerIdentity.
 import { SimError, commonError, validation } from '../errors.js';
-import { checkAction, deniedMessage, trustAllows } from '../auth.js';
+import { checkAction, deniedMessage, trustAllows, type RequestContext } from '../auth.js';
+import type { World } from '../world.js';
 import type { ServiceDef } from '../service.js';
 import { roleByArn } from '../world.js';
 import { num, str } from '../util.js';
@@ -17,6 +18,7 @@ export const stsService: ServiceDef = {
   family: () => 'sts',
   mutating: new Set(),
   resource: (ctx) => str(ctx.input.RoleArn) ?? '*',
+  authContext: (ctx) => assumeRoleContext(ctx.world, str(ctx.input.RoleArn) ?? ''),
   ops: {
     GetCallerIdentity: ({ session }) => ({ UserId: session.userId, Account: session.accountId, Arn: session.arn }),
 
@@ -39,7 +41,7 @@ export const stsService: ServiceDef = {
       const denied = () => commonError('sts', 'accessDenied', deniedMessage(session, 'sts:AssumeRole', roleArn, { allowed: false, explicitDeny: false }));
       const found = roleByArn(world, roleArn);
       if (!found || sim.faults.deniedAccounts.has(found.account.id)) throw denied();
-      if (!checkAction(world, session, 'sts:AssumeRole').allowed) throw denied();
+      if (!checkAction(world, session, 'sts:AssumeRole', assumeRoleContext(world, roleArn)).allowed) throw denied();
       const callerAccount = world.accounts.get(session.accountId);
       const ok = trustAllows(world, found.role.trust, {
         callerRoleArn: session.roleArn, callerArn: session.arn, callerAccount: session.accountId,
@@ -68,5 +70,12 @@ export const stsService: ServiceDef = {
     },
   },
 };
+
+/** AssumeRole is authorized on the role, and aws:ResourceOrgID is the organization of the role's account. */
+function assumeRoleContext(world: World, roleArn: string): RequestContext {
+  const found = roleByArn(world, roleArn);
+  const orgId = found?.account.inOrg ? world.organization?.id : undefined;
+  return { resources: [{ arn: roleArn, tags: found?.role.tags ?? [] }], ...(orgId ? { keys: { 'aws:resourceorgid': orgId } } : {}) };
+}
 
 export { SimError };

@@ -50,7 +50,9 @@ export function demoWorld(): World {
     const deploy = b.policy(a, 'DeployPolicy', ['cloudformation:*', 's3:*'], '/', [{ Key: 'owner', Value: 'platform' }]);
     b.policy(a, boundaryName, ['s3:Get*', 'ec2:Describe*'], '/');
     b.policy(a, 'UnusedPolicy', ['sqs:*'], '/legacy/');
-    b.role(a, 'app-deployer', { trust: trust({ AWS: `arn:${w.partition}:iam::${a.id}:root` }), attached: [deploy], tags: [{ Key: 'owner', Value: 'platform' }],
+    b.role(a, 'app-deployer', { trust: trust({ AWS: `arn:${w.partition}:iam::${a.id}:root` }), attached: [deploy],
+      // Opted in for just-in-time access (src/access/opt-in.ts); lambda-exec is not.
+      tags: [{ Key: 'owner', Value: 'platform' }, { Key: 'access-connector-jit', Value: 'enabled' }],
       inline: { 'extra-s3': JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' }] }) } });
     b.role(a, 'lambda-exec', { trust: trust({ Service: 'lambda.amazonaws.com' }), attached: [arn.awsPolicy(w, '/service-role/', 'AWSLambdaBasicExecutionRole')] });
     b.user(a, 'ci-bot', { keys: 2, tags: [{ Key: 'owner', Value: 'platform' }], attached: [deploy] });
