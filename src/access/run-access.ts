@@ -240,6 +240,20 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
 
 export interface RevokeJob extends AccessJob {
   origin: RevokeOrigin;
+  /**
+   * A revoke for expiry names the grant version its (eventually consistent) scan read: it
+   * goes ahead only if the grant is still at that version and its deadline has passed,
+   * read again under the lock, so an extension that landed meanwhile is never undone.
+   */
+  scannedVersion?: number;
+}
+
+/** A revoke for expiry found, under the lock, that the grant was extended or changed since the scan. */
+export class RevokeNotDue extends Error {
+  constructor(grantId: string, why: string) {
+    super(`grant ${grantId} is not due for revoke: ${why}`);
+    this.name = 'RevokeNotDue';
+  }
 }
 
 export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<AccessOutput> {
@@ -278,6 +292,10 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   const result = await ledger.withLock(record.lockKey, async () => {
     let g = (await ledger.getGrant(req.grantId))!;
     if (g.state === 'revoked') return { notes: ['already revoked'], heldBy: 0, preExisting: g.preExisting };
+    if (job.scannedVersion !== undefined) {
+      if (g.version !== job.scannedVersion) throw new RevokeNotDue(req.grantId, `changed since the sweep read it (version ${job.scannedVersion} → ${g.version})`);
+      if (g.expiresAt === undefined || Date.parse(g.expiresAt) > now()) throw new RevokeNotDue(req.grantId, `its deadline ${g.expiresAt ?? '(none)'} is ahead`);
+    }
     job.signal.throwIfAborted(); // nothing changed yet: a cancel leaves AWS as it was
     // From here on the revoke finishes, even if cancelled.
     return uninterruptible(async () => {

@@ -1,11 +1,12 @@
 // The sweeper: revokes grants whose time is up, with or without a control plane, and
 // finishes the delayed clean-ups revoke scheduled. It reads only the ledger, so a restart
 // loses nothing, and it is safe to run in every replica: each revoke takes the ledger lock
-// and re-reads the grant, so the second replica to get there finds it already revoked.
+// and re-reads the grant, so the second replica to get there finds it already revoked, and
+// a grant extended after the scan (a newer version, a later deadline) is left alone.
 import type { Logger } from '../log.js';
 import { ACTIVE_STATES, type GrantRecord } from './ledger.js';
 import { kindOf } from './registry.js';
-import { contextFor, runRevoke, type AccessDeps } from './run-access.js';
+import { contextFor, RevokeNotDue, runRevoke, type AccessDeps } from './run-access.js';
 import { toJobError } from '../errors.js';
 import { uninterruptible } from '../aws/clients.js';
 
@@ -61,10 +62,18 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
       const g = due[next++]!;
       const jobId = `${select === 'all' ? 'kill-switch' : 'sweeper'}-${g.grantId}`;
       try {
-        const out = await runRevoke(deps, { jobId, integration: g.integration, request: g.request, signal: never, log, origin: select === 'all' ? 'kill-switch' : 'expiry' });
+        const out = await runRevoke(deps, {
+          jobId, integration: g.integration, request: g.request, signal: never, log,
+          ...(select === 'all' ? { origin: 'kill-switch' as const } : { origin: 'expiry' as const, scannedVersion: g.version }),
+        });
         // Another replica's sweep (or a revoke job) may have got there first: not ours to count.
         if (out.note !== 'already revoked') result.revoked++;
       } catch (err) {
+        if (err instanceof RevokeNotDue) {
+          // Extended (or otherwise changed) since the scan: the next pass reads it afresh.
+          log.debug({ grantId: g.grantId }, err.message);
+          continue;
+        }
         result.failed++;
         const e = toJobError(err);
         log.error({ event: 'grant.sweep_failed', grantId: g.grantId, accessKind: g.kind, code: e.code }, `could not revoke expired grant ${g.grantId}: ${e.message}`);
