@@ -1,8 +1,10 @@
-// The sweeper against the simulator, with interleavings forced by the simulator's gates
-// (a call waits until the test lets it through) and a controllable clock: an extension that
-// lands between the sweeper's scan and its lock, and the wake-up on a new expiry.
+// Races between jobs, replicas and the sweeper, with real kinds against the simulator. The
+// interleavings are forced with the simulator's gates (a call waits until the test lets it
+// through) and faults, and controllable clocks, never by sleeping: an extension landing
+// between the sweeper's scan and its lock, a holder whose lease renewals fail, the sweeper's
+// wake-up on a new expiry.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Ledger } from '../../src/access/ledger.js';
+import { Ledger, type LedgerOptions } from '../../src/access/ledger.js';
 import { accessParamsSchema } from '../../src/access/params.js';
 import { runGrant, type AccessDeps } from '../../src/access/run-access.js';
 import { sweepOnce } from '../../src/access/sweeper.js';
@@ -18,7 +20,7 @@ import { testConfig } from '../helpers/config.js';
 
 const TABLE = 'access-connector-ledger';
 
-describe('sweeper', () => {
+describe('races between jobs, replicas and the sweeper', () => {
   let sim: AwsSimulator;
   let restore: () => void;
   let integration: Integration;
@@ -27,11 +29,11 @@ describe('sweeper', () => {
   const logs = captureLog('debug');
 
   /** A fresh "process" (replica): its own AWS runtime and ledger client, on the test's clock. */
-  function deps(): AccessDeps {
+  function deps(over: Partial<LedgerOptions> = {}): AccessDeps {
     const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
     runtimes.push(aws);
     const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
-    const ledger = new Ledger({ client, table: TABLE, owner: `sweep-${runtimes.length}`, now: () => clock });
+    const ledger = new Ledger({ client, table: TABLE, owner: `replica-${runtimes.length}`, now: () => clock, ...over });
     return { aws, ledger, config: { ...testConfig(), ssoMaxOutstandingAssignments: 10 } as Config, log: logs.log, now: () => clock };
   }
   const sso = () => sim.world.sso!;
@@ -48,6 +50,8 @@ describe('sweeper', () => {
   const assignment = (req: AccessRequest) => ({
     accountId: String(req.target.accountId), permissionSetArn: String(req.target.permissionSetArn), principalType: 'USER' as const, principalId: req.principal.id,
   });
+  const op = (name: string) => sim.stats.snapshot().byOperation[name] ?? { calls: 0, errors: 0 };
+  const tick = () => new Promise((r) => setTimeout(r, 5));
   const job = (d: AccessDeps, req: AccessRequest) => ({ jobId: `job-${Math.random()}`, integration, request: req, signal: new AbortController().signal, log: d.log });
 
   beforeAll(async () => {
@@ -88,5 +92,42 @@ describe('sweeper', () => {
     clock += 3_600_001;
     expect(await sweepOnce(deps(), logs.log)).toMatchObject({ revoked: 1, failed: 0 });
     expect(sim.admin.hasAssignment(assignment(req))).toBe(false);
+  });
+
+  test('a holder whose lease renewals fail for most of a TTL stops before its next change to AWS', async () => {
+    // Guards against: renewal failures swallowed and the work going on after another replica may have taken the lease over.
+    let mono = 0;
+    const d = deps({ monotonic: () => mono, renewEveryMs: 5 });
+    const req = request('g-fence', '333333333302', clock + 3_600_000);
+    const creates0 = op('sso-admin:CreateAccountAssignment').calls;
+    const inside = sim.faults.gate({ service: 'dynamodb', operation: 'GetItem', match: 'access#' });
+    const running = runGrant(d, job(d, req));
+    await inside.reached;
+    sim.faults.serverErrors({ service: 'dynamodb', operation: 'UpdateItem' });
+    const failed0 = op('dynamodb:UpdateItem').errors;
+    while (op('dynamodb:UpdateItem').errors === failed0) await tick();
+    // A whole TTL on the holder's own clock without one renewal getting through.
+    mono += 120_000;
+    inside.release();
+    await expect(running).rejects.toMatchObject({ code: 'LEDGER_LEASE_LOST' });
+    expect(op('sso-admin:CreateAccountAssignment').calls).toBe(creates0);
+    expect(sim.admin.hasAssignment(assignment(req))).toBe(false);
+    expect((await d.ledger!.getGrant('g-fence'))!.state).toBe('failed');
+
+    // The same wait with renewals getting through: the lease holds and the grant goes on.
+    sim.faults.clear();
+    const again = sim.faults.gate({ service: 'dynamodb', operation: 'GetItem', match: 'access#' });
+    const retry = runGrant(d, job(d, req));
+    await again.reached;
+    // Time moves in steps of 10 s, each seeing renewals land (a renewal counts from when it
+    // was sent, so one sent before a step never stands in for one sent after it).
+    for (let t = 0; t < 120_000; t += 10_000) {
+      mono += 10_000;
+      const renewed0 = op('dynamodb:UpdateItem').calls;
+      while (op('dynamodb:UpdateItem').calls < renewed0 + 2) await tick();
+    }
+    again.release();
+    await expect(retry).resolves.toMatchObject({ state: 'granted' });
+    expect(sim.admin.hasAssignment(assignment(req))).toBe(true);
   });
 });
