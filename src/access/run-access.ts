@@ -18,6 +18,7 @@ import { auditEvents } from './audit.js';
 import { roleSessionNameFor } from './iam-common.js';
 import { makeAccessContext } from './context.js';
 import { ACTIVE_STATES, LedgerRace, type AccessRecord, type GrantRecord, type Ledger } from './ledger.js';
+import { refuseExpiredGrant } from './params.js';
 import { accountOuPath, checkFacts } from './policy.js';
 import { kindOf } from './registry.js';
 import type { AccessContext, AccessKindDef, AccessOutput, AccessRequest } from './types.js';
@@ -107,6 +108,7 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
   const ledger = requireLedger(deps.ledger);
   const now = deps.now ?? Date.now;
   const req = job.request;
+  refuseExpiredGrant(req, now());
   const kind = kindOf(req.accessKind);
   const ctx = contextFor(deps, job.integration, job.signal, job.log);
   const fingerprint = fingerprintOf(req);

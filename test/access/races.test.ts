@@ -2,11 +2,12 @@
 // interleavings are forced with the simulator's gates (a call waits until the test lets it
 // through) and faults, and controllable clocks, never by sleeping: an extension landing
 // between the sweeper's scan and its lock, a holder whose lease renewals fail, the sweeper's
-// wake-up on a new expiry.
+// wake-up on a new expiry. And the refusals that keep the ledger true: an expiry already
+// past, an Identity Store id in another case.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Ledger, type LedgerOptions } from '../../src/access/ledger.js';
 import { accessParamsSchema } from '../../src/access/params.js';
-import { runGrant, type AccessDeps } from '../../src/access/run-access.js';
+import { runGrant, runRevoke, type AccessDeps } from '../../src/access/run-access.js';
 import { sweepOnce } from '../../src/access/sweeper.js';
 import type { AccessRequest } from '../../src/access/types.js';
 import { AwsRuntime } from '../../src/aws/runtime.js';
@@ -129,5 +130,34 @@ describe('races between jobs, replicas and the sweeper', () => {
     again.release();
     await expect(retry).resolves.toMatchObject({ state: 'granted' });
     expect(sim.admin.hasAssignment(assignment(req))).toBe(true);
+  });
+
+  test('a grant whose expiresAt has already passed is refused JOB_PARAMS_INVALID before any AWS call or ledger write', async () => {
+    // Guards against: a grant expired on arrival creating access (and, for some kinds, writing a deadline in the past into AWS).
+    const d = deps();
+    const calls0 = sim.stats.snapshot().total.calls;
+    await expect(runGrant(d, job(d, request('g-past', '333333333303', clock - 5 * 60_000)))).rejects.toMatchObject({ code: 'JOB_PARAMS_INVALID' });
+    expect(sim.stats.snapshot().total.calls).toBe(calls0);
+    // Within the clock skew allowed between control plane and connector, it is granted.
+    const near = request('g-near', '333333333303', clock - 10_000);
+    await expect(runGrant(d, job(d, near))).resolves.toMatchObject({ state: 'granted' });
+    await runRevoke(d, { ...job(d, near), origin: 'job' });
+  });
+
+  test('an Identity Store id in capitals is the same principal: an assignment already there stays pre-existing', async () => {
+    // Guards against: an upper-case id missing the existing assignment, so the ledger called it the connector's and revoke removed it.
+    const d = deps();
+    const id = userId('frank');
+    const req = accessParamsSchema.parse({
+      grantId: 'g-case', accessKind: 'sso.accountAssignment', principal: { type: 'user', id: id.toUpperCase() },
+      target: { accountId: '333333333303', permissionSetArn: psArn('Billing') },
+    });
+    const a = { accountId: '333333333303', permissionSetArn: psArn('Billing'), principalType: 'USER' as const, principalId: id };
+    sim.admin.addAssignment(a);
+    await expect(runGrant(d, job(d, req))).resolves.toMatchObject({ state: 'granted', preExisting: true });
+    await runRevoke(d, { ...job(d, req), origin: 'job' });
+    expect(sim.admin.hasAssignment(a)).toBe(true);
+    expect(req.principal.id).toBe(id);
+    sim.admin.removeAssignment(a);
   });
 });
