@@ -154,6 +154,7 @@ export class Ledger {
   private readonly renewEveryMs: number;
   /** Leases this process waits for: the holder and version it saw, and since when (monotonic). */
   private readonly leasesSeen = new Map<string, { owner: string; version: number; since: number }>();
+  private readonly deadlineListeners = new Set<(at: number) => void>();
 
   constructor(o: LedgerOptions) {
     this.client = o.client;
@@ -199,6 +200,21 @@ export class Ledger {
   }
 
   // ---------------------------------------------------------------------------------
+  // Deadlines: what this process records wakes this process's sweeper.
+
+  /** Calls `listener` with the deadline of every active grant this process records or extends; returns the unsubscribe. */
+  onDeadline(listener: (at: number) => void): () => void {
+    this.deadlineListeners.add(listener);
+    return () => this.deadlineListeners.delete(listener);
+  }
+
+  private noteDeadline(g: GrantRecord): void {
+    if (g.expiresAt === undefined || !ACTIVE_STATES.includes(g.state)) return;
+    const at = Date.parse(g.expiresAt);
+    for (const l of this.deadlineListeners) l(at);
+  }
+
+  // ---------------------------------------------------------------------------------
   // Grants
 
   async getGrant(grantId: string): Promise<GrantRecord | undefined> {
@@ -219,6 +235,7 @@ export class Ledger {
         Item: grantToItem(record),
         ConditionExpression: 'attribute_not_exists(pk)',
       }));
+      this.noteDeadline(record);
       return { created: true, record };
     } catch (err) {
       if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem');
@@ -239,6 +256,7 @@ export class Ledger {
         ExpressionAttributeNames: { '#v': 'version' },
         ExpressionAttributeValues: { ':v': N(prev.version) },
       }));
+      this.noteDeadline(next);
       return next;
     } catch (err) {
       if (isConditionFailed(err)) throw new LedgerRace(`grant ${prev.grantId}`);

@@ -116,42 +116,87 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
   return { result, ...(nextDueAt !== undefined && { nextDueAt }) };
 }
 
+/** Schedules `fn` in `ms`; returns the cancel. Tests pass one they fire themselves. */
+export type Schedule = (fn: () => void, ms: number) => () => void;
+
+const realSchedule: Schedule = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
+
 /**
  * Runs sweepOnce every `intervalMs` until stopped, one pass at a time, and sooner when a
- * deadline it read falls before the next pass: an expiry is met when it falls, not up to a
- * whole interval (plus the pass) later.
+ * deadline falls before the next pass: one the last pass read, or one this process has
+ * just recorded (a new grant or an extension, told by the ledger). An expiry is met when
+ * it falls, not up to a whole interval (plus the pass) later. Other replicas learn of a
+ * deadline at their next pass.
  */
 export class Sweeper {
-  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private cancel: (() => void) | undefined;
+  /** When the armed pass runs (the deps' clock). */
+  private dueAt: number | undefined;
+  /** The earliest deadline recorded while a pass ran. */
+  private noted: number | undefined;
+  private unlisten: (() => void) | undefined;
   private running: Promise<unknown> | undefined;
+  private readonly now: () => number;
+  private readonly schedule: Schedule;
 
-  constructor(private readonly deps: AccessDeps, private readonly log: Logger, private readonly intervalMs: number) {}
+  constructor(private readonly deps: AccessDeps, private readonly log: Logger, private readonly intervalMs: number, opts: { schedule?: Schedule } = {}) {
+    this.now = deps.now ?? Date.now;
+    this.schedule = opts.schedule ?? realSchedule;
+  }
 
   start(): void {
-    const now = this.deps.now ?? Date.now;
-    const tick = () => {
-      let wait = this.intervalMs;
-      this.running = sweepPass(this.deps, this.log, 'expired', () => this.timer === undefined)
-        .then((r) => {
-          if (r.nextDueAt !== undefined) wait = Math.max(0, Math.min(wait, r.nextDueAt - now()));
-        })
-        .catch((err: unknown) => {
-          const e = toJobError(err);
-          this.log.error({ event: 'grant.sweep_failed', code: e.code }, `grant sweep failed: ${e.message}`);
-        })
-        .finally(() => {
-          this.running = undefined;
-          if (this.timer) this.timer = setTimeout(tick, wait);
-        });
-    };
+    this.stopped = false;
+    this.unlisten = this.deps.ledger?.onDeadline((at) => this.wakeBy(at));
     // The first pass right away: a restart must not wait an interval to revoke what expired while it was down.
-    this.timer = setTimeout(tick, 0);
+    this.arm(0);
+  }
+
+  /** Makes sure a pass runs no later than `at`. */
+  private wakeBy(at: number): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.noted = Math.min(this.noted ?? at, at);
+      return;
+    }
+    if (this.dueAt !== undefined && this.dueAt <= at) return;
+    this.cancel?.();
+    this.arm(Math.max(0, at - this.now()));
+  }
+
+  private arm(ms: number): void {
+    this.dueAt = this.now() + ms;
+    this.cancel = this.schedule(() => this.tick(), ms);
+  }
+
+  private tick(): void {
+    this.cancel = undefined;
+    this.dueAt = undefined;
+    let wait = this.intervalMs;
+    this.running = sweepPass(this.deps, this.log, 'expired', () => this.stopped)
+      .then((r) => {
+        if (r.nextDueAt !== undefined) wait = Math.min(wait, r.nextDueAt - this.now());
+      })
+      .catch((err: unknown) => {
+        const e = toJobError(err);
+        this.log.error({ event: 'grant.sweep_failed', code: e.code }, `grant sweep failed: ${e.message}`);
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.noted !== undefined) wait = Math.min(wait, this.noted - this.now());
+        this.noted = undefined;
+        if (!this.stopped) this.arm(Math.max(0, wait));
+      });
   }
 
   async stop(): Promise<void> {
-    const t = this.timer;
-    this.timer = undefined;
-    if (t) clearTimeout(t);
+    this.stopped = true;
+    this.cancel?.();
+    this.cancel = undefined;
+    this.unlisten?.();
     await this.running;
   }
 }

@@ -8,7 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Ledger, type LedgerOptions } from '../../src/access/ledger.js';
 import { accessParamsSchema } from '../../src/access/params.js';
 import { runGrant, runRevoke, type AccessDeps } from '../../src/access/run-access.js';
-import { sweepOnce } from '../../src/access/sweeper.js';
+import { Sweeper, sweepOnce } from '../../src/access/sweeper.js';
 import type { AccessRequest } from '../../src/access/types.js';
 import { AwsRuntime } from '../../src/aws/runtime.js';
 import type { Config } from '../../src/config.js';
@@ -159,5 +159,33 @@ describe('races between jobs, replicas and the sweeper', () => {
     expect(sim.admin.hasAssignment(a)).toBe(true);
     expect(req.principal.id).toBe(id);
     sim.admin.removeAssignment(a);
+  });
+
+  test('a grant recorded in this replica wakes its sweeper at its expiry, not at the next interval', async () => {
+    // Guards against: the next wake computed only from what the last pass read, so a grant expiring before the next pass was revoked up to an interval late.
+    const d = deps();
+    // The sweeper's timer, fired by the test after moving the clock.
+    const armed: Array<{ fn: () => void; ms: number; live: boolean }> = [];
+    const live = () => armed.filter((a) => a.live);
+    const fire = async () => {
+      const [a] = live();
+      a!.live = false;
+      const before = armed.length;
+      a!.fn();
+      while (armed.length === before) await tick(); // the pass is over when it arms the next one
+    };
+    const sweeper = new Sweeper(d, logs.log, 60_000, { schedule: (fn, ms) => { const a = { fn, ms, live: true }; armed.push(a); return () => { a.live = false; }; } });
+    sweeper.start();
+    await fire();
+    expect(live().map((a) => a.ms)).toEqual([60_000]);
+    const req = request('g-wake', '333333333305', clock + 2_000);
+    await runGrant(d, job(d, req));
+    expect(live().map((a) => a.ms)).toEqual([2_000]);
+    clock += 2_000;
+    await fire();
+    expect(sim.admin.hasAssignment(assignment(req))).toBe(false);
+    expect((await d.ledger!.getGrant('g-wake'))!.state).toBe('revoked');
+    await sweeper.stop();
+    expect(live()).toEqual([]);
   });
 });
