@@ -101,14 +101,21 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
     }
   }
   // Reconciliation: access the connector created that no active grant holds any more.
-  for await (const a of ledger.accesses()) {
-    if (a.holders.some((h) => active.has(h))) continue;
-    if (a.preExisting && a.holders.length === 0) continue;
-    result.orphans++;
-    log.warn(
-      { event: 'ledger.orphan', accessKey: a.accessKey, accessKind: a.kind, holders: a.holders },
-      `the ledger holds ${a.kind} access that no active grant explains (holders: ${a.holders.join(', ') || 'none'}); revoke it with the grant id, or remove it by hand`,
-    );
+  // Its failure must not lose the report of the revokes this pass has already made.
+  try {
+    for await (const a of ledger.accesses()) {
+      if (a.holders.some((h) => active.has(h))) continue;
+      if (a.preExisting && a.holders.length === 0) continue;
+      result.orphans++;
+      log.warn(
+        { event: 'ledger.orphan', accessKey: a.accessKey, accessKind: a.kind, holders: a.holders },
+        `the ledger holds ${a.kind} access that no active grant explains (holders: ${a.holders.join(', ') || 'none'}); revoke it with the grant id, or remove it by hand`,
+      );
+    }
+  } catch (err) {
+    result.failed++;
+    const e = toJobError(err);
+    log.error({ event: 'grant.sweep_failed', code: e.code }, `reconciliation failed: ${e.message}`);
   }
   if (result.revoked + result.cleaned + result.failed + result.orphans > 0 || select === 'all') {
     log.info({ event: 'grant.sweep', ...result, select }, `sweep: ${result.revoked} revoked, ${result.cleaned} cleaned up, ${result.failed} failed, ${result.orphans} orphaned`);
