@@ -157,6 +157,11 @@ export const ERROR_CODES = {
     meaning: 'Another job or replica held the ledger lock on the same AWS object for longer than the connector waits.',
     fix: 'Retry; locks expire on their own after 2 minutes if their holder died.',
   },
+  LEDGER_LEASE_LOST: {
+    retryable: true,
+    meaning: 'A job held the ledger lock on an AWS object but could not renew it for most of its 2-minute lifetime (the ledger unreachable, or the process paused), so another replica may have taken it over. The job stopped before its next change to AWS; what it had already changed is in the ledger.',
+    fix: 'Retry the job (the grant id makes it safe). If it recurs, check that the connector reaches its ledger table (network, DynamoDB throttling, permissions).',
+  },
   AWS_THROTTLED: {
     retryable: true,
     meaning: 'AWS kept throttling a call after the SDK\'s adaptive retries and, in the daemon, 3 more minutes of backoff.',

@@ -7,7 +7,7 @@
 //   grant#<grantId>  / grant               the grant: request, integration, state, version
 //   grant#<grantId>  / event#<time>#<rand> append-only history of the grant (never updated)
 //   access#<key>     / access              the AWS access: holders (set of grant ids), preExisting, kept facts
-//   lock#<key>       / lock                a lease serializing changes to one AWS object
+//   lock#<key>       / lock                a lease serializing changes to one AWS object (holder, version)
 // Every update is conditional on the item's version (or the lease's owner), so any number
 // of replicas and jobs may act on the same grant and at most one change wins.
 import { randomBytes } from 'node:crypto';
@@ -25,7 +25,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import type { AwsRuntime } from '../aws/runtime.js';
-import { uninterruptible } from '../aws/clients.js';
+import { uninterruptible, withLeaseFence } from '../aws/clients.js';
 import { awsErrorCode } from '../aws/errors.js';
 import { parseArn } from '../aws/credentials.js';
 import type { Config } from '../config.js';
@@ -142,8 +142,13 @@ export interface LedgerOptions {
   table: string;
   /** Identifies this process as a lock holder. */
   owner: string;
+  /** Wall clock, for the times the ledger records. */
   now?: () => number;
+  /** Monotonic clock, for lease waits and takeovers (never compared with another replica's). */
+  monotonic?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** How often a holder renews its lease (tests shorten it). */
+  renewEveryMs?: number;
 }
 
 export class Ledger {
@@ -152,6 +157,11 @@ export class Ledger {
   private readonly owner: string;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly monotonic: () => number;
+  private readonly renewEveryMs: number;
+  /** Leases this process waits for: the holder and version it saw, and since when (monotonic). */
+  private readonly leasesSeen = new Map<string, { owner: string; version: number; since: number }>();
+  private readonly deadlineListeners = new Set<(at: number) => void>();
 
   constructor(o: LedgerOptions) {
     this.client = o.client;
@@ -159,6 +169,8 @@ export class Ledger {
     this.owner = o.owner;
     this.now = o.now ?? Date.now;
     this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.monotonic = o.monotonic ?? (() => performance.now());
+    this.renewEveryMs = o.renewEveryMs ?? LOCK_RENEW_MS;
   }
 
   /** The ledger of the LEDGER_TABLE setting, reached with the connector's own identity; undefined when unset. */
@@ -195,6 +207,21 @@ export class Ledger {
   }
 
   // ---------------------------------------------------------------------------------
+  // Deadlines: what this process records wakes this process's sweeper.
+
+  /** Calls `listener` with the deadline of every active grant this process records or extends; returns the unsubscribe. */
+  onDeadline(listener: (at: number) => void): () => void {
+    this.deadlineListeners.add(listener);
+    return () => this.deadlineListeners.delete(listener);
+  }
+
+  private noteDeadline(g: GrantRecord): void {
+    if (g.expiresAt === undefined || !ACTIVE_STATES.includes(g.state)) return;
+    const at = Date.parse(g.expiresAt);
+    for (const l of this.deadlineListeners) l(at);
+  }
+
+  // ---------------------------------------------------------------------------------
   // Grants
 
   async getGrant(grantId: string): Promise<GrantRecord | undefined> {
@@ -215,6 +242,7 @@ export class Ledger {
         Item: grantToItem(record),
         ConditionExpression: 'attribute_not_exists(pk)',
       }));
+      this.noteDeadline(record);
       return { created: true, record };
     } catch (err) {
       if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem');
@@ -235,6 +263,7 @@ export class Ledger {
         ExpressionAttributeNames: { '#v': 'version' },
         ExpressionAttributeValues: { ':v': N(prev.version) },
       }));
+      this.noteDeadline(next);
       return next;
     } catch (err) {
       if (isConditionFailed(err)) throw new LedgerRace(`grant ${prev.grantId}`);
@@ -360,56 +389,86 @@ export class Ledger {
 
   // ---------------------------------------------------------------------------------
   // Locks
+  //
+  // A lease item holds its holder's token and a version that every renewal bumps. No clock
+  // is compared across replicas: a waiter takes a lease over only once it has seen the same
+  // holder at the same version for a whole TTL on its own monotonic clock, and a holder
+  // whose renewals have failed for most of a TTL stops before its next change to AWS (the
+  // fence), so a lease is never held twice whatever the replicas' clocks say.
 
   /**
-   * Runs `fn` holding the lease on `key`. The lease expires on its own after 2 minutes, so
-   * a holder that died never blocks others for long; a live holder renews it. Waiting is
-   * cancelled by `signal` (nothing has been changed yet while waiting).
+   * Runs `fn` holding the lease on `key`. A live holder renews the lease; one that died stops
+   * renewing, and a waiter takes the lease over after one TTL (2 minutes) without change.
+   * Waiting is cancelled by `signal` (nothing has been changed yet while waiting). Inside
+   * `fn`, every AWS call that changes something first checks the lease (LEDGER_LEASE_LOST).
    */
   async withLock<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const pk = S(`lock#${key}`);
     // One token per acquisition: two jobs of the same process are two holders.
     const me = `${this.owner}/${randomBytes(6).toString('hex')}`;
-    const deadline = this.now() + LOCK_WAIT_MS;
+    const waitStarted = this.monotonic();
     let delay = 100;
+    let lastRenewSent = 0;
     for (;;) {
       signal?.throwIfAborted();
-      const now = this.now();
+      const seen = this.leasesSeen.get(key);
+      const stale = seen !== undefined && this.monotonic() - seen.since >= LOCK_TTL_MS ? seen : undefined;
+      const sentAt = this.monotonic();
       try {
         // Not cancellable: aborted in flight, the write may still land, and a lease nobody
-        // knows it holds would block the next job on this object for its whole TTL.
+        // knows it holds would block the next job on this object for its whole TTL. The
+        // caller's own token passes the condition: when the answer to this write is lost
+        // and the SDK sends it again, the lease it already holds is not someone else's.
         await uninterruptible(() => this.client.send(new PutItemCommand({
           TableName: this.table,
-          Item: { pk, sk: S('lock'), owner: S(me), until: N(now + LOCK_TTL_MS) },
-          ConditionExpression: 'attribute_not_exists(pk) OR #u < :now',
-          ExpressionAttributeNames: { '#u': 'until' },
-          ExpressionAttributeValues: { ':now': N(now) },
+          Item: { pk, sk: S('lock'), owner: S(me), version: N((stale?.version ?? 0) + 1) },
+          ConditionExpression: stale ? '(#o = :seen AND #v = :seenVersion) OR #o = :me' : 'attribute_not_exists(pk) OR #o = :me',
+          ExpressionAttributeNames: { '#o': 'owner', ...(stale && { '#v': 'version' }) },
+          ExpressionAttributeValues: { ':me': S(me), ...(stale && { ':seen': S(stale.owner), ':seenVersion': N(stale.version) }) },
         })));
+        lastRenewSent = sentAt;
+        if (this.leasesSeen.get(key) === seen) this.leasesSeen.delete(key);
         break;
       } catch (err) {
         if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem (lock)');
       }
-      if (this.now() > deadline) throw new ConnectorError('LEDGER_BUSY', `grant ledger: the lock on ${key} stayed held for ${LOCK_WAIT_MS / 1000} s`);
+      // Held by someone: note who and at which version, unless we already did.
+      const cur = await this.readLease(pk);
+      const known = this.leasesSeen.get(key);
+      if (cur && (!known || known.owner !== cur.owner || known.version !== cur.version)) this.leasesSeen.set(key, { ...cur, since: this.monotonic() });
+      if (this.monotonic() - waitStarted > LOCK_WAIT_MS) throw new ConnectorError('LEDGER_BUSY', `grant ledger: the lock on ${key} stayed held for ${LOCK_WAIT_MS / 1000} s`);
+      if (!cur) continue; // released in between: try again at once
       await this.sleep(delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 2000);
     }
     // Renewal and release ignore the job's cancellation: a cancelled job still finishes
     // what it started under the lock, and must not leave the lease behind for 2 minutes.
+    let lost = false;
     const renew = setInterval(() => {
-      void uninterruptible(() => this.client
-        .send(new UpdateItemCommand({
-          TableName: this.table,
-          Key: { pk, sk: S('lock') },
-          UpdateExpression: 'SET #u = :until',
-          ConditionExpression: '#o = :me',
-          ExpressionAttributeNames: { '#u': 'until', '#o': 'owner' },
-          ExpressionAttributeValues: { ':until': N(this.now() + LOCK_TTL_MS), ':me': S(me) },
-        })))
-        .catch(() => undefined);
-    }, LOCK_RENEW_MS);
+      const sent = this.monotonic();
+      void uninterruptible(() => this.client.send(new UpdateItemCommand({
+        TableName: this.table,
+        Key: { pk, sk: S('lock') },
+        UpdateExpression: 'SET #v = #v + :one',
+        ConditionExpression: '#o = :me',
+        ExpressionAttributeNames: { '#v': 'version', '#o': 'owner' },
+        ExpressionAttributeValues: { ':one': N(1), ':me': S(me) },
+      })))
+        .then(() => { lastRenewSent = Math.max(lastRenewSent, sent); })
+        // Taken over: ours no more. Any other failure: the fence stops the work in time.
+        .catch((err: unknown) => { if (isConditionFailed(err)) lost = true; });
+    }, this.renewEveryMs);
     renew.unref?.();
+    // A waiter may take the lease over a TTL after the last renewal it saw; the holder stops
+    // a renewal interval before that, measured from when that renewal was sent.
+    const fence = () => {
+      const since = this.monotonic() - lastRenewSent;
+      if (lost || since > LOCK_TTL_MS - LOCK_RENEW_MS) {
+        throw new ConnectorError('LEDGER_LEASE_LOST', `grant ledger: the lock on ${key} ${lost ? 'was taken over' : `could not be renewed for ${Math.round(since / 1000)} s`}; stopped before the next change to AWS`);
+      }
+    };
     try {
-      return await fn();
+      return await withLeaseFence(fence, fn);
     } finally {
       clearInterval(renew);
       await uninterruptible(() => this.client
@@ -420,8 +479,19 @@ export class Ledger {
           ExpressionAttributeNames: { '#o': 'owner' },
           ExpressionAttributeValues: { ':me': S(me) },
         }))
-        // A lease we lost (expired and taken) is not ours to delete; it expires anyway.
+        // A lease we lost (taken over) is not ours to delete.
         .catch(() => undefined));
+    }
+  }
+
+  /** The lease's holder and version, read consistently (undefined when free). */
+  private async readLease(pk: AttributeValue): Promise<{ owner: string; version: number } | undefined> {
+    try {
+      const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk, sk: S('lock') }, ConsistentRead: true }));
+      if (!r.Item) return undefined;
+      return { owner: r.Item.owner?.S ?? '', version: Number(r.Item.version?.N ?? '0') };
+    } catch (err) {
+      throw ledgerError(err, 'GetItem (lock)');
     }
   }
 }

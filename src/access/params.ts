@@ -2,7 +2,10 @@
 // principal and target against the access kind named in it. Every id that later becomes
 // part of an AWS call is checked here, before admission, so hostile params never reach AWS.
 import { z } from 'zod';
+import { ConnectorError } from '../errors.js';
 import { ACCESS_KINDS, rfc3339 } from '../protocol/messages.js';
+import { CLOCK_SKEW_MS } from '../protocol/signature.js';
+import { IDENTITY_STORE_ID } from './identity-center.js';
 import { kindOf } from './registry.js';
 import { GRANT_ID_PATTERN, principalSchema, type AccessRequest } from './types.js';
 
@@ -46,8 +49,22 @@ export const accessParamsSchema = z
     return {
       grantId: p.grantId,
       accessKind: p.accessKind,
-      principal: p.principal,
+      // Identity Store ids in one canonical case (AWS's, lower case), so that an id written
+      // in capitals is still recognized as the principal of an assignment already there.
+      principal: IDENTITY_STORE_ID.test(p.principal.id) ? { ...p.principal, id: p.principal.id.toLowerCase() } : p.principal,
       target: target.data as Record<string, unknown>,
       ...(p.expiresAt !== undefined && { expiresAt: new Date(p.expiresAt).toISOString() }),
     };
   });
+
+/**
+ * A grant whose expiry has already passed (by more than the clock skew allowed between the
+ * control plane and the connector) is refused before anything is read or written: it would
+ * create access only for the sweeper to remove it, and some kinds would write a deadline
+ * already in the past into AWS.
+ */
+export function refuseExpiredGrant(req: AccessRequest, now: number): void {
+  if (req.expiresAt !== undefined && Date.parse(req.expiresAt) < now - CLOCK_SKEW_MS) {
+    throw new ConnectorError('JOB_PARAMS_INVALID', `expiresAt ${req.expiresAt} has already passed (the connector's clock says ${new Date(now).toISOString()}); nothing was granted`);
+  }
+}

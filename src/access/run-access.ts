@@ -20,6 +20,7 @@ import { auditEvents } from './audit.js';
 import { roleSessionNameFor } from './iam-common.js';
 import { makeAccessContext } from './context.js';
 import { ACTIVE_STATES, LedgerRace, type AccessRecord, type GrantRecord, type Ledger } from './ledger.js';
+import { refuseExpiredGrant } from './params.js';
 import { accountOuPath, admitAccess, checkFacts } from './policy.js';
 import { kindOf } from './registry.js';
 import { isUnchanged, type AccessContext, type AccessKindDef, type AccessOutput, type AccessRequest } from './types.js';
@@ -112,6 +113,7 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
   const ledger = requireLedger(deps.ledger);
   const now = deps.now ?? Date.now;
   const req = job.request;
+  refuseExpiredGrant(req, now());
   const kind = kindOf(req.accessKind);
   const ctx = contextFor(deps, job.integration, job.signal, job.log);
   const fingerprint = fingerprintOf(req);
@@ -283,6 +285,20 @@ function revokingError(grantId: string): ConnectorError {
 
 export interface RevokeJob extends AccessJob {
   origin: RevokeOrigin;
+  /**
+   * A revoke for expiry names the grant version its (eventually consistent) scan read: it
+   * goes ahead only if the grant is still at that version and its deadline has passed,
+   * read again under the lock, so an extension that landed meanwhile is never undone.
+   */
+  scannedVersion?: number;
+}
+
+/** A revoke for expiry found, under the lock, that the grant was extended or changed since the scan. */
+export class RevokeNotDue extends Error {
+  constructor(grantId: string, why: string) {
+    super(`grant ${grantId} is not due for revoke: ${why}`);
+    this.name = 'RevokeNotDue';
+  }
 }
 
 export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<AccessOutput> {
@@ -323,6 +339,12 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   const result = await ledger.withLock(record.lockKey, async () => {
     let g = (await ledger.getGrant(req.grantId))!;
     if (g.state === 'revoked') return { notes: ['already revoked'], heldBy: 0, preExisting: g.preExisting };
+    // A revoke that stopped midway (`revoking`) is finished whatever its deadline and
+    // version: its intent is already recorded and no grant may resume it.
+    if (job.scannedVersion !== undefined && g.state !== 'revoking') {
+      if (g.version !== job.scannedVersion) throw new RevokeNotDue(req.grantId, `changed since the sweep read it (version ${job.scannedVersion} → ${g.version})`);
+      if (g.expiresAt === undefined || Date.parse(g.expiresAt) > now()) throw new RevokeNotDue(req.grantId, `its deadline ${g.expiresAt ?? '(none)'} is ahead`);
+    }
     job.signal.throwIfAborted(); // nothing changed yet: a cancel leaves AWS as it was
     // From here on the revoke finishes, even if cancelled.
     return uninterruptible(async () => {

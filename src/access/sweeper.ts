@@ -1,11 +1,12 @@
 // The sweeper: revokes grants whose time is up, with or without a control plane, and
 // finishes the delayed clean-ups revoke scheduled. It reads only the ledger, so a restart
 // loses nothing, and it is safe to run in every replica: each revoke takes the ledger lock
-// and re-reads the grant, so the second replica to get there finds it already revoked.
+// and re-reads the grant, so the second replica to get there finds it already revoked, and
+// a grant extended after the scan (a newer version, a later deadline) is left alone.
 import type { Logger } from '../log.js';
 import { ACTIVE_STATES, type GrantRecord } from './ledger.js';
 import { kindOf } from './registry.js';
-import { contextFor, runRevoke, type AccessDeps } from './run-access.js';
+import { contextFor, RevokeNotDue, runRevoke, type AccessDeps } from './run-access.js';
 import { toJobError } from '../errors.js';
 import { uninterruptible } from '../aws/clients.js';
 
@@ -62,10 +63,18 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
       const g = due[next++]!;
       const jobId = `${select === 'all' ? 'kill-switch' : 'sweeper'}-${g.grantId}`;
       try {
-        const out = await runRevoke(deps, { jobId, integration: g.integration, request: g.request, signal: never, log, origin: select === 'all' ? 'kill-switch' : 'expiry' });
+        const out = await runRevoke(deps, {
+          jobId, integration: g.integration, request: g.request, signal: never, log,
+          ...(select === 'all' ? { origin: 'kill-switch' as const } : { origin: 'expiry' as const, scannedVersion: g.version }),
+        });
         // Another replica's sweep (or a revoke job) may have got there first: not ours to count.
         if (out.note !== 'already revoked') result.revoked++;
       } catch (err) {
+        if (err instanceof RevokeNotDue) {
+          // Extended (or otherwise changed) since the scan: the next pass reads it afresh.
+          log.debug({ grantId: g.grantId }, err.message);
+          continue;
+        }
         result.failed++;
         const e = toJobError(err);
         log.error({ event: 'grant.sweep_failed', grantId: g.grantId, accessKind: g.kind, code: e.code }, `could not revoke expired grant ${g.grantId}: ${e.message}`);
@@ -93,14 +102,21 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
     }
   }
   // Reconciliation: access the connector created that no active grant holds any more.
-  for await (const a of ledger.accesses()) {
-    if (a.holders.some((h) => active.has(h))) continue;
-    if (a.preExisting && a.holders.length === 0) continue;
-    result.orphans++;
-    log.warn(
-      { event: 'ledger.orphan', accessKey: a.accessKey, accessKind: a.kind, holders: a.holders },
-      `the ledger holds ${a.kind} access that no active grant explains (holders: ${a.holders.join(', ') || 'none'}); revoke it with the grant id, or remove it by hand`,
-    );
+  // Its failure must not lose the report of the revokes this pass has already made.
+  try {
+    for await (const a of ledger.accesses()) {
+      if (a.holders.some((h) => active.has(h))) continue;
+      if (a.preExisting && a.holders.length === 0) continue;
+      result.orphans++;
+      log.warn(
+        { event: 'ledger.orphan', accessKey: a.accessKey, accessKind: a.kind, holders: a.holders },
+        `the ledger holds ${a.kind} access that no active grant explains (holders: ${a.holders.join(', ') || 'none'}); revoke it with the grant id, or remove it by hand`,
+      );
+    }
+  } catch (err) {
+    result.failed++;
+    const e = toJobError(err);
+    log.error({ event: 'grant.sweep_failed', code: e.code }, `reconciliation failed: ${e.message}`);
   }
   if (result.revoked + result.cleaned + result.failed + result.orphans > 0 || select === 'all') {
     log.info({ event: 'grant.sweep', ...result, select }, `sweep: ${result.revoked} revoked, ${result.cleaned} cleaned up, ${result.failed} failed, ${result.orphans} orphaned`);
@@ -108,42 +124,87 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
   return { result, ...(nextDueAt !== undefined && { nextDueAt }) };
 }
 
+/** Schedules `fn` in `ms`; returns the cancel. Tests pass one they fire themselves. */
+export type Schedule = (fn: () => void, ms: number) => () => void;
+
+const realSchedule: Schedule = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
+
 /**
  * Runs sweepOnce every `intervalMs` until stopped, one pass at a time, and sooner when a
- * deadline it read falls before the next pass: an expiry is met when it falls, not up to a
- * whole interval (plus the pass) later.
+ * deadline falls before the next pass: one the last pass read, or one this process has
+ * just recorded (a new grant or an extension, told by the ledger). An expiry is met when
+ * it falls, not up to a whole interval (plus the pass) later. Other replicas learn of a
+ * deadline at their next pass.
  */
 export class Sweeper {
-  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private cancel: (() => void) | undefined;
+  /** When the armed pass runs (the deps' clock). */
+  private dueAt: number | undefined;
+  /** The earliest deadline recorded while a pass ran. */
+  private noted: number | undefined;
+  private unlisten: (() => void) | undefined;
   private running: Promise<unknown> | undefined;
+  private readonly now: () => number;
+  private readonly schedule: Schedule;
 
-  constructor(private readonly deps: AccessDeps, private readonly log: Logger, private readonly intervalMs: number) {}
+  constructor(private readonly deps: AccessDeps, private readonly log: Logger, private readonly intervalMs: number, opts: { schedule?: Schedule } = {}) {
+    this.now = deps.now ?? Date.now;
+    this.schedule = opts.schedule ?? realSchedule;
+  }
 
   start(): void {
-    const now = this.deps.now ?? Date.now;
-    const tick = () => {
-      let wait = this.intervalMs;
-      this.running = sweepPass(this.deps, this.log, 'expired', () => this.timer === undefined)
-        .then((r) => {
-          if (r.nextDueAt !== undefined) wait = Math.max(0, Math.min(wait, r.nextDueAt - now()));
-        })
-        .catch((err: unknown) => {
-          const e = toJobError(err);
-          this.log.error({ event: 'grant.sweep_failed', code: e.code }, `grant sweep failed: ${e.message}`);
-        })
-        .finally(() => {
-          this.running = undefined;
-          if (this.timer) this.timer = setTimeout(tick, wait);
-        });
-    };
+    this.stopped = false;
+    this.unlisten = this.deps.ledger?.onDeadline((at) => this.wakeBy(at));
     // The first pass right away: a restart must not wait an interval to revoke what expired while it was down.
-    this.timer = setTimeout(tick, 0);
+    this.arm(0);
+  }
+
+  /** Makes sure a pass runs no later than `at`. */
+  private wakeBy(at: number): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.noted = Math.min(this.noted ?? at, at);
+      return;
+    }
+    if (this.dueAt !== undefined && this.dueAt <= at) return;
+    this.cancel?.();
+    this.arm(Math.max(0, at - this.now()));
+  }
+
+  private arm(ms: number): void {
+    this.dueAt = this.now() + ms;
+    this.cancel = this.schedule(() => this.tick(), ms);
+  }
+
+  private tick(): void {
+    this.cancel = undefined;
+    this.dueAt = undefined;
+    let wait = this.intervalMs;
+    this.running = sweepPass(this.deps, this.log, 'expired', () => this.stopped)
+      .then((r) => {
+        if (r.nextDueAt !== undefined) wait = Math.min(wait, r.nextDueAt - this.now());
+      })
+      .catch((err: unknown) => {
+        const e = toJobError(err);
+        this.log.error({ event: 'grant.sweep_failed', code: e.code }, `grant sweep failed: ${e.message}`);
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.noted !== undefined) wait = Math.min(wait, this.noted - this.now());
+        this.noted = undefined;
+        if (!this.stopped) this.arm(Math.max(0, wait));
+      });
   }
 
   async stop(): Promise<void> {
-    const t = this.timer;
-    this.timer = undefined;
-    if (t) clearTimeout(t);
+    this.stopped = true;
+    this.cancel?.();
+    this.cancel = undefined;
+    this.unlisten?.();
     await this.running;
   }
 }

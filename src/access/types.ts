@@ -210,12 +210,18 @@ export async function beforeChange<T>(fn: () => Promise<T>): Promise<T> {
 
 /**
  * Sends one change to AWS. Only AWS refusing it on the first attempt proves it was not
- * applied; a server error, a lost answer or a retried attempt may have applied it.
+ * applied; a server error, a lost answer or a retried attempt may have applied it. The
+ * ledger's lease fence (LEDGER_LEASE_LOST) stops a call before it is sent, so it too
+ * proves nothing was applied by this call.
  */
 export async function sendChange<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw isRefusal(err) ? unchanged(err) : err;
+    throw isRefusal(err) || isFenced(err) ? unchanged(err) : err;
   }
+}
+
+function isFenced(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'LEDGER_LEASE_LOST';
 }

@@ -51,6 +51,8 @@ export function newAwsCallStats(): AwsCallStats {
 interface AwsScope {
   signal?: AbortSignal;
   stats?: AwsCallStats;
+  /** Throws when the ledger lease the work runs under may no longer be ours (withLeaseFence). */
+  fence?: () => void;
 }
 
 const scopeStorage = new AsyncLocalStorage<AwsScope>();
@@ -78,8 +80,21 @@ export function outsideAwsScope<T>(fn: () => Promise<T>): Promise<T> {
  */
 export function uninterruptible<T>(fn: () => Promise<T>): Promise<T> {
   const current = scopeStorage.getStore();
-  return scopeStorage.run({ ...(current?.stats !== undefined && { stats: current.stats }) }, fn);
+  return scopeStorage.run({ ...(current?.stats !== undefined && { stats: current.stats }), ...(current?.fence !== undefined && { fence: current.fence }) }, fn);
 }
+
+/**
+ * Runs `fn` so that every AWS call inside it that may change something (neither the
+ * ledger's DynamoDB, nor STS credentials, nor a Get/List/Describe/Lookup/Search read) first
+ * calls `fence`, which throws once the ledger lease `fn` runs under may have been taken
+ * over: the work stops before its next change instead of racing the new holder.
+ */
+export function withLeaseFence<T>(fence: () => void, fn: () => Promise<T>): Promise<T> {
+  return scopeStorage.run({ ...scopeStorage.getStore(), fence }, fn);
+}
+
+const UNFENCED_SERVICES = new Set(['dynamodb', 'sts']);
+const READ_OPERATION = /^(Get|List|Describe|Lookup|Search|BatchGet)/;
 
 /** Where the factory reports calls (the daemon's Prometheus metrics). */
 export interface AwsMetricsSink {
@@ -244,6 +259,15 @@ export class AwsClients {
         return next(args);
       },
       { step: 'initialize', name: 'accessConnectorDeclaredActions', priority: 'high' },
+    );
+    // A change made under a ledger lease that may be lost never leaves (withLeaseFence).
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const fence = scopeStorage.getStore()?.fence;
+        if (fence && !UNFENCED_SERVICES.has(serviceOf(context['clientName']).toLowerCase()) && !READ_OPERATION.test(operationOf(context['commandName']))) fence();
+        return next(args);
+      },
+      { step: 'initialize', name: 'accessConnectorLeaseFence', priority: 'high' },
     );
     // Outermost: replace credentials AWS no longer honours, outwait throttling the SDK's own
     // retries gave up on (when the factory is patient), then give every error a code.

@@ -103,7 +103,10 @@ export async function ledgerCommand(args: string[]): Promise<number> {
       process.stderr.write(`no grant ${id.slice(0, 64)} in the ledger\n`);
       return 1;
     }
-    process.stdout.write(`${JSON.stringify({ ...g, history: await ledger.history(id) }, null, 2)}\n`);
+    // The ExternalId is a secret: the record says whether one is set, never what it is.
+    const { externalId, ...integration } = g.integration;
+    const shown = { ...g, integration: { ...integration, ...(externalId !== undefined && { externalId: '[REDACTED]' }) } };
+    process.stdout.write(`${JSON.stringify({ ...shown, history: await ledger.history(id) }, null, 2)}\n`);
     return 0;
   });
 }

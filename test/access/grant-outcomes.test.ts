@@ -42,7 +42,9 @@ describe('grant outcomes under faults', () => {
     const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1, maxAttempts: 2 });
     runtimes.push(aws);
     const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
-    const ledger = new Ledger({ client, table: TABLE, owner: `test-${runtimes.length}`, now: () => clock, ...(ledgerSleep && { sleep: ledgerSleep }) });
+    const ledger = new Ledger({ client, table: TABLE, owner: `test-${runtimes.length}`, now: () => clock,
+      // The lock wait is measured on the monotonic clock: the test's clock stands for both.
+      monotonic: () => clock, ...(ledgerSleep && { sleep: ledgerSleep }) });
     return { aws, ledger, config: { ...testConfig(), ssoMaxOutstandingAssignments: 10, ...over } as Config, log: logs.log, now: () => clock };
   }
   const sso = () => sim.world.sso!;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACCESS_KINDS } from '../../src/protocol/messages.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
-import { demoIntegration } from '../sim/aws/worlds/demo.js';
+import { DEMO_EXTERNAL_ID, demoIntegration } from '../sim/aws/worlds/demo.js';
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { MAIN_JS } from '../helpers/paths.js';
@@ -183,8 +183,12 @@ describe('operator CLI', () => {
     const list = await cli(['ledger', 'list']);
     const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as { grantId: string; state: string });
     expect(rows.find((r) => r.grantId === 'cli-1')).toMatchObject({ state: 'granted' });
-    const show = JSON.parse((await cli(['ledger', 'show', 'cli-1'])).stdout) as { history: Array<{ event: string }> };
+    const shown = (await cli(['ledger', 'show', 'cli-1'])).stdout;
+    const show = JSON.parse(shown) as { history: Array<{ event: string }>; integration: { id: string } };
     expect(show.history.map((e) => e.event)).toEqual(expect.arrayContaining(['recorded', 'granted']));
+    // Regression: `ledger show` printed the integration's ExternalId (a secret) with the record.
+    expect(show.integration.id).toBe(integration.id);
+    expect(shown).not.toContain(DEMO_EXTERNAL_ID);
 
     expect((await cli(['revoke', '--all'])).code).toBe(64);
     const all = await cli(['revoke', '--all', '--yes']);

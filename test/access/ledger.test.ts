@@ -1,7 +1,7 @@
 // The grant ledger against the simulator's DynamoDB: conditional writes, append-only
 // history, leases shared by several "replicas" (Ledger instances with other owners).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Ledger, LedgerRace } from '../../src/access/ledger.js';
+import { Ledger, LedgerRace, type LedgerOptions } from '../../src/access/ledger.js';
 import { integrationSchema } from '../../src/protocol/messages.js';
 import { ConnectorError } from '../../src/errors.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
@@ -15,16 +15,18 @@ describe('grant ledger (DynamoDB)', () => {
   let sim: AwsSimulator;
   let restore: () => void;
   let clock = Date.parse('2026-11-23T12:00:00Z');
-  const ledgerAs = (owner: string, table = TABLE) => {
+  const ledgerAs = (owner: string, table = TABLE, over: Partial<LedgerOptions> = {}) => {
     const layer = awsLayer({});
     const client = layer.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: layer.broker.base() });
     // Waiting advances the test's clock by the time waited, so lease expiry is deterministic.
-    return new Ledger({ client, table, owner, now: () => clock, sleep: (ms) => new Promise((r) => setTimeout(() => { clock += ms; r(); }, Math.min(ms, 20))) });
+    return new Ledger({ client, table, owner, now: () => clock, monotonic: () => clock, sleep: (ms) => new Promise((r) => setTimeout(() => { clock += ms; r(); }, Math.min(ms, 20))), ...over });
   };
+  const leaseItem = (key: string) => sim.admin.ddbItems({ accountId: '999999999999', region: 'us-east-1', table: TABLE }).filter((i) => JSON.stringify(i).includes(`lock#${key}`));
   beforeAll(async () => {
     sim = await startAwsSimulator({ world: 'demo' });
     restore = useAwsEnv(sim.env);
   });
+  afterEach(() => sim.faults.clear());
   afterAll(async () => {
     destroyAwsLayers();
     restore();
@@ -88,7 +90,7 @@ describe('grant ledger (DynamoDB)', () => {
     expect(most).toBe(1);
     expect(ran).toHaveLength(6);
     // Released: nothing left behind.
-    expect(sim.admin.ddbItems({ accountId: '999999999999', region: 'us-east-1', table: TABLE }).filter((i) => JSON.stringify(i).includes('lock#role#1'))).toEqual([]);
+    expect(leaseItem('role#1')).toEqual([]);
   });
 
   test('a lease whose holder died is taken over once it expires; a live one makes the waiter give up with LEDGER_BUSY', async () => {
@@ -107,6 +109,47 @@ describe('grant ledger (DynamoDB)', () => {
     expect(clock - started).toBeGreaterThanOrEqual(120_000);
     release();
     await held;
+  });
+
+  test('a replica whose wall clock runs 125 s ahead never takes over a live lease', async () => {
+    // Guards against: lease expiry judged by the acquiring replica's own wall clock (two holders under clock skew).
+    let release!: () => void;
+    let inside = 0;
+    let most = 0;
+    const enter = async <T>(v: T, wait?: Promise<void>) => { inside++; most = Math.max(most, inside); await wait; inside--; return v; };
+    const held = ledgerAs('on-time').withLock('role#skew', () => enter('first', new Promise<void>((r) => (release = r))));
+    while (leaseItem('role#skew').length === 0) await new Promise((r) => setTimeout(r, 5));
+    const ahead = ledgerAs('ahead', TABLE, { now: () => clock + 125_000 });
+    await expect(ahead.withLock('role#skew', () => enter('second'))).rejects.toMatchObject({ code: 'LEDGER_BUSY' });
+    expect(most).toBe(1);
+    release();
+    await expect(held).resolves.toBe('first');
+  });
+
+  test('a live holder\'s renewals keep its lease: a waiter asking again and again never takes it over', async () => {
+    // Guards against: a waiter taking over a lease whose holder is alive and renewing.
+    let release!: () => void;
+    const live = ledgerAs('live', TABLE, { renewEveryMs: 5 });
+    const held = live.withLock('role#live', () => new Promise<string>((r) => (release = () => r('kept'))));
+    while (leaseItem('role#live').length === 0) await new Promise((r) => setTimeout(r, 5));
+    const waiter = ledgerAs('w2');
+    const started = clock;
+    for (let i = 0; i < 3; i++) await expect(waiter.withLock('role#live', async () => 'taken')).rejects.toMatchObject({ code: 'LEDGER_BUSY' });
+    // Three waits of 90 s each: well past a TTL, and still not taken.
+    expect(clock - started).toBeGreaterThan(240_000);
+    release();
+    await expect(held).resolves.toBe('kept');
+    expect(leaseItem('role#live')).toEqual([]);
+  });
+
+  test('a lost answer to the acquire call does not lock out its own sender', async () => {
+    // Guards against: the SDK resending an acquire that had landed, and the sender then waiting for its own lease.
+    sim.faults.lostResponses({ service: 'dynamodb', operation: 'PutItem', count: 1 });
+    const started = clock;
+    await expect(ledgerAs('lost').withLock('role#lost', async () => 'mine')).resolves.toBe('mine');
+    expect(clock - started).toBeLessThan(10_000);
+    expect(sim.stats.snapshot().byOperation['dynamodb:PutItem']!.errors).toBeGreaterThanOrEqual(1);
+    expect(leaseItem('role#lost')).toEqual([]);
   });
 
   test('a missing table is LEDGER_UNAVAILABLE naming the call; init creates it once', async () => {

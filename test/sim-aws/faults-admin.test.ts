@@ -1,6 +1,7 @@
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
 import { OrganizationsClient, ListRootsCommand } from '@aws-sdk/client-organizations';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { cfg, failure, management, member, memberRoleArn, assume } from './helpers.js';
 
@@ -37,6 +38,31 @@ describe('faults, stats and the HTTP admin API', () => {
     const sts = new STSClient({ ...cfg(sim), requestHandler: { requestTimeout: 100, throwOnRequestTimeout: true } });
     const e = await failure(sts.send(new GetCallerIdentityCommand({})));
     expect(e.name).toMatch(/TimeoutError|RequestTimeout/);
+  });
+
+  test('lost responses: the call is carried out, its answer is a 500, and the SDK\'s resend meets its own write', async () => {
+    sim.faults.lostResponses({ service: 'dynamodb', operation: 'CreateTable', count: 1 });
+    const ddb = new DynamoDBClient({ ...cfg(sim), maxAttempts: 3 });
+    const e = await failure(ddb.send(new CreateTableCommand({
+      TableName: 'lost-answer', BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+    })));
+    expect(e.name).toBe('ResourceInUseException');
+    expect((await ddb.send(new DescribeTableCommand({ TableName: 'lost-answer' }))).Table?.TableStatus).toBe('ACTIVE');
+    expect(sim.stats.snapshot().byOperation['dynamodb:CreateTable']).toMatchObject({ calls: 2, errors: 2 });
+  });
+
+  test('gate: the next matching call waits until released; others pass', async () => {
+    const gate = sim.faults.gate({ service: 'sts', operation: 'GetCallerIdentity' });
+    const sts = new STSClient(cfg(sim));
+    let done = false;
+    const held = sts.send(new GetCallerIdentityCommand({})).then((r) => { done = true; return r; });
+    await gate.reached;
+    // A second call is not stopped: a gate stops one call.
+    await expect(sts.send(new GetCallerIdentityCommand({}))).resolves.toMatchObject({ Account: expect.any(String) });
+    expect(done).toBe(false);
+    gate.release();
+    await expect(held).resolves.toMatchObject({ Account: expect.any(String) });
   });
 
   test('latency is added per call and divided by the time scale', async () => {

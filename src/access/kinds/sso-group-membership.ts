@@ -19,7 +19,8 @@ import { refuseProtectedAccounts } from '../accounts.js';
 import { beforeChange, sendChange, type AccessContext, type AccessKindDef, type AccessRequest, type PolicyFacts, type Principal } from '../types.js';
 
 const target = z.strictObject({
-  groupId: z.string().regex(IDENTITY_STORE_ID, 'must be an Identity Store group id'),
+  // Lower case, as AWS writes Identity Store ids (see params.ts).
+  groupId: z.string().regex(IDENTITY_STORE_ID, 'must be an Identity Store group id').transform((id) => id.toLowerCase()),
 });
 type Target = z.infer<typeof target>;
 

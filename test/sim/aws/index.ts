@@ -106,7 +106,7 @@ async function serve(rt: SimRuntime, admin: SimAdmin, req: IncomingMessage, res:
   }
 }
 
-const FAULTS = ['throttleStorm', 'serverErrors', 'timeouts', 'denyAccount', 'allowAccount', 'expireSessionsNow', 'expireSessionsAfter', 'setLatency', 'clear'] as const;
+const FAULTS = ['throttleStorm', 'serverErrors', 'timeouts', 'lostResponses', 'denyAccount', 'allowAccount', 'expireSessionsNow', 'expireSessionsAfter', 'setLatency', 'clear'] as const;
 
 /** The HTTP admin API; see docs/simulator.md. */
 function handleAdmin(rt: SimRuntime, admin: SimAdmin, method: string, url: URL, body: string): unknown {

@@ -178,6 +178,7 @@ export class SimRuntime {
     // know the credentials (UnrecognizedClientException / InvalidClientTokenId).
     if (!svc.global && !regionEnabled(this.world, account, region)) throw commonError(svc.name, 'invalidToken');
 
+    await this.faults.passGate(svc.name, op, account.id, req.body);
     const hold = this.faults.holdMs(svc.name, op, account.id);
     if (hold > 0) await sleep(hold);
     const fiveXX = this.faults.serverError(svc.name, op, account.id);
@@ -201,6 +202,7 @@ export class SimRuntime {
     this.actionsUsed.add(`${session.roleName}|${action}`);
     const out = svc.ops[op]!(ctx);
     if (svc.mutating.has(op)) this.recordEvent(svc, ctx);
+    if (this.faults.loseResponse(svc.name, op, account.id)) throw serverError('InternalFailure');
     return this.encodeOk(svc, op, out, requestId);
   }
 
