@@ -215,9 +215,6 @@ export function admitAccess(
   return prefixed(
     first(
       (function* () {
-        // Names and emails in the request are the control plane's word: on receipt they can
-        // only refuse; an allowlist is decided on the values read from AWS (checkFacts).
-        yield judge(policy.principals, 'principals', `principal ${show(req.principal.id)}`, claimedPrincipal(req), false);
         for (const a of accounts) yield* accountRules(policy, pin, a);
         // Tags are only known from AWS: an allowlist miss on the id waits for checkFacts.
         for (const i of instanceIds) yield judge(policy.instances, 'instances', `instance ${show(i)}`, [i], false);
@@ -227,6 +224,11 @@ export function admitAccess(
         if (groupName !== undefined) yield judge(policy.groups, 'groups', `IAM group ${show(groupName)}`, [`iam:${groupName}`, groupName], false);
         if (groupId !== undefined) yield judge(policy.groups, 'groups', `group ${show(groupId)}`, [groupId], false);
         if (boundary !== undefined) yield judge(policy.boundaries, 'boundaries', `boundary ${show(boundary)}`, [boundary, nameOf(boundary)]);
+        // Names and emails in the request are the control plane's word: on receipt they can
+        // only refuse, and an allowlist waits for the Identity Store (checkFacts). An IAM ARN
+        // is the principal itself, so it is decided here.
+        const arn = req.principal.id.startsWith('arn:');
+        yield judge(policy.principals, 'principals', `principal ${show(req.principal.id)}`, arn ? [req.principal.id, nameOf(req.principal.id)] : claimedPrincipal(req), arn);
       })(),
     ),
   );
