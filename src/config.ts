@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseJobKeys, type JobKey } from './protocol/signature.js';
-import { loadPolicyFile, type Policy } from './policy/schema.js';
+import { loadPolicyFile, parsePolicy, type Policy } from './policy/schema.js';
 
 export const EXIT_CONFIG = 78;
 
@@ -45,6 +45,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'GRANT_SWEEP_INTERVAL_SECONDS', group: 'Access', default: '60', description: 'Longest time between two looks in the grant ledger for grants past their `expiresAt` (10–3600). A pass also wakes the sweeper for the next expiry it read, so a grant is revoked when it expires, not up to an interval later. The sweep needs no control plane; several replicas may sweep at once.' },
   { name: 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', group: 'Access', default: '10', description: 'Identity Center account-assignment operations (create or delete) this process keeps in flight at once, across all jobs (1–50). AWS limits outstanding operations per instance; keep this at or below that quota minus what other tools use.' },
   { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML, protocol §7): the veto no job can override. Validated at start-up.' },
+  { name: 'CONNECTOR_POLICY', group: 'Policy', description: 'The policy document itself (JSON or YAML text), instead of a file: for platforms that inject it as an environment variable (the ECS template reads it from an SSM parameter). Same rules and validation as `CONNECTOR_POLICY_FILE`; setting both is an error.' },
 ];
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -284,8 +285,17 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
   }
 
   const policyFile = read(env, 'CONNECTOR_POLICY_FILE');
+  const policyText = read(env, 'CONNECTOR_POLICY');
   let policy: Policy | undefined;
-  if (policyFile !== undefined) {
+  if (policyText !== undefined) {
+    // Two sources would leave the operator guessing which veto applies.
+    if (policyFile !== undefined) throw new ConfigError('CONNECTOR_POLICY', 'is set together with CONNECTOR_POLICY_FILE; give the policy one way only');
+    try {
+      policy = parsePolicy(policyText, 'CONNECTOR_POLICY');
+    } catch (err) {
+      throw new ConfigError('CONNECTOR_POLICY', (err as Error).message);
+    }
+  } else if (policyFile !== undefined) {
     if (!existsSync(policyFile)) throw new ConfigError('CONNECTOR_POLICY_FILE', `no file at ${policyFile}`);
     try {
       policy = loadPolicyFile(policyFile);

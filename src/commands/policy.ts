@@ -21,7 +21,7 @@ const EXIT_UNDECIDED = 2;
 /** A value from AWS or the request, fit for a terminal: printable, bounded. */
 const clean = (s: string) => {
   const t = s.replace(/[^\x20-\x7e]/g, '?');
-  return t.length > 300 ? `${t.slice(0, 300)}…` : t;
+  return t.length > 1000 ? `${t.slice(0, 1000)}…` : t;
 };
 
 function text(e: Explanation): string {

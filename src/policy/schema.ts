@@ -109,6 +109,14 @@ export function loadPolicyFile(path: string): Policy {
   } catch (err) {
     throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
+  return parsePolicy(text, path);
+}
+
+/**
+ * Validates a policy document (JSON or YAML text); `path` names where it came from in
+ * messages (a file, or CONNECTOR_POLICY). Throws an Error whose message names the field.
+ */
+export function parsePolicy(text: string, path: string): Policy {
   let doc: unknown;
   try {
     // YAML is a superset of JSON, so one parser serves both forms.
