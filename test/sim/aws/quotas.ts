@@ -20,8 +20,8 @@ export const DEFAULT_RATES: Record<Family, number> = {
   'cloudtrail-lookup': 2,
   cloudtrail: 10,
   dynamodb: 1000,
-  // EC2's request-rate bucket for Describe* calls (EC2 API throttling, "non-mutating actions"): 100 per second.
-  ec2: 100,
+  // EC2 throttles Describe* calls as "non-mutating actions": a bucket of 100 refilled at 20 per second.
+  ec2: 20,
 };
 
 /** Global services (one endpoint) are throttled per account; the others per account and region. */
