@@ -2,6 +2,7 @@
 // facts, without changing anything. The same steps as a grant up to its first write:
 // admission on the request alone, then the kind's read of AWS (facts) and checkFacts with
 // the same lookups, each recorded so the operator sees exactly what was compared.
+import { ConnectorError } from '../errors.js';
 import type { Policy } from '../policy/schema.js';
 import { accountOuPath, admitAccess, checkFacts, factLookups, type PrincipalValues } from './policy.js';
 import { kindOf } from './registry.js';
@@ -28,6 +29,12 @@ export async function explainGrant(policy: Policy, ctx: AccessContext, req: Acce
   const admitted = admitAccess(policy, { jobType: 'grant', integration: ctx.integration, request: req, now });
   if (!admitted.ok) return { decision: 'denied', stage: 'receipt', rule: admitted.rule, message: admitted.message };
   const facts = await kindOf(req.accessKind).facts(ctx, req);
+  // As runGrant: accounts under an OU the integration excludes are never granted to.
+  const excluded = new Set(ctx.integration.excludeOrganizationalUnitIds);
+  for (const id of excluded.size > 0 ? facts.accountIds : []) {
+    const ou = (await accountOuPath(ctx.session, id)).find((o) => excluded.has(o));
+    if (ou) throw new ConnectorError('ACCESS_REFUSED', `account ${id} is under ${ou}, which the integration excludes (excludeOrganizationalUnitIds)`);
+  }
   const seen: Omit<Explanation, 'decision' | 'stage'> = { facts };
   const lookups = factLookups(ctx, req);
   const verdict = await checkFacts(policy, ctx.integration, facts, async (id) => {
