@@ -114,6 +114,7 @@ bad_cases=(
   "/connector/shutdownGraceSeconds|--set connector.shutdownGraceSeconds=-1"
   "resources.limits.memory must end in Mi or Gi|--set resources.limits.memory=512M"
   "/policy|--set policy.readOnly=true"
+  "/baselinePolicy|--set baselinePolicy=maybe"
   "/image/digest|--set image.digest=latest"
   "extraEnv sets CONNECTOR_ID, which the chart sets|--set extraEnv[0].name=CONNECTOR_ID --set extraEnv[0].value=other"
   "extraEnv sets LOG_LEVEL, which the chart sets|--set extraEnv[0].name=LOG_LEVEL --set extraEnv[0].value=debug"
@@ -138,6 +139,14 @@ for case in "${bad_cases[@]}"; do
   fi
 done
 summary refused "$n/${#bad_cases[@]} bad value sets refused for the expected reason"
+# Turning the baseline off means no policy at all: no policy file mounted.
+if ! render -f "$base" --set baselinePolicy=false >"$work/nopolicy.yaml" 2>"$work/render.log"; then
+  cat "$work/render.log"; fail baseline "baselinePolicy=false does not render"
+elif grep -q 'CONNECTOR_POLICY_FILE' "$work/nopolicy.yaml"; then
+  fail baseline "baselinePolicy=false still mounts a policy"
+else
+  summary baseline "ok: on by default (checked in step 4), off with baselinePolicy=false"
+fi
 
 # --- 4. assertions on the rendered manifests ---------------------------------------------
 app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$chart/Chart.yaml")
@@ -262,6 +271,13 @@ for path in sorted(glob.glob(os.path.join(out, "*.yaml"))):
             for ep in sm["spec"]["endpoints"]:
                 check(ep["port"] in ports and ep["path"] == "/metrics", f"{name}: ServiceMonitor endpoint {ep}")
                 check(set(ep) <= {"port", "path", "scheme", "interval", "scrapeTimeout"}, f"{name}: unexpected ServiceMonitor endpoint keys {set(ep)}")
+    # With no policy values, the policy mounted is the baseline, byte for byte the one
+    # docs/examples/policies/baseline.yaml holds (the single source).
+    if name == "minimal":
+        cms = [cm for cm in kinds.get("ConfigMap", []) if "policy.yaml" in cm.get("data", {})]
+        check(len(cms) == 1 and cms[0]["data"]["policy.yaml"] == open("docs/examples/policies/baseline.yaml").read(),
+              f"{name}: the rendered policy.yaml is not docs/examples/policies/baseline.yaml")
+        check(value("CONNECTOR_POLICY_FILE") == "/etc/access-connector/policy/policy.yaml", f"{name}: baseline policy not mounted")
     # The dashboard ConfigMap holds valid JSON whose queries use the connector's metrics.
     for cm in kinds.get("ConfigMap", []):
         if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1":

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseJobKeys, type JobKey } from './protocol/signature.js';
-import { loadPolicyFile, type Policy } from './policy/schema.js';
+import { loadPolicyFile, parsePolicy, type Policy } from './policy/schema.js';
 
 export const EXIT_CONFIG = 78;
 
@@ -47,6 +47,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'CONNECTOR_ROLE_NAMES', group: 'Access', description: 'The IAM roles the connector itself runs as or through, as role names or role ARNs, separated by commas: its own role, the management role and the member role. No grant ever edits a role of these names (error `ROLE_PROTECTED`), in any account, whatever the integration sent. The templates and the chart set it; the integration\'s `roleArn` and `memberRoleName` are protected as well. A role name holding a comma cannot be listed.' },
   { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML; docs/policy.md): the veto no job can override. Validated at start-up.' },
   { name: 'JIT_ROLES', group: 'Access', default: 'tagged', description: '`tagged`: grants change the trust policy or inline policies only of IAM roles tagged `access-connector-jit=enabled`, and refuse the others with `ROLE_NOT_OPTED_IN` before any write. `any`: every role but the protected ones. Use the value of the `JitRoles` parameter of the roles stacks (docs/permissions.md).' },
+  { name: 'CONNECTOR_POLICY', group: 'Policy', description: 'The policy document itself (JSON or YAML text), instead of a file: for platforms that inject it as an environment variable (the ECS template reads it from an SSM parameter). Same rules and validation as `CONNECTOR_POLICY_FILE`; setting both is an error.' },
 ];
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -307,8 +308,17 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
   }
 
   const policyFile = read(env, 'CONNECTOR_POLICY_FILE');
+  const policyText = read(env, 'CONNECTOR_POLICY');
   let policy: Policy | undefined;
-  if (policyFile !== undefined) {
+  if (policyText !== undefined) {
+    // Two sources would leave the operator guessing which veto applies.
+    if (policyFile !== undefined) throw new ConfigError('CONNECTOR_POLICY', 'is set together with CONNECTOR_POLICY_FILE; give the policy one way only');
+    try {
+      policy = parsePolicy(policyText, 'CONNECTOR_POLICY');
+    } catch (err) {
+      throw new ConfigError('CONNECTOR_POLICY', (err as Error).message);
+    }
+  } else if (policyFile !== undefined) {
     if (!existsSync(policyFile)) throw new ConfigError('CONNECTOR_POLICY_FILE', `no file at ${policyFile}`);
     try {
       policy = loadPolicyFile(policyFile);

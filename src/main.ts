@@ -26,6 +26,7 @@ Commands:
   grant        Grant access locally (same output as the grant job).
   revoke       Revoke a grant locally; --expired / --all revoke from the ledger alone.
   ledger       Create (init), list or show the grant ledger's records.
+  policy       policy explain: what the policy file decides for a grant, on AWS's facts.
   version      Print the version.
   healthcheck  Exit 0 when the local daemon's /healthz answers 200 (the image's HEALTHCHECK).
   help         Show help for a command: access-connector help run
@@ -99,6 +100,23 @@ init   creates the LEDGER_TABLE table (on-demand, encrypted) for local use; the
        deployment templates create it in production.
 list   prints one JSON line per grant (state, kind, expiry).
 show   prints one grant with its append-only history.
+`,
+  policy: `Usage: access-connector policy explain --policy FILE --integration FILE --params FILE [--json]
+
+Tells what the policy file would decide for one grant, and why, without changing
+anything: the request is checked as on receipt, then the access kind reads AWS as a grant
+would (reads only) and every rule is checked on what it found. Prints the decision, the
+rule that made it and the facts it saw (accounts, OU paths, the principal's names,
+permission sets, roles, instances and their roles, managed policies). See docs/policy.md.
+
+  --policy FILE        the policy file to test (JSON or YAML)
+  --integration FILE   the integration, as JSON (protocol §4)
+  --params FILE        grant params: {"grantId","accessKind","principal","target","expiresAt"}
+  --json               print the same as one JSON object
+
+Exit codes: 0 allowed, 1 denied by the policy, 2 the grant would fail before the policy
+decides (the access kind refused, or AWS could not be read), 64 bad usage, 78 invalid
+policy file.
 `,
   version: `Usage: access-connector version
 
@@ -265,6 +283,11 @@ export async function main(argv: string[]): Promise<void> {
     case 'revoke': {
       const { accessCommand } = await import('./commands/access.js');
       process.exitCode = await accessCommand(command, args.slice(args.indexOf(command) + 1));
+      return;
+    }
+    case 'policy': {
+      const { policyCommand } = await import('./commands/policy.js');
+      process.exitCode = await policyCommand(args.slice(args.indexOf('policy') + 1));
       return;
     }
     case 'ledger': {

@@ -62,10 +62,10 @@ export const UNGRANTED_ACTIONS: readonly string[] = ['sts:GetCallerIdentity'];
 
 // Which identity calls a service. The code reaches these services only through
 // `managementClient` (Organizations, Identity Center, Account) or `memberClient` (IAM,
-// SSM); CloudTrail and Resource Explorer are read through both, so needs that use them
+// SSM, EC2); CloudTrail and Resource Explorer are read through both, so needs that use them
 // say which.
 const MANAGEMENT_SERVICES = new Set(['organizations', 'sso', 'identitystore', 'account']);
-const MEMBER_SERVICES = new Set(['iam', 'ssm']);
+const MEMBER_SERVICES = new Set(['iam', 'ssm', 'ec2']);
 
 function byService(actions: readonly string[], both: readonly Scope[] = ['management', 'member']): Partial<Record<Scope, string[]>> {
   const out: Partial<Record<Scope, string[]>> = {};

@@ -14,14 +14,21 @@ import type { IntegrationSession } from '../aws/session.js';
 import { ConnectorError } from '../errors.js';
 import type { Policy } from '../policy/schema.js';
 import type { Integration } from '../protocol/messages.js';
-import type { AccessRequest, PolicyFacts } from './types.js';
+import { DescribeGroupCommand, DescribeUserCommand } from '@aws-sdk/client-identitystore';
+import { organizationOf } from './accounts.js';
+import { IDENTITY_STORE_ID, identityStoreClient, ssoInstance } from './identity-center.js';
+import type { AccessContext, AccessRequest, PolicyFacts } from './types.js';
 
 export type Verdict = { ok: true } | { ok: false; rule: string; message: string };
 
-/** AWS actions the policy may need (accountOuPath), for the least-privilege list of the management role. */
-export const POLICY_ACTIONS = ['organizations:ListParents'] as const;
+/**
+ * AWS actions the policy may need, for the least-privilege list of the management role:
+ * OU paths (accountOuPath), the management account (denyManagementAccount), the names and
+ * emails of an Identity Store principal (principals rules).
+ */
+export const POLICY_ACTIONS = ['organizations:ListParents', 'organizations:DescribeOrganization', 'sso:ListInstances', 'identitystore:DescribeUser', 'identitystore:DescribeGroup'] as const;
 
-type AllowDeny = Policy['accounts'];
+type AllowDeny = Policy['permissionSets'];
 type Pin = NonNullable<Policy['integrations']>[number];
 
 const OK: Verdict = { ok: true };
@@ -143,6 +150,11 @@ export function admitIntegration(policy: Policy | undefined, integration: Integr
 // ---------------------------------------------------------------------------------
 // Grant and revoke jobs
 
+/** What the request says of its principal (id, user name, email): unchecked, for deny rules on receipt. */
+function claimedPrincipal(req: AccessRequest): string[] {
+  return [req.principal.id, req.principal.userName, req.principal.email].filter((v): v is string => v !== undefined);
+}
+
 /** Account lists of the policy and of the integration's pin, for one account. */
 function* accountRules(policy: Policy, pin: { entry?: Pin; index?: number }, accountId: string): Generator<Verdict> {
   const label = `account ${show(accountId)}`;
@@ -195,6 +207,7 @@ export function admitAccess(
   const roles = [str(t, 'roleArn')];
   if (req.principal.type === 'role' && (req.accessKind === 'iam.permissionsBoundary' || req.accessKind === 'ec2.ssmSession')) roles.push(req.principal.id);
   const boundary = str(t, 'boundaryPolicyArn');
+  const instanceIds = Array.isArray(t.instanceIds) ? t.instanceIds.filter((i): i is string => typeof i === 'string') : [];
   const permissionSetArn = str(t, 'permissionSetArn');
   const groupName = str(t, 'groupName');
   const groupId = str(t, 'groupId');
@@ -203,32 +216,64 @@ export function admitAccess(
     first(
       (function* () {
         for (const a of accounts) yield* accountRules(policy, pin, a);
+        // Tags are only known from AWS: an allowlist miss on the id waits for checkFacts.
+        for (const i of instanceIds) yield judge(policy.instances, 'instances', `instance ${show(i)}`, [i], false);
         // A permission set's name is only known from AWS: an allowlist miss on the ARN waits for checkFacts.
         if (permissionSetArn !== undefined) yield judge(policy.permissionSets, 'permissionSets', `permission set ${show(permissionSetArn)}`, [permissionSetArn], false);
         for (const r of roles) if (r !== undefined) yield judge(policy.roles, 'roles', `role ${show(r)}`, [r, nameOf(r)]);
         if (groupName !== undefined) yield judge(policy.groups, 'groups', `IAM group ${show(groupName)}`, [`iam:${groupName}`, groupName], false);
         if (groupId !== undefined) yield judge(policy.groups, 'groups', `group ${show(groupId)}`, [groupId], false);
         if (boundary !== undefined) yield judge(policy.boundaries, 'boundaries', `boundary ${show(boundary)}`, [boundary, nameOf(boundary)]);
+        // Names and emails in the request are the control plane's word: on receipt they can
+        // only refuse, and an allowlist waits for the Identity Store (checkFacts). An IAM ARN
+        // is the principal itself, so it is decided here.
+        const arn = req.principal.id.startsWith('arn:');
+        yield judge(policy.principals, 'principals', `principal ${show(req.principal.id)}`, arn ? [req.principal.id, nameOf(req.principal.id)] : claimedPrincipal(req), arn);
       })(),
     ),
   );
 }
 
+/** Lookups checkFacts makes only when a rule needs them. */
+export interface FactLookups {
+  /** The principal as AWS names it (principals rules): see principalValues. */
+  principal?: () => Promise<PrincipalValues>;
+  /** The organization's management account (accounts.denyManagementAccount); undefined outside an organization. */
+  managementAccount?: () => Promise<string | undefined>;
+}
+
+/** The values a principals rule is matched against: `known` read from AWS, `claimed` from the request. */
+export interface PrincipalValues {
+  known: string[];
+  claimed: string[];
+}
+
 /**
  * Rules that need AWS facts (read by the kind before any write) → job fails POLICY_DENIED.
  * For grants only: a revoke is never refused by what the access reaches.
- * `ouPathOf` is called only when the policy or the pin has OU rules (accountOuPath).
+ * `ouPathOf` is called only when the policy or the pin has OU rules (accountOuPath); the
+ * lookups only when their rule is set. A rule whose lookup is missing refuses (fail closed).
  */
 export async function checkFacts(
   policy: Policy | undefined,
   integration: Integration,
   facts: PolicyFacts,
   ouPathOf: (accountId: string) => Promise<string[]>,
+  lookups: FactLookups = {},
 ): Promise<Verdict> {
   if (!policy) return OK;
   const pin = matchPin(policy, integration);
   if (!pin.verdict.ok) return pin.verdict;
   const accounts = unique(facts.accountIds);
+
+  if (hasRules(policy.principals)) {
+    if (!lookups.principal) return deny('principals', 'the principal could not be read from AWS, and the policy has principals rules');
+    const p = await lookups.principal();
+    const label = `principal ${show(p.known[0] ?? p.claimed[0] ?? '?')}${p.known.length > 1 ? ` (${p.known.slice(1).map(show).join(', ')})` : ''}`;
+    // Deny sees what AWS says and what the request claims; allow only what AWS says.
+    const v = first([judge({ deny: policy.principals.deny }, 'principals', label, unique([...p.known, ...p.claimed])), judge({ ...policy.principals, deny: [] }, 'principals', label, p.known)]);
+    if (!v.ok) return v;
+  }
 
   const sync = first(
     (function* () {
@@ -236,6 +281,20 @@ export async function checkFacts(
     })(),
   );
   if (!sync.ok) return sync;
+
+  if (policy.accounts.denyManagementAccount && accounts.length > 0) {
+    if (!lookups.managementAccount) return deny('accounts.denyManagementAccount', 'the management account could not be read from AWS, and the policy denies it');
+    const mgmt = await lookups.managementAccount();
+    if (mgmt !== undefined && accounts.includes(mgmt)) {
+      return deny('accounts.denyManagementAccount', `account ${show(mgmt)} is the organization's management account (accounts.denyManagementAccount)`);
+    }
+  }
+
+  for (const i of facts.instances ?? []) {
+    const values = [i.id, ...Object.entries(i.tags).map(([k, v]) => `${k}=${v}`)];
+    const v = judge(policy.instances, 'instances', `instance ${show(i.id)}`, values);
+    if (!v.ok) return v;
+  }
 
   const pinOus = pin.entry && hasRules(pin.entry.organizationalUnits) ? pin.entry.organizationalUnits : undefined;
   if (hasRules(policy.organizationalUnits) || pinOus) {
@@ -253,11 +312,18 @@ export async function checkFacts(
   }
 
   const permissionSets = facts.permissionSets ?? [];
-  const managed = unique([...(facts.managedPolicies ?? []), ...permissionSets.flatMap((p) => p.managedPolicies)]);
+  const instanceRoles = facts.instanceRoles ?? [];
+  const managed = unique([...(facts.managedPolicies ?? []), ...permissionSets.flatMap((p) => p.managedPolicies), ...instanceRoles.flatMap((r) => r.managedPolicies)]);
+  // "through the role R of instance i-…": where an instance role was reached from.
+  const viaInstance = (roleArn: string) => {
+    const ids = (facts.instances ?? []).filter((i) => i.roleArn === roleArn).map((i) => i.id);
+    return ` (the role of instance${ids.length === 1 ? '' : 's'} ${ids.slice(0, 3).map(show).join(', ')}${ids.length > 3 ? ' and more' : ''}, whose credentials a session on it can read)`;
+  };
   return first(
     (function* () {
       for (const ps of permissionSets) yield judge(policy.permissionSets, 'permissionSets', `permission set ${show(ps.name)} (${show(ps.arn)})`, [ps.name, ps.arn]);
       for (const r of unique(facts.roles ?? [])) yield judge(policy.roles, 'roles', `role ${show(r)}`, [r, nameOf(r)]);
+      for (const r of instanceRoles) yield judge(policy.roles, 'roles', `role ${show(r.arn)}${viaInstance(r.arn)}`, [r.arn, nameOf(r.arn)]);
       for (const g of facts.groups ?? []) {
         // Kinds name groups "sso:<DisplayName>" / "iam:<GroupName>": a bare pattern matches either source.
         const bare = g.name.replace(/^(sso|iam):/, '');
@@ -268,10 +334,44 @@ export async function checkFacts(
         const hit = managed.find((m) => globMatch(p, m) || globMatch(p, nameOf(m)));
         if (hit === undefined) continue;
         const via = permissionSets.find((ps) => ps.managedPolicies.includes(hit));
-        yield deny(`deniedManagedPolicies[${i}]`, `the access carries managed policy ${show(hit)}${via ? ` through permission set ${show(via.name)}` : ''}, which matches deniedManagedPolicies[${i}] "${show(p)}"`);
+        const role = via ? undefined : instanceRoles.find((r) => r.managedPolicies.includes(hit) && !(facts.managedPolicies ?? []).includes(hit));
+        const through = via ? ` through permission set ${show(via.name)}` : role ? ` through role ${show(role.arn)}${viaInstance(role.arn)}` : '';
+        yield deny(`deniedManagedPolicies[${i}]`, `the access carries managed policy ${show(hit)}${through}, which matches deniedManagedPolicies[${i}] "${show(p)}"`);
       }
     })(),
   );
+}
+
+// ---------------------------------------------------------------------------------
+// Lookups from AWS
+
+/**
+ * The principal as AWS names it: an IAM ARN and its name as given (the kinds check that the
+ * role or user exists); an Identity Store user's id, user name and emails, or a group's id
+ * and display name, from the Identity Store. The request's userName/email are kept apart
+ * as `claimed`: the control plane wrote them.
+ */
+export async function principalValues(ctx: AccessContext, req: AccessRequest): Promise<PrincipalValues> {
+  const p = req.principal;
+  const claimed = claimedPrincipal(req);
+  if (p.id.startsWith('arn:')) return { known: [p.id, nameOf(p.id)], claimed };
+  if (!IDENTITY_STORE_ID.test(p.id) || p.type === 'role') return { known: [p.id], claimed };
+  const { identityStoreId } = await ssoInstance(ctx);
+  const store = await identityStoreClient(ctx);
+  if (p.type === 'group') {
+    const g = await store.send(new DescribeGroupCommand({ IdentityStoreId: identityStoreId, GroupId: p.id }));
+    return { known: unique([p.id, ...(g.DisplayName ? [g.DisplayName] : [])]), claimed };
+  }
+  const u = await store.send(new DescribeUserCommand({ IdentityStoreId: identityStoreId, UserId: p.id }));
+  return { known: unique([p.id, ...(u.UserName ? [u.UserName] : []), ...(u.Emails ?? []).flatMap((e) => (e.Value ? [e.Value] : []))]), claimed };
+}
+
+/** The lookups of checkFacts for one grant. */
+export function factLookups(ctx: AccessContext, req: AccessRequest): FactLookups {
+  return {
+    principal: () => principalValues(ctx, req),
+    managementAccount: async () => (await organizationOf(ctx))?.managementAccountId,
+  };
 }
 
 // ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import { roleSessionNameFor } from './iam-common.js';
 import { makeAccessContext } from './context.js';
 import { ACTIVE_STATES, LedgerRace, type AccessRecord, type GrantRecord, type Ledger } from './ledger.js';
 import { refuseExpiredGrant } from './params.js';
-import { accountOuPath, admitAccess, checkFacts } from './policy.js';
+import { accountOuPath, admitAccess, checkFacts, factLookups } from './policy.js';
 import { kindOf } from './registry.js';
 import { isUnchanged, type AccessContext, type AccessKindDef, type AccessOutput, type AccessRequest } from './types.js';
 
@@ -141,7 +141,7 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
       if (ou) throw new ConnectorError('ACCESS_REFUSED', `account ${id} is under ${ou}, which the integration excludes (excludeOrganizationalUnitIds)`);
     }
   }
-  const verdict = await checkFacts(deps.config.policy, job.integration, facts, (id) => accountOuPath(ctx.session, id));
+  const verdict = await checkFacts(deps.config.policy, job.integration, facts, (id) => accountOuPath(ctx.session, id), factLookups(ctx, req));
   if (!verdict.ok) throw new ConnectorError('POLICY_DENIED', `policy rule ${verdict.rule}: ${verdict.message}`);
 
   if (!record) {

@@ -52,6 +52,15 @@ export interface PolicyFacts {
   boundaries?: string[];
   /** Managed policy ARNs the access carries, however reached (for deniedManagedPolicies). */
   managedPolicies?: string[];
+  /** Instances the access reaches (EC2 kinds): id, tags, instance profile and its role. */
+  instances?: { id: string; tags: Record<string, string>; instanceProfileArn?: string; roleArn?: string }[];
+  /**
+   * Roles whose credentials the access gives indirectly: a shell on an instance reads its
+   * instance profile role's credentials from the metadata service. Checked like `roles`
+   * and `managedPolicies`; the boundary is reported, not matched (`boundaries` governs the
+   * boundaries a grant applies).
+   */
+  instanceRoles?: { arn: string; managedPolicies: string[]; boundary?: string }[];
 }
 
 /** How the requester uses the access. Never holds a secret. */

@@ -22,7 +22,7 @@ const declaredActions = (): Promise<ReadonlySet<string>> => (declared ??= import
 const IAM_PREFIX: Record<string, string> = {
   IAMClient: 'iam', OrganizationsClient: 'organizations', SSOAdminClient: 'sso', IdentitystoreClient: 'identitystore',
   SSMClient: 'ssm', ResourceExplorer2Client: 'resource-explorer-2', AccountClient: 'account', CloudTrailClient: 'cloudtrail',
-  DynamoDBClient: 'dynamodb', STSClient: 'sts',
+  DynamoDBClient: 'dynamodb', STSClient: 'sts', EC2Client: 'ec2',
 };
 
 /** Operations authorized by an action of another name (the API reference's "minimum permissions"). */

@@ -17,7 +17,8 @@ export type QuotaFamily =
   | 'ssm'
   | 'cloudtrail-lookup'
   | 'cloudtrail'
-  | 'dynamodb';
+  | 'dynamodb'
+  | 'ec2';
 
 export const AWS_RATES: Readonly<Record<QuotaFamily, number>> = {
   sts: 600,
@@ -30,6 +31,8 @@ export const AWS_RATES: Readonly<Record<QuotaFamily, number>> = {
   'cloudtrail-lookup': 2,
   cloudtrail: 10,
   dynamodb: 1000,
+  // EC2 throttles Describe* calls as "non-mutating actions": a bucket of 100 refilled at 20 per second.
+  ec2: 20,
 };
 
 /** Global services are throttled per account; the others per account and region. */
@@ -47,6 +50,7 @@ export function familyOf(service: string, operation: string): QuotaFamily {
   if (s === 'ssm') return 'ssm';
   if (s === 'cloudtrail') return operation === 'LookupEvents' ? 'cloudtrail-lookup' : 'cloudtrail';
   if (s === 'dynamodb') return 'dynamodb';
+  if (s === 'ec2') return 'ec2';
   return 'sts';
 }
 
@@ -60,4 +64,5 @@ export const MAX_PAGE = {
   ssmInstanceInformation: 50,
   resourceExplorer: 1000,
   cloudTrailLookup: 50,
+  ec2DescribeInstances: 1000,
 } as const;

@@ -157,6 +157,8 @@ export class Daemon {
         pinned: config.pins.length > 0,
         proxy: config.proxy !== undefined,
         policyFile: config.policyFile ?? null,
+        // Where the policy came from: the file, the CONNECTOR_POLICY variable, or none.
+        policy: config.policyFile !== undefined ? 'file' : config.policy !== undefined ? 'CONNECTOR_POLICY' : null,
       },
       `access-connector ${VERSION} starting`,
     );

@@ -22,6 +22,13 @@ const ouPattern = pattern.refine(
   'must be an OU id (ou-xxxx-xxxxxxxx) or a pattern of one; a root id is not an OU (use accounts, or leave the list out)',
 );
 
+// Instance rules name an instance by id or by one of its tags as key=value. Anything else
+// (a typo such as "env:prod") would match nothing and leave access open.
+const instancePattern = pattern.refine(
+  (p) => p.includes('=') || (/^[a-z0-9*-]+$/.test(p) && (p.includes('*') || /^(i-[0-9a-f]{8,17}|mi-[0-9a-f]{17})$/.test(p))),
+  'must be an instance id (i-…, mi-…), a pattern of one, or a tag as key=value (for example env=prod)',
+);
+
 /** An allow/deny pair of patterns. `*` matches any run of characters. Deny wins. */
 function allowDeny(item: z.ZodType<string> = pattern) {
   return z
@@ -51,8 +58,22 @@ export const policySchema = z.strictObject({
   readOnly: z.boolean().default(false),
   /** When present, a job's integration must match one of these entries. */
   integrations: z.array(pinnedIntegration).min(1).optional(),
-  accounts: allowDeny(accountPattern),
+  accounts: z
+    .strictObject({
+      allow: z.array(accountPattern).optional(),
+      deny: z.array(accountPattern).default([]),
+      /**
+       * Deny every grant that lands in the organization's management account, whose id is
+       * read from AWS (organizations:DescribeOrganization) when a grant is checked.
+       */
+      denyManagementAccount: z.boolean().default(false),
+    })
+    .default({ deny: [], denyManagementAccount: false }),
   organizationalUnits: allowDeny(ouPattern),
+  /** Who may receive access: Identity Store user/group ids, user names, emails, group names, IAM ARNs. */
+  principals: allowDeny(),
+  /** Which instances EC2 kinds may reach: instance ids, or tags as key=value. */
+  instances: allowDeny(instancePattern),
   permissionSets: allowDeny(),
   roles: allowDeny(),
   groups: allowDeny(),
@@ -90,6 +111,14 @@ export function loadPolicyFile(path: string): Policy {
   } catch (err) {
     throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
+  return parsePolicy(text, path);
+}
+
+/**
+ * Validates a policy document (JSON or YAML text); `path` names where it came from in
+ * messages (a file, or CONNECTOR_POLICY). Throws an Error whose message names the field.
+ */
+export function parsePolicy(text: string, path: string): Policy {
   let doc: unknown;
   try {
     // YAML is a superset of JSON, so one parser serves both forms.

@@ -272,7 +272,7 @@ describe('ec2.localUser (simulator, SSM commands take 200 ms)', () => {
   describe('grant, describe, revoke, cleanup', () => {
     test('grant creates the user with the key on every instance, only through the connector\'s document; describe sees it', async () => {
       const req = request(person('Alice.Smith@example.com'), [web2, web1]);
-      expect(await kind.facts(ctx, req)).toEqual({ accountIds: [PROD] });
+      expect(await kind.facts(ctx, req)).toMatchObject({ accountIds: [PROD], instanceRoles: [] });
       const before = await kind.describe(ctx, req);
       expect(before).toEqual({ present: false, observed: { osUserName: 'ac-alice-smith', keyFingerprint: fingerprint(K1), withKey: [] } });
       const kept = await kind.grant(ctx, req, before);

@@ -213,7 +213,9 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       const req = request({ type: 'role', id: role }, t, expiresAt);
       const name = `AccessConnector-SSM-${hash(req)}`;
 
-      expect(await kind.facts(ctx, req)).toEqual({ accountIds: [PROD], roles: [role] });
+      const facts = await kind.facts(ctx, req);
+      expect(facts).toMatchObject({ accountIds: [PROD], roles: [role] });
+      expect(facts.instances!.map((i) => i.id).sort()).toEqual([...t.instanceIds].sort());
       expect(await kind.describe(ctx, req)).toEqual({ present: false });
       const kept = await kind.grant(ctx, req, { present: false });
       expect(kept).toEqual({ policyName: name, expiresAt });
@@ -284,6 +286,7 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
     });
 
     test('managed (hybrid) nodes are named by their managed-instance ARN', async () => {
+      sim.admin.putInstance({ accountId: PROD, region: 'eu-west-1', instanceId: 'mi-0123456789abcdef0' });
       const tm: Target = { accountId: PROD, region: 'eu-west-1', instanceIds: ['mi-0123456789abcdef0', instanceId(PROD, 'eu-west-1', 'eu-worker')] };
       const req = request({ type: 'role', id: role }, tm);
       await grant(req);
@@ -331,6 +334,7 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
     });
 
     test('the management account is refused unless the integration allows it', async () => {
+      sim.admin.putInstance({ accountId: MGMT, region: 'us-east-1', instanceId: 'i-0123456789abcdef0' });
       const tm: Target = { accountId: MGMT, region: 'us-east-1', instanceIds: ['i-0123456789abcdef0'] };
       const req = request({ type: 'role', id: roleArn(MGMT, 'app-deployer') }, tm);
       const err = await rejection(kind.facts(ctx, req));
@@ -340,7 +344,7 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       expect(sim.world.accounts.get(MGMT)!.iam.roles.get('app-deployer')!.inline?.[`AccessConnector-SSM-${hash(req)}`]).toBeUndefined();
 
       const allowed = accessContextFor(sim, { allowManagementAccount: true });
-      expect(await kind.facts(allowed, req)).toEqual({ accountIds: [MGMT], roles: [req.principal.id] });
+      expect(await kind.facts(allowed, req)).toMatchObject({ accountIds: [MGMT], roles: [req.principal.id] });
     });
 
     test('an account the integration excludes is refused', async () => {
@@ -374,7 +378,7 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
       const req = request({ type: 'user', id: user, userName: 'carol@example.com' }, t, expiresAt);
       const name = `ACSSM-${hash(req)}`;
 
-      expect(await kind.facts(ctx, req)).toEqual({ accountIds: [DEV] });
+      expect(await kind.facts(ctx, req)).toMatchObject({ accountIds: [DEV], instanceRoles: [] });
       expect(await kind.describe(ctx, req)).toEqual({ present: false });
       const kept = await kind.grant(ctx, req, { present: false });
       const ps = psNamed(name)!;
@@ -512,9 +516,10 @@ describe('ec2.ssmSession (simulator, Identity Center operations take 200 ms)', (
     }, 30_000);
 
     test('the management account is refused unless the integration allows it', async () => {
+      sim.admin.putInstance({ accountId: MGMT, region: 'us-east-1', instanceId: 'i-0123456789abcdef0' });
       const req = request({ type: 'user', id: userId('alice') }, { accountId: MGMT, region: 'us-east-1', instanceIds: ['i-0123456789abcdef0'] });
       expect((await rejection(kind.facts(ctx, req))).code).toBe('ACCESS_REFUSED');
-      expect(await kind.facts(accessContextFor(sim, { allowManagementAccount: true }), req)).toEqual({ accountIds: [MGMT] });
+      expect(await kind.facts(accessContextFor(sim, { allowManagementAccount: true }), req)).toMatchObject({ accountIds: [MGMT] });
     });
   });
 

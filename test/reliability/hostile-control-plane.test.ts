@@ -2,8 +2,11 @@
 // that pins the integration and denies AdministratorAccess (docs/policy.md), it tries every
 // sidestep docs/policy.md lists, end to end: other member roles and management roles, admin
 // under other names (permission sets, Identity Center and IAM groups, roles, boundaries),
-// the management account, a denied OU, EC2 access in denied accounts. Each attempt must end
-// in job.rejected `policy` or POLICY_DENIED, and AWS must not see a single write.
+// the management account, a denied OU, EC2 access in denied accounts, EC2 access on
+// instances whose instance-profile role is admin (a shell there can act as that role) or
+// whose tags the policy denies, and principals outside the policy's list, including ones
+// that claim another person's name. Each attempt must end in job.rejected `policy` or
+// POLICY_DENIED, and AWS must not see a single write.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +14,7 @@ import type { JobInput } from '../sim/control-plane/server.js';
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration, demoWorld } from '../sim/aws/worlds/demo.js';
-import { addAssignment } from '../sim/aws/world.js';
+import { addAssignment, ssmRegion, type ManagedInstance } from '../sim/aws/world.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { report, size } from './report.js';
 
@@ -41,6 +44,18 @@ function hostileWorld() {
   const everything = `arn:aws:iam::${OPEN_ACCOUNT}:policy/AllowEverything`;
   acct.iam.policies.set(everything, { arn: everything, name: 'AllowEverything', id: 'ANPAHOSTILE0000000001', path: '/', created: t, updated: t,
     document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) });
+  // Instances whose instance profile carries admin power (under another name, or a denied
+  // role), one tagged as production, and one harmless: EC2 access is access as the role.
+  const box = (id: string, name: string, iamRole: string, tags: Record<string, string> = {}): ManagedInstance => ({
+    id, name, platform: 'Linux', platformName: 'Amazon Linux', platformVersion: '2023', ip: '10.9.0.1', computerName: name, ping: 'Online', registered: t,
+    iamRole, tags: Object.entries({ Name: name, ...tags }).map(([Key, Value]) => ({ Key, Value })), commands: [], osUsers: {},
+  });
+  const region = ssmRegion(acct, 'us-east-1');
+  for (const i of [
+    box('i-0b0ca1c0ffee00001', 'ops-breakglass', 'platform-breakglass'),
+    box('i-0b0ca1c0ffee00002', 'ops-orgaccess', 'OrganizationAccountAccessRole'),
+    box('i-0b0ca1c0ffee00003', 'ops-prod', 'AmazonSSMRoleForInstancesQuickSetup', { env: 'prod' }),
+  ]) region.instances.set(i.id, i);
   return w;
 }
 
@@ -61,6 +76,8 @@ beforeAll(async () => {
     roles: { deny: ['AdministratorAccess', 'OrganizationAccountAccessRole'] },
     boundaries: { allow: ['arn:aws:iam::*:policy/AccessConnectorBoundary'], deny: ['AdministratorAccess'] },
     deniedManagedPolicies: ['arn:*:iam::aws:policy/AdministratorAccess', 'arn:*:iam::aws:policy/IAMFullAccess'],
+    instances: { deny: ['env=prod'] },
+    principals: { allow: ['erin@example.com', 'judy@example.com', 'Developers', 'arn:aws:iam::*:user/ci-bot'], deny: ['judy@*'] },
   };
   const file = join(mkdtempSync(join(tmpdir(), 'ac-hostile-')), 'policy.json');
   writeFileSync(file, JSON.stringify(policy));
@@ -163,6 +180,18 @@ describe('a hostile control plane against a policy file', () => {
       ['SSM session in a denied OU', 'organizationalUnits.deny', grant('ec2.ssmSession', erin, { accountId: '444444444401', region: 'us-east-1', instanceIds: [instance('444444444401', 'dev-box')] })],
       ['local user in a denied OU', 'organizationalUnits.deny', grant('ec2.localUser', erin, { accountId: '444444444401', region: 'us-east-1', instanceIds: [instance('444444444401', 'dev-box')], sshPublicKey: sshKey })],
       ['SSM session for an admin role principal', 'roles.deny', grant('ec2.ssmSession', { type: 'role', id: role(OPEN_ACCOUNT, 'OrganizationAccountAccessRole') }, { accountId: OPEN_ACCOUNT, region: 'us-east-1', instanceIds: ['i-0123456789abcdef0'] })],
+      // EC2 access is access as the instance's role: a session or a local user on an instance
+      // whose profile role is admin under another name, or a denied role; a denied tag.
+      ['SSM session on an instance whose role carries AdministratorAccess', 'deniedManagedPolicies', grant('ec2.ssmSession', erin, { accountId: OPEN_ACCOUNT, region: 'us-east-1', instanceIds: ['i-0b0ca1c0ffee00001'] })],
+      ['local user on an instance whose role carries AdministratorAccess', 'deniedManagedPolicies', grant('ec2.localUser', erin, { accountId: OPEN_ACCOUNT, region: 'us-east-1', instanceIds: ['i-0b0ca1c0ffee00001'], sshPublicKey: sshKey })],
+      ['SSM session on an instance running as OrganizationAccountAccessRole', 'roles.deny', grant('ec2.ssmSession', erin, { accountId: OPEN_ACCOUNT, region: 'us-east-1', instanceIds: ['i-0b0ca1c0ffee00002'] })],
+      ['local user on an instance running as OrganizationAccountAccessRole', 'roles.deny', grant('ec2.localUser', erin, { accountId: OPEN_ACCOUNT, region: 'us-east-1', instanceIds: ['i-0b0ca1c0ffee00002'], sshPublicKey: sshKey })],
+      ['SSM session on an instance tagged env=prod', 'instances.deny', grant('ec2.ssmSession', erin, { accountId: OPEN_ACCOUNT, region: 'us-east-1', instanceIds: ['i-0b0ca1c0ffee00003'] })],
+      // Principals: the policy's list is decided on the Identity Store's names, not the request's.
+      ['a denied principal', 'principals.deny', grant('sso.accountAssignment', { type: 'user', id: user('judy'), userName: 'judy@example.com' }, { accountId: OPEN_ACCOUNT, permissionSetArn: ps('ReadOnly') })],
+      ['a denied principal claiming an allowed name', 'principals.deny', grant('sso.accountAssignment', { type: 'user', id: user('judy'), userName: 'erin@example.com', email: 'erin@example.com' }, { accountId: OPEN_ACCOUNT, permissionSetArn: ps('ReadOnly') })],
+      ['a principal outside the allowlist claiming an allowed name', 'principals.allow', grant('ec2.ssmSession', { type: 'user', id: user('frank'), userName: 'erin@example.com' }, { accountId: OPEN_ACCOUNT, region: 'us-east-1', instanceIds: [instance(OPEN_ACCOUNT, 'ops-prod')] })],
+      ['an IAM user outside the allowlist', 'principals.allow', grant('iam.roleAssume', iamUser(OPEN_ACCOUNT, 'deployer'), { roleArn: role(OPEN_ACCOUNT, 'app-deployer') })],
       // Time: access for ever, or for a month.
       ['a grant without expiry', 'maxDurationMinutes', grant('sso.accountAssignment', erin, { accountId: OPEN_ACCOUNT, permissionSetArn: ps('ReadOnly') }, { expiresAt: undefined })],
       ['a grant for thirty days', 'maxDurationMinutes', grant('sso.accountAssignment', erin, { accountId: OPEN_ACCOUNT, permissionSetArn: ps('ReadOnly') }, { expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() })],

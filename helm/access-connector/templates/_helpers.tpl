@@ -108,6 +108,9 @@ app.kubernetes.io/component: connector
 {{- if and .Values.policy (not .Values.existingPolicyConfigMap) }}
 policy.yaml: |
 {{- toYaml .Values.policy | nindent 2 }}
+{{- else if and .Values.baselinePolicy (not .Values.existingPolicyConfigMap) }}
+policy.yaml: |
+{{- .Files.Get "files/baseline-policy.yaml" | trimSuffix "\n" | nindent 2 }}
 {{- end }}
 {{- if and .Values.controlPlane.caBundle (not .Values.controlPlane.existingCaConfigMap) }}
 ca.pem: |

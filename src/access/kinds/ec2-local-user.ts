@@ -44,6 +44,7 @@ import { collect, pageSize, paginate } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import { ACCOUNT_ID } from '../identity-center.js';
 import { refuseProtectedAccounts } from '../accounts.js';
+import { INSTANCE_FACT_ACTIONS, instanceFacts } from '../instance-roles.js';
 import { beforeChange, unchanged, type AccessContext, type AccessKindDef, type AccessRequest, type PolicyFacts, type Presence, type Principal } from '../types.js';
 
 /** Name of the Command document the templates deploy in every member account and region. */
@@ -327,6 +328,7 @@ export const ec2LocalUser: AccessKindDef<Target> = {
     'ssm:DescribeInstanceInformation',
     'ssm:SendCommand',
     'ssm:GetCommandInvocation',
+    ...INSTANCE_FACT_ACTIONS,
   ],
   createsCredentials: 'the SSH public key authorized for the OS user',
 
@@ -357,7 +359,9 @@ export const ec2LocalUser: AccessKindDef<Target> = {
     if (offline.length > 0) {
       throw new ConnectorError('ACCESS_FAILED', `${listed(offline)} in ${where(p)} is not online in SSM (stopped, or its agent is offline); start it or fix its agent, then grant again`, { retryable: true });
     }
-    return { accountIds: [p.accountId] };
+    // A local user (with sudo or not) can read the instance role's credentials from the
+    // metadata service: the policy sees that role too.
+    return { accountIds: [p.accountId], ...(await instanceFacts(ctx, p.accountId, p.region, p.instanceIds)) };
   },
 
   // Asks the instances themselves: the ledger cannot know whether someone removed the key

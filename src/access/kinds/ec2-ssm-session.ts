@@ -36,6 +36,7 @@ import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, parsePolicy, principalArn, refuseProtectedRole, type IamArn } from '../iam-common.js';
 import { ACCOUNT_ID, IDENTITY_STORE_ID, createAssignment, deleteAssignment, formatDuration, portalLink, slowDownRetry, ssoAdminClient, ssoInstance, type AssignmentRef, type SsoInstanceInfo } from '../identity-center.js';
 import { refuseProtectedAccounts } from '../accounts.js';
+import { INSTANCE_FACT_ACTIONS, instanceFacts } from '../instance-roles.js';
 import { MANAGED_PERMISSION_SET_TAG, refuseRoleNotOptedIn } from '../opt-in.js';
 import { beforeChange, isUnchanged, sendChange, type AccessContext, type AccessKindDef, type AccessRequest, type Principal } from '../types.js';
 
@@ -355,6 +356,7 @@ export const ec2SsmSession: AccessKindDef<Target> = {
     'sso:CreatePermissionSet', 'sso:GetInlinePolicyForPermissionSet', 'sso:PutInlinePolicyToPermissionSet',
     'sso:ListPermissionSetsProvisionedToAccount', 'sso:ProvisionPermissionSet', 'sso:DescribePermissionSetProvisioningStatus', 'sso:DeletePermissionSet',
     'sso:CreateAccountAssignment', 'sso:DescribeAccountAssignmentCreationStatus', 'sso:DeleteAccountAssignment', 'sso:DescribeAccountAssignmentDeletionStatus',
+    ...INSTANCE_FACT_ACTIONS,
   ],
 
   accessKey: accessKeyOf,
@@ -367,10 +369,12 @@ export const ec2SsmSession: AccessKindDef<Target> = {
       const r = (await iam.send(new GetRoleCommand({ RoleName: p.role.name }))).Role;
       refuseProtectedRole(ctx, { name: r?.RoleName ?? p.role.name, path: r?.Path ?? p.role.path });
       if (r?.Arn !== p.role.arn) throw new ConnectorError('AWS_NOT_FOUND', `iam.GetRole in ${p.role.accountId}: no role with ARN ${p.role.arn} (found ${r?.Arn ?? 'none'})`);
-      return { accountIds: [p.t.accountId], roles: [p.role.arn] };
+    } else {
+      await refuseProtectedAccounts(ctx, [p.t.accountId], `Session Manager access in account ${p.t.accountId}`);
     }
-    await refuseProtectedAccounts(ctx, [p.t.accountId], `Session Manager access in account ${p.t.accountId}`);
-    return { accountIds: [p.t.accountId] };
+    // A session on an instance can act as the instance's role: the policy sees that role too.
+    const reached = await instanceFacts(ctx, p.t.accountId, p.t.region, p.ids);
+    return { accountIds: [p.t.accountId], ...(p.role && { roles: [p.role.arn] }), ...reached };
   },
 
   async describe(ctx, req) {

@@ -156,6 +156,23 @@ export class SimAdmin {
   ssmInstance(a: { accountId: string; region: string; instanceId: string }): unknown {
     return ssmRegion(this.account(a.accountId), a.region).instances.get(a.instanceId);
   }
+  /**
+   * An instance appears (or changes), Linux and online unless told otherwise: an EC2
+   * instance (`i-`) or a hybrid node (`mi-`). `iamRole` names its instance profile and the
+   * role in it (EC2), or its service role (hybrid); `null` removes it.
+   */
+  putInstance(a: { accountId: string; region: string; instanceId: string; iamRole?: string | null; tags?: Record<string, string>; platform?: 'Linux' | 'Windows' }): void {
+    const r = ssmRegion(this.account(a.accountId), a.region);
+    const i = r.instances.get(a.instanceId) ?? {
+      id: a.instanceId, platform: a.platform ?? 'Linux', platformName: a.platform === 'Windows' ? 'Microsoft Windows Server 2022 Datacenter' : 'Amazon Linux',
+      platformVersion: a.platform === 'Windows' ? '10.0.20348' : '2023', ip: '10.0.0.10', computerName: `host-${a.instanceId}`, ping: 'Online' as const,
+      registered: this.rt.now(), commands: [], osUsers: {},
+    };
+    if (a.iamRole === null) delete i.iamRole;
+    else if (a.iamRole !== undefined) i.iamRole = a.iamRole;
+    if (a.tags) i.tags = Object.entries(a.tags).map(([Key, Value]) => ({ Key, Value }));
+    r.instances.set(a.instanceId, i);
+  }
   /** A live Session Manager session appears, as if a user had started one. */
   startSsmSession(a: { accountId: string; region: string; target: string; owner: string }): string {
     const id = `${a.owner.split('/').pop()}-${uuid().slice(0, 17)}`;

@@ -15,7 +15,7 @@ export class SimError extends Error {
 
 export type ServiceName =
   | 'sts' | 'iam' | 'organizations' | 'sso-admin' | 'identitystore'
-  | 'ssm' | 'cloudtrail' | 'dynamodb' | 'resource-explorer-2' | 'account';
+  | 'ssm' | 'cloudtrail' | 'dynamodb' | 'resource-explorer-2' | 'account' | 'ec2';
 
 type Kind = 'throttling' | 'accessDenied' | 'invalidToken' | 'expiredToken' | 'missingAuth';
 
@@ -24,6 +24,14 @@ type Kind = 'throttling' | 'accessDenied' | 'invalidToken' | 'expiredToken' | 'm
 // JSON services their modelled exception names. RE2 (restJson) uses 4xx statuses.
 const COMMON: Record<ServiceName, Record<Kind, [string, number]>> = {
   sts: q(), iam: q(),
+  // EC2 (API reference, "Common client error codes"): RequestLimitExceeded is its throttle.
+  ec2: {
+    throttling: ['RequestLimitExceeded', 503],
+    accessDenied: ['UnauthorizedOperation', 403],
+    invalidToken: ['AuthFailure', 401],
+    expiredToken: ['RequestExpired', 400],
+    missingAuth: ['MissingAuthenticationToken', 401],
+  },
   organizations: j('TooManyRequestsException'),
   'sso-admin': j('ThrottlingException'),
   identitystore: j('ThrottlingException'),

@@ -7,7 +7,7 @@
 
 export type Family =
   | 'sts' | 'organizations' | 'iam' | 'identitycenter' | 'resource-explorer-search'
-  | 'resource-explorer' | 'ssm' | 'cloudtrail-lookup' | 'cloudtrail' | 'dynamodb';
+  | 'resource-explorer' | 'ssm' | 'cloudtrail-lookup' | 'cloudtrail' | 'dynamodb' | 'ec2';
 
 export const DEFAULT_RATES: Record<Family, number> = {
   sts: 600,
@@ -20,6 +20,8 @@ export const DEFAULT_RATES: Record<Family, number> = {
   'cloudtrail-lookup': 2,
   cloudtrail: 10,
   dynamodb: 1000,
+  // EC2 throttles Describe* calls as "non-mutating actions": a bucket of 100 refilled at 20 per second.
+  ec2: 20,
 };
 
 /** Global services (one endpoint) are throttled per account; the others per account and region. */

@@ -19,6 +19,7 @@ import { organizationsService } from './services/organizations.js';
 import { ssoAdminService } from './services/sso-admin.js';
 import { identityStoreService } from './services/identitystore.js';
 import { ssmService } from './services/ssm.js';
+import { ec2Service, encodeEc2Error, encodeEc2Result } from './services/ec2.js';
 import { cloudTrailService } from './services/cloudtrail.js';
 import { dynamoDbService } from './services/dynamodb.js';
 import { resourceExplorerService } from './services/resource-explorer.js';
@@ -86,7 +87,7 @@ export class SimRuntime {
       setSessionLifetimeCap: (ms) => { this.sessions.lifetimeCapMs = ms; },
     }, options.latencyMs ?? 0);
     this.services = [stsService, iamService, organizationsService, ssoAdminService, identityStoreService,
-      ssmService, cloudTrailService, dynamoDbService, resourceExplorerService, accountService];
+      ssmService, cloudTrailService, dynamoDbService, resourceExplorerService, accountService, ec2Service];
     const targets: Record<string, ServiceDef> = {
       AWSOrganizationsV20161128: organizationsService, SWBExternalService: ssoAdminService,
       AWSIdentityStore: identityStoreService, AmazonSSM: ssmService, CloudTrail_20131101: cloudTrailService,
@@ -123,7 +124,7 @@ export class SimRuntime {
       } else if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
         input = decodeForm(req.body);
         op = String(input.Action ?? '');
-        svc = auth?.service === 'sts' || input.Version === '2011-06-15' ? stsService : iamService;
+        svc = auth?.service === 'ec2' || input.Version === '2016-11-15' ? ec2Service : auth?.service === 'sts' || input.Version === '2011-06-15' ? stsService : iamService;
       } else if (auth?.service === 'account' || ACCOUNT_PATHS.has(req.path.split('?')[0]!)) {
         svc = accountService;
         op = ACCOUNT_PATHS.get(req.path.split('?')[0]!) ?? '';
@@ -167,7 +168,7 @@ export class SimRuntime {
     if (!session.base && session.sessionToken !== req.headers['x-amz-security-token']) throw commonError(svc.name, 'invalidToken');
     if (session.expiresAt !== undefined && this.now() >= session.expiresAt) throw commonError(svc.name, 'expiredToken');
     if (!handler) {
-      throw svc.protocol === 'query'
+      throw svc.protocol === 'query' || svc.protocol === 'ec2'
         ? new SimError('InvalidAction', `Could not find operation ${op} for version ${String(input.Version ?? '')}`, 400)
         : new SimError('UnknownOperationException', `Unknown operation ${op}`, 400);
     }
@@ -224,6 +225,8 @@ export class SimRuntime {
     switch (svc.protocol) {
       case 'query':
         return { status: 200, headers: { ...h, 'content-type': 'text/xml' }, body: encodeQueryResult(op, QUERY_NS[svc.name]!, out, requestId) };
+      case 'ec2':
+        return { status: 200, headers: { ...h, 'content-type': 'text/xml;charset=UTF-8' }, body: encodeEc2Result(op, out, requestId) };
       case 'rest-json':
         return { status: 200, headers: { ...h, 'content-type': 'application/json' }, body: encodeJson(out, 'iso') };
       default:
@@ -236,6 +239,7 @@ export class SimRuntime {
     if (svc.protocol === 'query') {
       return { status: err.status, headers: { ...h, 'content-type': 'text/xml' }, body: encodeQueryError(err, requestId, QUERY_NS[svc.name]!) };
     }
+    if (svc.protocol === 'ec2') return { status: err.status, headers: { ...h, 'content-type': 'text/xml;charset=UTF-8' }, body: encodeEc2Error(err, requestId) };
     if (svc.protocol === 'rest-json') {
       return { status: err.status, headers: { ...h, 'content-type': 'application/json', 'x-amzn-errortype': err.code }, body: encodeJsonError(err) };
     }

@@ -23,7 +23,7 @@ export type Handler = (ctx: Ctx) => Record<string, unknown>;
 
 export interface ServiceDef {
   name: ServiceName;
-  protocol: 'query' | 'json1.0' | 'json1.1' | 'rest-json';
+  protocol: 'query' | 'ec2' | 'json1.0' | 'json1.1' | 'rest-json';
   /** IAM action prefix (`sso` for SSO Admin). */
   iamPrefix: string;
   /** The IAM action an operation needs, where it is not `<iamPrefix>:<op>`. */

@@ -231,6 +231,18 @@ export const iamService: ServiceDef = {
     },
     GetUser: (ctx) => ({ User: userOut(ctx.world, ctx.account, user(ctx), true) }),
     GetRole: (ctx) => ({ Role: roleOut(ctx.world, ctx.account, role(ctx), true) }),
+    // The world keeps no profiles of its own: an instance's profile is named after its role
+    // (what the console creates), so a profile exists exactly when that role does.
+    GetInstanceProfile: (ctx) => {
+      const name = str(ctx.input.InstanceProfileName) ?? '';
+      const r = ctx.account.iam.roles.get(name);
+      if (!r) throw noSuch(`Instance Profile ${name} cannot be found.`);
+      return { InstanceProfile: {
+        Path: r.path, InstanceProfileName: r.name, InstanceProfileId: `AIPA${r.id.slice(4)}`,
+        Arn: `arn:${ctx.world.partition}:iam::${ctx.account.id}:instance-profile${r.path}${r.name}`, CreateDate: new Date(r.created),
+        Roles: [roleOut(ctx.world, ctx.account, r, false)],
+      } };
+    },
     GetGroup: (ctx) => {
       const g = group(ctx);
       const members = g.members.map((n) => ctx.account.iam.users.get(n)).filter((u): u is IamUser => !!u).sort((x, y) => (x.name < y.name ? -1 : 1));

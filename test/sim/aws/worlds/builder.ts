@@ -19,8 +19,8 @@ export const BASE_ROLE = 'ConnectorTaskRole';
 /** What the connector's roles may call (the simulator's stand-in for their IAM policies). */
 export const PERMISSIONS: Record<string, SimPermissions> = {
   base: { allow: ['sts:AssumeRole', 'dynamodb:*'] },
-  management: { allow: ['organizations:Describe*', 'organizations:List*', 'sso:*', 'identitystore:*', 'sts:AssumeRole', 'iam:*', 'ssm:*', 'resource-explorer-2:*', 'cloudtrail:LookupEvents', 'account:ListRegions'] },
-  member: { allow: ['iam:*', 'ssm:*', 'resource-explorer-2:*', 'cloudtrail:LookupEvents'] },
+  management: { allow: ['organizations:Describe*', 'organizations:List*', 'sso:*', 'identitystore:*', 'sts:AssumeRole', 'iam:*', 'ssm:*', 'ec2:Describe*', 'resource-explorer-2:*', 'cloudtrail:LookupEvents', 'account:ListRegions'] },
+  member: { allow: ['iam:*', 'ssm:*', 'ec2:Describe*', 'resource-explorer-2:*', 'cloudtrail:LookupEvents'] },
   admin: { allow: ['*'] },
 };
 
