@@ -29,7 +29,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'CONTROL_PLANE_CLIENT_CERT_FILE', group: 'Control plane', description: 'PEM client certificate for mutual TLS. Requires `CONTROL_PLANE_CLIENT_KEY_FILE`.' },
   { name: 'CONTROL_PLANE_CLIENT_KEY_FILE', group: 'Control plane', secret: true, description: 'PEM private key of the client certificate. Requires `CONTROL_PLANE_CLIENT_CERT_FILE`.' },
   { name: 'ALLOW_INSECURE_CONTROL_PLANE', group: 'Control plane', default: 'false', description: '`true` allows `ws://` to a loopback host. For tests and the demo only.' },
-  { name: 'CONTROL_PLANE_JOB_PUBLIC_KEY', group: 'Control plane', description: 'Ed25519 public key(s), SPKI PEM (several blocks allowed), or the path of a file holding them. When set, every job must be signed by one of them (protocol §3).' },
+  { name: 'CONTROL_PLANE_JOB_PUBLIC_KEY', group: 'Control plane', description: 'Ed25519 public key(s), SPKI PEM (several blocks allowed), or the path of a file holding them. When set, every job must be signed by one of them (docs/protocol.md "Delivery").' },
   { name: 'HTTPS_PROXY', group: 'Control plane', secret: true, description: 'HTTP proxy (`http://[user:pass@]host:port`) for the outbound HTTPS traffic: the control-plane connection and the AWS API calls (STS for IRSA included), tunnelled with HTTP CONNECT. The container credential endpoints (ECS, EKS Pod Identity) are link-local and never proxied. `https_proxy` is read too. The value may hold a password and is never logged.' },
   { name: 'NO_PROXY', group: 'Control plane', description: 'Comma-separated hosts or domain suffixes (`.example.com`, `*` for all) reached without the proxy, for the control plane and AWS alike: list the AWS hosts served by VPC endpoints (e.g. `sts.eu-west-1.amazonaws.com`). `no_proxy` is read too.' },
   { name: 'MAX_CONCURRENT_JOBS', group: 'Jobs', default: '4', description: 'Jobs that run at once (1–64). As many again may wait in the queue; beyond that jobs are answered `busy`.' },
@@ -44,7 +44,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'LEDGER_TABLE', group: 'AWS', description: 'Name (or ARN) of the DynamoDB table of the grant ledger, in the connector\'s own account and region. `doctor` and the `check` job verify it.' },
   { name: 'GRANT_SWEEP_INTERVAL_SECONDS', group: 'Access', default: '60', description: 'Longest time between two looks in the grant ledger for grants past their `expiresAt` (10–3600). A pass also wakes the sweeper for the next expiry it read, so a grant is revoked when it expires, not up to an interval later. The sweep needs no control plane; several replicas may sweep at once.' },
   { name: 'SSO_MAX_OUTSTANDING_ASSIGNMENTS', group: 'Access', default: '10', description: 'Identity Center account-assignment operations (create or delete) this process keeps in flight at once, across all jobs (1–50). AWS limits outstanding operations per instance; keep this at or below that quota minus what other tools use.' },
-  { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML, protocol §7): the veto no job can override. Validated at start-up.' },
+  { name: 'CONNECTOR_POLICY_FILE', group: 'Policy', description: 'Path of the customer\'s policy file (JSON or YAML, docs/protocol.md "Policy file"): the veto no job can override. Validated at start-up.' },
 ];
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';

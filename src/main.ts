@@ -49,7 +49,7 @@ management role and ExternalId, organization access, the member role in a few ac
 IAM Identity Center, Resource Explorer, SSM, CloudTrail (when audit is on) and the grant
 ledger (LEDGER_TABLE). Every AWS check is a real read-only call; nothing is changed.
 
-  --integration FILE   the integration, as JSON (protocol §4), e.g. the one the control
+  --integration FILE   the integration, as JSON (docs/protocol.md "Integration"), e.g. the one the control
                        plane shows for this connector
   --json               print the report as JSON instead of a table
   --accounts N         member accounts to try the member role in (default 3)
@@ -62,7 +62,7 @@ Runs the same sync job the control plane sends, in this process, and writes one 
 per line (NDJSON) to --out (default: stdout). A progress bar goes to stderr on a
 terminal, and a summary (counts per kind, coverage, errors) at the end.
 
-  --integration FILE   the integration, as JSON (protocol §4)
+  --integration FILE   the integration, as JSON (docs/protocol.md "Integration")
   --params FILE        sync params as JSON (default {"mode":"full"})
   --out FILE           where to write the entities ('-' for stdout)
 
@@ -75,7 +75,7 @@ Grants access without a control plane, through the same code as the grant job: t
 customer's policy file, the grant ledger (LEDGER_TABLE) and the access kind. Prints the
 job's output (access details) as JSON.
 
-  --integration FILE   the integration, as JSON (protocol §4)
+  --integration FILE   the integration, as JSON (docs/protocol.md "Integration")
   --params FILE        grant params: {"grantId","accessKind","principal","target","expiresAt"}
 
 Exit codes: 0 when granted, 1 when it failed or was vetoed, 64 on bad usage.

@@ -1,4 +1,4 @@
-// Grant/revoke params (protocol §5), parsed in two steps: the common shape, then the
+// Grant/revoke params (docs/protocol.md "Job params"), parsed in two steps: the common shape, then the
 // principal and target against the access kind named in it. Every id that later becomes
 // part of an AWS call is checked here, before admission, so hostile params never reach AWS.
 import { z } from 'zod';

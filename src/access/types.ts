@@ -22,7 +22,7 @@ export const principalSchema = z.strictObject({
 });
 export type Principal = z.infer<typeof principalSchema>;
 
-/** One grant or revoke request, after the common params (§5) and the kind's target were parsed. */
+/** One grant or revoke request, after the common params (docs/protocol.md "Job params") and the kind's target were parsed. */
 export interface AccessRequest<T = Record<string, unknown>> {
   grantId: string;
   accessKind: AccessKindName;
@@ -107,7 +107,7 @@ export interface AccessKindDef<T = Record<string, unknown>> {
   /** One line for docs/access.md and `--help`. */
   summary: string;
   principalTypes: readonly PrincipalType[];
-  /** The kind's `target` (required fields from §5 plus its optional ones). Strict. */
+  /** The kind's `target` (required fields from docs/protocol.md "Job params" plus its optional ones). Strict. */
   target: ZodType<T>;
   /** Extra checks of the principal's id shape (Identity Store id, IAM ARN); returns a message when invalid. */
   checkPrincipal?(principal: Principal): string | undefined;
@@ -160,7 +160,7 @@ export interface AccessKindDef<T = Record<string, unknown>> {
   accessDetails(ctx: AccessContext, req: AccessRequest<T>): AccessDetails;
 }
 
-/** Grant/revoke job output (protocol §5), plus optional fields the control plane may ignore. */
+/** Grant/revoke job output (docs/protocol.md "Job params"), plus optional fields the control plane may ignore. */
 export interface AccessOutput {
   grantId: string;
   state: 'granted' | 'revoked';

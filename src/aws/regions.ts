@@ -1,4 +1,4 @@
-// The regions a sync covers when the integration names none (protocol §4: "empty regions →
+// The regions a sync covers when the integration names none (docs/protocol.md "Integration": "empty regions →
 // every enabled region"): the management identity's enabled regions, from the Account API.
 // Opt-in regions a member account has not enabled show up there as AWS_REGION_DISABLED
 // units (src/sync/sources/ec2.ts), reported as skipped.

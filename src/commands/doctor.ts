@@ -11,7 +11,7 @@ import { commandSetup } from './setup.js';
 
 const EXIT_USAGE = 64;
 
-/** Reads an integration (protocol §4) from a JSON file; the message names the bad field. */
+/** Reads an integration (docs/protocol.md "Integration") from a JSON file; the message names the bad field. */
 export function readIntegration(path: string): Integration {
   let raw: unknown;
   try {

@@ -82,7 +82,7 @@ export class Daemon {
     });
     this.connection.on('ready', (welcome) => {
       this.outbox.setWindow(welcome.window);
-      // §2 order: hello → welcome → the outbox in its original order → new frames.
+      // docs/protocol.md "Frames" order: hello → welcome → the outbox in its original order → new frames.
       for (const frame of this.outbox.frames()) this.connection.send(frame);
       this.metrics.ready.set(this.readiness().ready ? 1 : 0);
     });
@@ -153,7 +153,7 @@ export class Daemon {
     this.opts.sweeper?.start();
   }
 
-  /** §3 drain: idempotent; resolves when the daemon has stopped. */
+  /** docs/protocol.md "Delivery" drain: idempotent; resolves when the daemon has stopped. */
   shutdown(reason: string): Promise<void> {
     this.shutdownPromise ??= this.doShutdown(reason);
     return this.shutdownPromise;

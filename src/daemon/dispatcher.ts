@@ -1,4 +1,4 @@
-// Job admission and execution (protocol §3): signature, dedupe, schema, notAfter,
+// Job admission and execution (docs/protocol.md "Delivery"): signature, dedupe, schema, notAfter,
 // draining, handler lookup, params, the handler's own veto, then capacity. Accepted jobs
 // run on a p-queue; every decision is one audit log line.
 import { randomUUID } from 'node:crypto';
@@ -30,7 +30,7 @@ import { execute } from '../jobs/execute.js';
 import { jobTypeLabel, type Metrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
 
-/** Finished jobs are remembered at least this long (§3: ≥ 24 h). */
+/** Finished jobs are remembered at least this long (docs/protocol.md "Delivery": ≥ 24 h). */
 const DEDUPE_TTL_MS = 25 * 60 * 60 * 1000;
 const DEDUPE_MAX_ENTRIES = 100_000;
 /** Stored answers (results can be large) are bounded in bytes too. */
@@ -66,7 +66,7 @@ export interface DispatcherDeps {
   abortSettleMs?: number;
 }
 
-/** Rejections that are not stored (§3): the same jobId may be sent again later. */
+/** Rejections that are not stored (docs/protocol.md "Delivery"): the same jobId may be sent again later. */
 const UNSTORED: ReadonlySet<RejectReason> = new Set(['busy', 'draining', 'signature']);
 
 export class Dispatcher {
@@ -405,7 +405,7 @@ export class Dispatcher {
   }
 
   // ---------------------------------------------------------------------------------
-  // Shutdown (§3): stop taking jobs, let running ones finish within the grace period,
+  // Shutdown (docs/protocol.md "Delivery"): stop taking jobs, let running ones finish within the grace period,
   // cancel the rest; a job that does not settle after its abort is reported as such.
 
   async drain(graceMs: number): Promise<void> {

@@ -1,4 +1,4 @@
-// The `sync` job: streams the integration's estate as sync.batch frames (protocol §5–6).
+// The `sync` job: streams the integration's estate as sync.batch frames (docs/protocol.md "Job params", "Entity").
 import type { AwsRuntime } from '../aws/runtime.js';
 import { checkResumeCursor, runSync, syncParams, type SyncParams } from '../sync/run-sync.js';
 import { SOURCES } from '../sync/registry.js';

@@ -1,5 +1,5 @@
 // Turns a WebSocket message into a frame we can act on, or into the `error` frame that
-// answers it (protocol §2). Nothing here throws: whatever a peer sends has an answer.
+// answers it (docs/protocol.md "Frames"). Nothing here throws: whatever a peer sends has an answer.
 import { randomUUID } from 'node:crypto';
 import { MAX_FRAME_BYTES, type ErrorFrame, type OutboundFrame } from './messages.js';
 

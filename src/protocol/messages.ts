@@ -1,4 +1,4 @@
-// Protocol v1 frames (shared/design/protocol.md §2). These schemas are the single source
+// Protocol v1 frames (docs/protocol.md "Frames"). These schemas are the single source
 // of the frame types: everything else imports the inferred types from here.
 //
 // Unknown fields are ignored (zod strips them from the parsed value); the raw object is
@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 export const PROTOCOL = 'access-connector.v1';
 export const PROTOCOL_VERSION = 1;
-/** §2: one JSON object per UTF-8 text frame, at most 1 MiB. */
+/** docs/protocol.md "Frames": one JSON object per UTF-8 text frame, at most 1 MiB. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 export const MAX_BATCH_ENTITIES = 500;
 
@@ -75,7 +75,7 @@ export const welcomeFrame = z.object({
   window: z.number().int().min(1).max(1024).default(16),
 });
 
-/** §4. The integration never holds a secret; ARNs of every partition are accepted. */
+/** docs/protocol.md "Integration". The integration never holds a secret; ARNs of every partition are accepted. */
 const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const arnPartition = '(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc)';
 /** `.` and `..` are legal IAM name characters, but as a whole path segment or name they read as path traversal downstream. */
@@ -123,7 +123,7 @@ export const integrationSchema = z.object({
 export type Integration = z.infer<typeof integrationSchema>;
 
 /**
- * The `job` frame. `params` is validated by the job type's own schema (§5) once the
+ * The `job` frame. `params` is validated by the job type's own schema (docs/protocol.md "Job params") once the
  * frame itself is known to be well formed; `integration` is checked here.
  */
 export const jobFrame = z.object({
@@ -258,7 +258,7 @@ export type OutboundFrame =
   | JobResultFrame
   | ErrorFrame;
 
-/** §2 table, column "acked": these stay in the outbox until an `ack` names them. */
+/** docs/protocol.md "Frames" table, column "acked": these stay in the outbox until an `ack` names them. */
 export const ACKED_TYPES: ReadonlySet<string> = new Set<OutboundFrame['type']>([
   'job.accepted',
   'job.rejected',

@@ -1,4 +1,4 @@
-// Signed jobs (protocol §3): Ed25519 over the JCS form of the received `job` frame
+// Signed jobs (docs/protocol.md "Delivery"): Ed25519 over the JCS form of the received `job` frame
 // without its `id` and `signature` members. Unknown fields are included on purpose: a
 // control plane cannot add an unsigned field that a later connector version would act on.
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
@@ -10,7 +10,7 @@ export interface JobKey {
   key: KeyObject;
 }
 
-/** Max distance of a signed job's `notAfter` in the future (§3), plus the ±30 s skew. */
+/** Max distance of a signed job's `notAfter` in the future (docs/protocol.md "Delivery"), plus the ±30 s skew. */
 export const SIGNED_JOB_MAX_AHEAD_MS = 15 * 60 * 1000;
 export const CLOCK_SKEW_MS = 30 * 1000;
 

@@ -1,4 +1,4 @@
-// Resume cursors (protocol §5): an opaque string of at most 16 KiB recording the units
+// Resume cursors (docs/protocol.md "Job params"): an opaque string of at most 16 KiB recording the units
 // completed in batches 0…n. It never holds AWS page tokens (they expire); it names units
 // by their position in the plan's deterministic unit list, with a fingerprint of that list,
 // so a cursor from a plan that has since changed (an account added) is detected and the

@@ -1,4 +1,4 @@
-// Delta syncs (protocol §5, `mode: "delta"` with `since`). AWS's only change feed for what
+// Delta syncs (docs/protocol.md "Job params", `mode: "delta"` with `since`). AWS's only change feed for what
 // we read is CloudTrail's management events (LookupEvents). A delta reads the feed and
 // decides, per unit, whether anything in it can have changed:
 //

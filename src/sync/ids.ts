@@ -1,4 +1,4 @@
-// Entity ids (protocol §6: stable across syncs, the ARN where one exists). The AWS
+// Entity ids (docs/protocol.md "Entity": stable across syncs, the ARN where one exists). The AWS
 // simulator's ground truth follows the same conventions (test/sim/aws/entity-ids.ts), and
 // a test checks the two agree, so a sync can be compared with the truth id by id.
 export const ids = {

@@ -1,4 +1,4 @@
-// Protocol §1 against the real connector process and the reference control plane.
+// docs/protocol.md "Connecting" against the real connector process and the reference control plane.
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Protocol §2–3 delivery rules end to end: real connector process, reference control plane.
+// docs/protocol.md "Frames", "Delivery" delivery rules end to end: real connector process, reference control plane.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import fc from 'fast-check';

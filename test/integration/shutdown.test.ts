@@ -1,4 +1,4 @@
-// SIGTERM / SIGINT drain (protocol §3), measured on the real process.
+// SIGTERM / SIGINT drain (docs/protocol.md "Delivery"), measured on the real process.
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 

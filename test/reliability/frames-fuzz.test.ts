@@ -1,4 +1,4 @@
-// Scenario 7a: whatever a control plane sends, the connector answers it the way protocol §2
+// Scenario 7a: whatever a control plane sends, the connector answers it the way docs/protocol.md "Frames"
 // says and executes none of it. Seeded fast-check frames (malformed, oversized, deeply
 // nested, wrong-typed, unknown) go over a real WebSocket to a real connector process whose
 // AWS endpoint is the simulator. Answers come back in order on one socket, so each one is
@@ -60,7 +60,7 @@ function setPath(o: Record<string, unknown>, path: readonly string[], value: unk
   return copy;
 }
 
-// Each family yields frames with one known answer under protocol §2 and the admission order of §3.
+// Each family yields frames with one known answer under docs/protocol.md "Frames" and the admission order of docs/protocol.md "Delivery".
 const families: Array<{ weight: number; arbitrary: fc.Arbitrary<Build> }> = [
   {
     weight: 2,
@@ -218,7 +218,7 @@ function generate(n: number): Case[] {
   });
 }
 
-/** The answer protocol §2 prescribes, with the ids that tie it to the frame as the connector read it. */
+/** The answer docs/protocol.md "Frames" prescribes, with the ids that tie it to the frame as the connector read it. */
 function expected(c: Case): { type: string; code?: string; refId?: string; jobId?: string; reason?: string } | undefined {
   if (c.expect.kind === 'none') return undefined;
   let raw: Record<string, unknown> = {};
@@ -289,7 +289,7 @@ async function metric(name: string): Promise<string[]> {
 }
 const mib = async (name: string) => Math.round(Number((await metric(name))[0]?.split(' ')[1]) / MiB);
 
-test(`${CASES} fuzzed frames over a real socket: each gets the answer protocol §2 prescribes, nothing runs, the connector stays up`, async () => {
+test(`${CASES} fuzzed frames over a real socket: each gets the answer docs/protocol.md "Frames" prescribes, nothing runs, the connector stays up`, async () => {
   const started = Date.now();
   const memBefore = { rss: await mib('access_connector_process_resident_memory_bytes'), heap: await mib('access_connector_nodejs_heap_size_used_bytes') };
   const cases = generate(CASES);

@@ -2,7 +2,7 @@
 // from the same CA but another key, behind a proxy and reached directly, is refused on
 // every reconnect over many cycles and never receives one byte of application data (so
 // never the token). (2) In signed-jobs mode, unsigned, tampered (each field), replayed,
-// wrong-key and expired jobs never reach AWS and each gets the answer protocol §3 gives.
+// wrong-key and expired jobs never reach AWS and each gets the answer docs/protocol.md "Delivery" gives.
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -227,7 +227,7 @@ describe('signed jobs', () => {
     cases.push(['replay, same jobId with new validly signed content', sameJobId, 'stored']);
 
     // Random tampering: any change to any signed field (fast-check, seeded), jobId aside (a
-    // malformed jobId is answered with `error` before signatures, §2).
+    // malformed jobId is answered with `error` before signatures, docs/protocol.md "Frames").
     const leaves = paths(job()).filter((p) => !['type', 'id', 'jobId', 'signature'].includes(String(p[0])));
     const random = fc.sample(fc.tuple(fc.nat(), fc.jsonValue({ maxDepth: 2 })), { numRuns: size(100, 3000), seed: 8_080 });
     for (const [pick, value] of random) {

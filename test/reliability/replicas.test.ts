@@ -1,5 +1,5 @@
 // Reliability: several replicas of one connector (same CONNECTOR_ID) against one control
-// plane, as protocol §1 allows ("each holds its own session"). Three real processes:
+// plane, as docs/protocol.md "Connecting" allows ("each holds its own session"). Three real processes:
 //   - Jobs spread over the sessions run once each: every test.sleep job starts in exactly
 //     one replica, every grant creates its assignment once (the simulator's call counts).
 //   - A replica freezes (SIGSTOP) in the middle of a grant: the control plane declares its
@@ -160,7 +160,7 @@ describe('replicas sharing one connector id', () => {
     // The grants that did not expire are still in place.
     for (const p of grantParams.slice(GRANTS)) expect(held(p)).toBe(true);
     // The only protocol remark allowed: the frozen replica's own result for a job the
-    // control plane had already given to another replica (§1 redelivery after a dead session).
+    // control plane had already given to another replica (docs/protocol.md "Connecting" redelivery after a dead session).
     const frozenJobs = cp.jobs().filter((j) => j.sends.some((s) => s.redelivery)).map((j) => j.jobId);
     expect(cp.violations.filter((v) => !frozenJobs.some((id) => v.includes(`second job.result for ${id}`)))).toEqual([]);
   }, 600_000);

@@ -1,7 +1,7 @@
 import { backoffDelay, DEFAULT_TIMING } from '../../src/daemon/connection.js';
 import { bypassesProxy } from '../../src/daemon/dialer.js';
 
-describe('reconnect backoff (protocol §1)', () => {
+describe('reconnect backoff (docs/protocol.md "Connecting")', () => {
   test('full jitter: uniform below min(cap, 1 s · 2^(n-1))', () => {
     expect(backoffDelay(1, DEFAULT_TIMING, () => 0.999999)).toBe(999);
     expect(backoffDelay(3, DEFAULT_TIMING, () => 0.5)).toBe(2000);

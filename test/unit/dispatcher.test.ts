@@ -1,4 +1,4 @@
-// Admission and execution rules of protocol §3, on the real Dispatcher.
+// Admission and execution rules of docs/protocol.md "Delivery", on the real Dispatcher.
 import { testConfig } from '../helpers/config.js';
 import { controllableHandler, makeDispatcher } from '../helpers/dispatcher.js';
 import type { JobContext } from '../../src/jobs/types.js';

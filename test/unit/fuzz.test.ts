@@ -1,5 +1,5 @@
 // Whatever a peer sends, the decode → dispatch path answers it and never throws
-// (protocol §2: "Nothing a peer sends crashes the connector").
+// (docs/protocol.md "Frames": "Nothing a peer sends crashes the connector").
 import fc from 'fast-check';
 import { decodeFrame } from '../../src/protocol/codec.js';
 import { testConfig } from '../helpers/config.js';

@@ -1,4 +1,4 @@
-// Entity id conventions (protocol §6): the one place that says what `id` a sync emits for
+// Entity id conventions (docs/protocol.md "Entity"): the one place that says what `id` a sync emits for
 // each kind. The connector's sync code and the simulator's ground truth both follow it, so a
 // sync can be checked against the ground truth id by id. Every id takes the partition from
 // its input; nothing here assumes `aws`.

@@ -8,7 +8,7 @@ import { sha256 } from './util.js';
 
 export type ResourceType = 'sso' | 'iam' | 'ec2' | 'resources';
 
-/** The parts of an integration (protocol §4, §5) that decide what a full sync covers. */
+/** The parts of an integration (docs/protocol.md "Integration", "Job params") that decide what a full sync covers. */
 export interface IntegrationSettings {
   type?: 'aws-organization' | 'aws-account';
   excludeOrganizationalUnitIds?: string[];

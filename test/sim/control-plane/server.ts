@@ -1,5 +1,5 @@
 // Reference control plane: a real WebSocket server speaking protocol v1
-// (shared/design/protocol.md). The connector's integration tests script it, the demo runs
+// (docs/protocol.md). The connector's integration tests script it, the demo runs
 // it standalone (cli.ts), and it checks the connector's side of the contract: every frame
 // that breaks the outbound schema or the ordering rules is written to `violations`.
 //
@@ -148,7 +148,7 @@ export type JobFrameInput = z.input<typeof jobFrame>;
 /** A partial job frame; extra (unknown) fields are sent as given, and signed. */
 export type JobInput = Partial<JobFrameInput> & { jobType: string } & Record<string, unknown>;
 
-/** A valid §4 integration, used when a job names none. */
+/** A valid docs/protocol.md "Integration" integration, used when a job names none. */
 export const DEMO_INTEGRATION = Object.freeze({
   id: 'int-demo',
   name: 'demo-org',
@@ -234,7 +234,7 @@ export class ReferenceControlPlane {
     this.opts = opts;
     this.heartbeatSeconds = opts.heartbeatSeconds ?? 20;
     if (!Number.isInteger(this.heartbeatSeconds) || this.heartbeatSeconds < 5 || this.heartbeatSeconds > 120) {
-      throw new RangeError('heartbeatSeconds must be an integer from 5 to 120 (protocol §1)');
+      throw new RangeError('heartbeatSeconds must be an integer from 5 to 120 (docs/protocol.md "Connecting")');
     }
     this.window = opts.window ?? 16;
     this.deadAfterMs = opts.deadAfterMs ?? 2 * this.heartbeatSeconds * 1000;
@@ -527,7 +527,7 @@ export class ReferenceControlPlane {
           job.result = f as JobResultFrame;
           job.resultAt = at;
         } else if (job.result.id !== id) {
-          // §3: a finished job answers a redelivery with its stored result, same id.
+          // docs/protocol.md "Delivery": a finished job answers a redelivery with its stored result, same id.
           this.violation(`${where}: second job.result for ${job.jobId} with a new id (${id})`);
         }
         return;
@@ -678,7 +678,7 @@ export class ReferenceControlPlane {
     if (this.opts.redeliverOnSessionDeath === false || this.closed) return;
     for (const job of this.jobTable.values()) {
       if (job.sessionId !== s.id || job.result || job.rejected || job.cancelRequestedAt !== null) continue;
-      // §1: redeliver elsewhere only once the session holding it is dead.
+      // docs/protocol.md "Connecting": redeliver elsewhere only once the session holding it is dead.
       const other = this.endingAll ? undefined : this.welcomedSessions(connectorId)[0];
       if (other) this.redeliver(job.jobId, other);
       else {

@@ -136,7 +136,7 @@ export function demoWorld(): World {
   return w;
 }
 
-/** The integration (protocol §4) a control plane would send for the demo organization. */
+/** The integration (docs/protocol.md "Integration") a control plane would send for the demo organization. */
 export function demoIntegration(over: Record<string, unknown> = {}) {
   return {
     id: 'int-demo',
