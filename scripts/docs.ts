@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SETTINGS } from '../src/config.js';
 import { ERROR_CODES } from '../src/errors.js';
+import { EXIT_CODES } from '../src/exit-codes.js';
 import { SCOPES, UNGRANTED_ACTIONS, allNeeds, type Feature } from '../src/permissions.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
 
@@ -31,6 +32,11 @@ function errorTable(): string {
     ([code, info]) => `| \`${code}\` | ${info.retryable ? 'yes' : 'no'} | ${cell(info.meaning)} | ${cell(info.fix)} |`,
   );
   return ['| Code | Retryable | What happened | What to do |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+function exitCodeTable(): string {
+  const rows = Object.values(EXIT_CODES).map((e) => `| ${e.code} | ${cell(e.meaning)} |`);
+  return ['| Exit code | Meaning |', '|---|---|', ...rows].join('\n');
 }
 
 const SWITCH_OF: Record<Feature, string> = {
@@ -68,6 +74,7 @@ function permissionsTable(): string {
 const TARGETS: Array<{ file: string; name: string; render: () => string }> = [
   { file: 'docs/configuration.md', name: 'settings', render: settingsTable },
   { file: 'docs/operations.md', name: 'error-codes', render: errorTable },
+  { file: 'docs/operations.md', name: 'exit-codes', render: exitCodeTable },
   { file: 'docs/permissions.md', name: 'permissions', render: permissionsTable },
 ];
 

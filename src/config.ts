@@ -7,7 +7,9 @@ import { isIP } from 'node:net';
 import { parseJobKeys, type JobKey } from './protocol/signature.js';
 import { loadPolicyFile, type Policy } from './policy/schema.js';
 
-export const EXIT_CONFIG = 78;
+import { EXIT } from './exit-codes.js';
+
+export const EXIT_CONFIG = EXIT.CONFIG;
 
 export interface SettingDoc {
   name: string;

@@ -121,13 +121,18 @@ function isConditionFailed(err: unknown): boolean {
   return err instanceof ConditionalCheckFailedException || awsErrorCode(err) === 'ConditionalCheckFailedException';
 }
 
-/** Wraps a ledger failure so the job says LEDGER_UNAVAILABLE and what to do. */
-function ledgerError(err: unknown, what: string): unknown {
+/** Wraps a ledger failure so the job says LEDGER_UNAVAILABLE, which table, and what to do. */
+function ledgerError(err: unknown, what: string, table: string): unknown {
   if (isAbortError(err) || err instanceof LedgerRace) return err;
   if (err instanceof ConnectorError && err.code === 'LEDGER_BUSY') return err;
   const code = awsErrorCode(err);
-  const why = err instanceof Error ? err.message : String(err);
-  return new ConnectorError('LEDGER_UNAVAILABLE', `grant ledger: ${what} failed (${code || 'error'}): ${why.slice(0, 300)}`, { cause: err });
+  const why = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
+  const fix = code === 'ResourceNotFoundException'
+    ? 'it does not exist in this account and region: set LEDGER_TABLE to the table the templates created, or run `access-connector ledger init` to create it for local use'
+    : code === 'AccessDeniedException'
+      ? 'allow the connector role dynamodb:DescribeTable, GetItem, PutItem, UpdateItem, DeleteItem, Query and Scan on it (the templates do)'
+      : 'check LEDGER_TABLE and the region; `access-connector ledger init` creates the table for local use';
+  return new ConnectorError('LEDGER_UNAVAILABLE', `grant ledger table ${table}: ${what} failed (${code || 'error'}: ${why}); ${fix}`, { cause: err });
 }
 
 export interface LedgerOptions {
@@ -175,7 +180,7 @@ export class Ledger {
       await this.client.send(new DescribeTableCommand({ TableName: this.table }));
       return 'exists';
     } catch (err) {
-      if (awsErrorCode(err) !== 'ResourceNotFoundException') throw ledgerError(err, 'DescribeTable');
+      if (awsErrorCode(err) !== 'ResourceNotFoundException') throw ledgerError(err, 'DescribeTable', this.table);
     }
     await this.client.send(new CreateTableCommand({
       TableName: this.table,
@@ -195,7 +200,7 @@ export class Ledger {
       const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`grant#${grantId}`), sk: S('grant') }, ConsistentRead: true }));
       return r.Item ? grantFromItem(r.Item) : undefined;
     } catch (err) {
-      throw ledgerError(err, 'GetItem');
+      throw ledgerError(err, 'GetItem', this.table);
     }
   }
 
@@ -210,7 +215,7 @@ export class Ledger {
       }));
       return { created: true, record };
     } catch (err) {
-      if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem');
+      if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem', this.table);
     }
     const existing = await this.getGrant(rec.grantId);
     if (!existing) throw new LedgerRace(`grant ${rec.grantId}`);
@@ -231,7 +236,7 @@ export class Ledger {
       return next;
     } catch (err) {
       if (isConditionFailed(err)) throw new LedgerRace(`grant ${prev.grantId}`);
-      throw ledgerError(err, 'PutItem');
+      throw ledgerError(err, 'PutItem', this.table);
     }
   }
 
@@ -250,7 +255,7 @@ export class Ledger {
         ConditionExpression: 'attribute_not_exists(pk)',
       }));
     } catch (err) {
-      throw ledgerError(err, 'PutItem');
+      throw ledgerError(err, 'PutItem', this.table);
     }
   }
 
@@ -272,7 +277,7 @@ export class Ledger {
         start = r.LastEvaluatedKey;
       } while (start);
     } catch (err) {
-      throw ledgerError(err, 'Query');
+      throw ledgerError(err, 'Query', this.table);
     }
     return out;
   }
@@ -299,7 +304,7 @@ export class Ledger {
           ...(start && { ExclusiveStartKey: start }),
         }));
       } catch (err) {
-        throw ledgerError(err, 'Scan');
+        throw ledgerError(err, 'Scan', this.table);
       }
       for (const i of r.Items ?? []) yield map(i);
       start = r.LastEvaluatedKey;
@@ -314,7 +319,7 @@ export class Ledger {
       const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`access#${accessKey}`), sk: S('access') }, ConsistentRead: true }));
       return r.Item ? accessFromItem(r.Item) : undefined;
     } catch (err) {
-      throw ledgerError(err, 'GetItem');
+      throw ledgerError(err, 'GetItem', this.table);
     }
   }
 
@@ -332,7 +337,7 @@ export class Ledger {
       return rec;
     } catch (err) {
       if (isConditionFailed(err)) throw new LedgerRace(`access ${next.accessKey}`);
-      throw ledgerError(err, 'PutItem');
+      throw ledgerError(err, 'PutItem', this.table);
     }
   }
 
@@ -347,7 +352,7 @@ export class Ledger {
       }));
     } catch (err) {
       if (isConditionFailed(err)) throw new LedgerRace(`access ${prev.accessKey}`);
-      throw ledgerError(err, 'DeleteItem');
+      throw ledgerError(err, 'DeleteItem', this.table);
     }
   }
 
@@ -380,7 +385,7 @@ export class Ledger {
         })));
         break;
       } catch (err) {
-        if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem (lock)');
+        if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem (lock)', this.table);
       }
       if (this.now() > deadline) throw new ConnectorError('LEDGER_BUSY', `grant ledger: the lock on ${key} stayed held for ${LOCK_WAIT_MS / 1000} s`);
       await this.sleep(delay * (0.5 + Math.random()));

@@ -6,10 +6,9 @@ import { makeReport, renderReport } from '../check/report.js';
 import { scrub } from '../log.js';
 import { describeIssues, integrationSchema, type Integration } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
-import { CommandExit, parseFlags, UsageError } from './args.js';
+import { EXIT } from '../exit-codes.js';
+import { COMMAND_FLAGS, CommandExit, parseFlags, UsageError } from './args.js';
 import { commandSetup } from './setup.js';
-
-const EXIT_USAGE = 64;
 
 /** Reads an integration (docs/protocol.md "Integration") from a JSON file; the message names the bad field. */
 export function readIntegration(path: string): Integration {
@@ -28,12 +27,13 @@ export async function doctor(args: string[]): Promise<number> {
   let flags: Record<string, string | boolean>;
   let integration: Integration;
   try {
-    flags = parseFlags(args, { integration: 'string', json: 'boolean', accounts: 'string' });
+    flags = parseFlags(args, COMMAND_FLAGS.doctor);
     if (typeof flags['integration'] !== 'string') throw new UsageError('--integration FILE is required');
+    if (flags['accounts'] !== undefined && !/^[1-9]\d{0,2}$/.test(String(flags['accounts']))) throw new UsageError('--accounts needs a whole number from 1 to 999');
     integration = readIntegration(flags['integration']);
   } catch (err) {
     process.stderr.write(`access-connector doctor: ${(err as Error).message}\n`);
-    return EXIT_USAGE;
+    return EXIT.USAGE;
   }
   let setup;
   try {
@@ -54,7 +54,7 @@ export async function doctor(args: string[]): Promise<number> {
     const report = makeReport(items, integration.id);
     const text = flags['json'] ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, process.stdout.isTTY === true);
     process.stdout.write(scrub(text));
-    return report.ok ? 0 : 1;
+    return report.ok ? EXIT.OK : EXIT.FAILED;
   } finally {
     aws.destroy();
   }

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { describeIssues, type Entity, type Integration } from '../protocol/messages.js';
 import { execute } from '../jobs/execute.js';
 import type { JobHandler } from '../jobs/types.js';
-import { UsageError } from './args.js';
+import { RefusedError, UsageError } from './args.js';
 
 export interface LocalJobResult {
   status: 'succeeded' | 'failed' | 'cancelled';
@@ -30,7 +30,7 @@ export async function runLocalJob<P>(handler: JobHandler<P>, opts: LocalJobOptio
   const parsed = handler.params.safeParse(opts.params);
   if (!parsed.success) throw new UsageError(`params: ${describeIssues(parsed.error)}`);
   const veto = handler.admit?.({ integration: opts.integration, params: parsed.data, config: opts.config });
-  if (veto) throw new UsageError(`${veto.reason}: ${veto.message}`);
+  if (veto) throw veto.reason === 'policy' ? new RefusedError(`refused by the policy file: ${veto.message}`) : new UsageError(`${veto.reason}: ${veto.message}`);
   const controller = new AbortController();
   const onSigint = () => controller.abort(new DOMException('interrupted', 'AbortError'));
   process.once('SIGINT', onSigint);

@@ -3,7 +3,8 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { syncJob } from '../jobs/sync.js';
 import { scrub } from '../log.js';
-import { CommandExit, parseFlags, UsageError } from './args.js';
+import { EXIT } from '../exit-codes.js';
+import { COMMAND_FLAGS, CommandExit, parseFlags, UsageError } from './args.js';
 import { commandSetup } from './setup.js';
 import { readIntegration } from './doctor.js';
 import { runLocalJob } from './local-job.js';
@@ -20,11 +21,11 @@ function readParams(path: string | undefined): unknown {
 export async function syncCommand(args: string[]): Promise<number> {
   let flags: Record<string, string | boolean>;
   try {
-    flags = parseFlags(args, { integration: 'string', out: 'string', params: 'string', quiet: 'boolean' });
+    flags = parseFlags(args, COMMAND_FLAGS.sync);
     if (typeof flags['integration'] !== 'string') throw new UsageError('--integration FILE is required');
   } catch (err) {
     process.stderr.write(`access-connector sync: ${(err as Error).message}\n`);
-    return 64;
+    return EXIT.USAGE;
   }
   let setup;
   try {
@@ -73,10 +74,10 @@ export async function syncCommand(args: string[]): Promise<number> {
     for (const e of (o.errors ?? []).slice(0, 20)) lines.push(`  ${e.accountId} ${e.source} ${e.region}: ${e.code}: ${e.message}`);
     if (result.error) lines.push(`error: ${result.error.code}: ${result.error.message}`);
     process.stderr.write(scrub(`${lines.join('\n')}\n`));
-    return result.status === 'succeeded' ? 0 : 1;
+    return result.status === 'succeeded' ? EXIT.OK : EXIT.FAILED;
   } catch (err) {
     process.stderr.write(`access-connector sync: ${scrub((err as Error).message)}\n`);
-    return err instanceof UsageError ? 64 : 1;
+    return err instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
   } finally {
     aws.destroy();
   }

@@ -214,6 +214,30 @@ describe('operator CLI', () => {
     expect(v.stderr).toContain('readOnly');
   });
 
+  test('exit codes and ledger messages: a vetoed grant exits 77; no LEDGER_TABLE exits 78; a missing table is named with `ledger init`; an empty ledger says so', async () => {
+    const policy = file('policy', { version: 1, readOnly: true });
+    const vetoed = await cli(['grant', '--integration', integrationFile(), '--params', file('params', params('cli-ro-77', '333333333301'))], { CONNECTOR_POLICY_FILE: policy });
+    expect(vetoed.code).toBe(77);
+    expect(vetoed.stderr).toContain('readOnly');
+
+    const noTable = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const ch = spawn(process.execPath, [MAIN_JS, 'ledger', 'list'], { env: { PATH: process.env['PATH'] ?? '', ...sim.env } });
+      let stderr = '';
+      ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      ch.on('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(noTable.code).toBe(78);
+    expect(noTable.stderr).toMatch(/LEDGER_TABLE is not set.*access-connector ledger init/);
+
+    const missing = await cli(['ledger', 'list'], { LEDGER_TABLE: 'no-such-ledger', AWS_REGION: 'us-east-1' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/grant ledger table no-such-ledger: Scan failed \(ResourceNotFoundException.*access-connector ledger init/);
+
+    expect((await cli(['ledger', 'init'], { LEDGER_TABLE: 'empty-ledger', AWS_REGION: 'us-east-1' })).code).toBe(0);
+    const empty = await cli(['ledger', 'list'], { LEDGER_TABLE: 'empty-ledger', AWS_REGION: 'us-east-1' });
+    expect(empty).toEqual({ code: 0, stdout: '', stderr: 'the ledger table empty-ledger holds no grants\n' });
+  });
+
   test('doctor says which kinds credentialRotationDays and userCleanupAfterDays act on, and which they do not', async () => {
     const f = file('integration', { ...integration, credentialRotationDays: 30, userCleanupAfterDays: 7 });
     const r = await cli(['doctor', '--integration', f, '--json']);
