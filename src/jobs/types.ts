@@ -29,6 +29,11 @@ export interface JobOutcome {
   stats?: Record<string, unknown>;
   /** A handler that undid its work after an abort returns this instead of throwing. */
   cancelled?: boolean;
+  /**
+   * The job succeeded but found something an operator must act on (a `check` whose report
+   * holds a failed check): the job.result log line is at warn with this message and fields.
+   */
+  warning?: { message: string; fields?: Record<string, unknown> };
 }
 
 export interface JobHandler<P = unknown> {

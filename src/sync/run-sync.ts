@@ -111,12 +111,17 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
     return batcher.add(e);
   };
 
+  // One cause (an account whose member role cannot be assumed) fails every unit of that
+  // account: warn once per account and cause, the other units at debug.
+  const warned = new Set<string>();
   const fail = (unit: SyncUnit, err: unknown, status: 'failed' | 'skipped') => {
     const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
     const message = err instanceof Error ? err.message.slice(0, 500) : String(err);
     coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status, ...(status === 'skipped' && { reason: 'regionDisabled' as const }) });
     if (status === 'failed') errors.push({ accountId: unit.accountId, source: unit.source, region: unit.region, code, message });
-    log.warn({ event: 'sync.unit_failed', accountId: unit.accountId, source: unit.source, region: unit.region, code }, `sync unit ${unitKey(unit)} ${status}: ${message}`);
+    const first = !warned.has(`${unit.accountId}|${code}|${message}`);
+    warned.add(`${unit.accountId}|${code}|${message}`);
+    log[first ? 'warn' : 'debug']({ event: 'sync.unit_failed', accountId: unit.accountId, source: unit.source, region: unit.region, code }, `sync unit ${unitKey(unit)} ${status}: ${message}${first ? '' : ' (as above)'}`);
   };
 
   const delta =
