@@ -207,6 +207,8 @@ export async function runDaemon(opts: RunOptions = {}): Promise<never> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP: the operator replaced the token; retry at once instead of at the next attempt.
+  process.on('SIGHUP', () => daemon.reload());
 
   try {
     await daemon.start();

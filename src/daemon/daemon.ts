@@ -78,6 +78,7 @@ export class Daemon {
 
     this.connection.on('state', (s) => {
       this.metrics.setConnectionState(s);
+      if (s === 'connecting') this.metrics.connectionAttempts.inc();
       this.metrics.ready.set(this.readiness().ready ? 1 : 0);
     });
     this.connection.on('ready', (welcome) => {
@@ -94,11 +95,9 @@ export class Daemon {
         log.error({ err, code: 'INTERNAL_ERROR', type }, 'failed to handle a frame');
       }
     });
-    let lastReconnects = 0;
-    this.connection.on('state', () => {
-      const n = this.connection.reconnects;
-      if (n > lastReconnects) this.metrics.reconnects.inc(n - lastReconnects);
-      lastReconnects = n;
+    let sessions = 0;
+    this.connection.on('ready', () => {
+      if (sessions++ > 0) this.metrics.reconnects.inc();
     });
   }
 
@@ -154,6 +153,15 @@ export class Daemon {
   }
 
   /** docs/protocol.md "Delivery" drain: idempotent; resolves when the daemon has stopped. */
+  /** SIGHUP: read the token again and, if the connection is waiting, dial at once. */
+  reload(): void {
+    const r = this.connection.retryNow();
+    const what = r === 'dialing' ? 'connecting now with the token read again'
+      : r === 'connected' ? 'connected: the token is read again on the next connection'
+        : 'a connection attempt is under way; it reads the token file itself';
+    this.opts.log.info({ event: 'connection.retry_now', outcome: r }, `SIGHUP: ${what}`);
+  }
+
   shutdown(reason: string): Promise<void> {
     this.shutdownPromise ??= this.doShutdown(reason);
     return this.shutdownPromise;
