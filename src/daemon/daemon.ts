@@ -144,9 +144,24 @@ export class Daemon {
         pinned: config.pins.length > 0,
         proxy: config.proxy !== undefined,
         policyFile: config.policyFile ?? null,
+        ledger: config.ledgerTable ?? null,
+        sweeper: this.opts.sweeper !== undefined,
       },
-      `access-connector ${VERSION} starting`,
+      `access-connector ${VERSION} starting: ${[
+        config.ledgerTable ? `grant ledger ${config.ledgerTable}` : 'no grant ledger',
+        this.opts.sweeper ? `expiry sweeper every ${config.grantSweepIntervalSeconds} s` : 'no expiry sweeper',
+        config.policyFile ? `policy file ${config.policyFile}` : 'no policy file',
+      ].join(', ')}`,
     );
+    const jobTypes = capabilitiesOf(this.opts.handlers).jobTypes;
+    if (!config.ledgerTable && (jobTypes.includes('grant') || jobTypes.includes('revoke'))) {
+      // Without the ledger nothing is granted and nothing expires: say it once, at start.
+      log.warn(
+        { event: 'daemon.no_ledger', code: 'LEDGER_UNAVAILABLE' },
+        'grant and revoke jobs will fail LEDGER_UNAVAILABLE: LEDGER_TABLE is not set, so there is no grant ledger and no expiry sweeper. ' +
+          'To grant access, deploy with AccessMode=manage (the templates then create the table and set LEDGER_TABLE); a read-only install can ignore this.',
+      );
+    }
     this.setState('running');
     this.connection.start();
     this.opts.sweeper?.start();

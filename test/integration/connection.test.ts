@@ -159,6 +159,28 @@ describe('connection', () => {
     expect(attempts).toBeGreaterThanOrEqual(5);
   });
 
+  test('start-up says whether the grant ledger, the expiry sweeper and a policy file are on; without a ledger it warns', async () => {
+    const cp = await plane();
+    const bare = connector(connectorEnv(cp.url));
+    const start = await bare.waitForEvent('daemon.start');
+    expect(start).toMatchObject({ ledger: null, sweeper: false, policyFile: null });
+    expect(start['msg']).toMatch(/starting: no grant ledger, no expiry sweeper, no policy file$/);
+    expect((await bare.waitForEvent('daemon.no_ledger'))['msg']).toMatch(/LEDGER_UNAVAILABLE: LEDGER_TABLE is not set.*AccessMode=manage/);
+
+    const policy = join(dir, 'policy-start.json');
+    writeFileSync(policy, JSON.stringify({ version: 1 }));
+    // Loopback only: the ledger and the sweeper point at a closed local port.
+    const full = connector({
+      ...connectorEnv(cp.url, { CONNECTOR_ID: 'conn-it-2', LEDGER_TABLE: 'startup-ledger', CONNECTOR_POLICY_FILE: policy }),
+      AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example',
+    });
+    const started = await full.waitForEvent('daemon.start');
+    expect(started).toMatchObject({ ledger: 'startup-ledger', sweeper: true, policyFile: policy });
+    expect(started['msg']).toMatch(/starting: grant ledger startup-ledger, expiry sweeper every 60 s, policy file /);
+    await full.waitForEvent('connection.ready');
+    expect(full.logs().some((e) => e['event'] === 'daemon.no_ledger')).toBe(false);
+  });
+
   test('close code 4401 is treated as a rejected token', async () => {
     const cp = await plane();
     const c = connector(connectorEnv(cp.url));
