@@ -6,7 +6,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseJobKeys, type JobKey } from './protocol/signature.js';
 import { loadPolicyFile, type Policy } from './policy/schema.js';
-
 import { EXIT } from './exit-codes.js';
 
 export const EXIT_CONFIG = EXIT.CONFIG;

@@ -1,7 +1,6 @@
 // `access-connector grant|revoke|ledger`: grant and revoke without a control plane (the
 // same handler and output as the jobs), the kill switch that works from the ledger alone
 // (`revoke --expired`, `revoke --all`), and the ledger's own housekeeping.
-import { readFileSync } from 'node:fs';
 import { Ledger } from '../access/ledger.js';
 import { sweepOnce } from '../access/sweeper.js';
 import { grantJob } from '../jobs/grant.js';
@@ -9,17 +8,10 @@ import { revokeJob } from '../jobs/revoke.js';
 import { scrub } from '../log.js';
 import { EXIT } from '../exit-codes.js';
 import { COMMAND_FLAGS, CommandExit, parseFlags, RefusedError, UsageError } from './args.js';
-import { readIntegration } from './doctor.js';
+import { readIntegration, readJsonFile } from './doctor.js';
 import { runLocalJob } from './local-job.js';
 import { commandSetup, type CommandSetup } from './setup.js';
 
-function readJson(path: string, what: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(err as Error).message.split('\n')[0]}`);
-  }
-}
 
 async function withSetup(command: string, fn: (s: CommandSetup) => Promise<number>): Promise<number> {
   let setup: CommandSetup;
@@ -73,7 +65,9 @@ export async function accessCommand(jobType: 'grant' | 'revoke', args: string[])
     }
     const integration = readIntegration(flags['integration'] as string);
     const handler = jobType === 'grant' ? grantJob(s.aws, ledger) : revokeJob(s.aws, ledger);
-    const result = await runLocalJob(handler, { config: s.config, log: s.log, integration, params: readJson(flags['params'] as string, 'params') });
+    const paramsPath = flags['params'] as string;
+    const params = readJsonFile(paramsPath, 'params');
+    const result = await runLocalJob(handler, { config: s.config, log: s.log, integration, params: params.doc, paramsFile: { path: paramsPath, text: params.text } });
     process.stdout.write(`${JSON.stringify({ status: result.status, ...(result.output !== undefined && { output: result.output }), ...(result.error && { error: result.error }) }, null, 2)}\n`);
     if (result.status === 'succeeded') return EXIT.OK;
     return result.error?.code === 'POLICY_DENIED' || result.error?.code === 'ACCESS_REFUSED' ? EXIT.REFUSED : EXIT.FAILED;

@@ -1,25 +1,34 @@
 // `access-connector doctor`: the integration check for an operator at a terminal.
 import { readFileSync } from 'node:fs';
+import { fileProblems, locateIssues, parseJson } from '../files.js';
 import { runAwsChecks } from '../check/aws-checks.js';
 import { probeControlPlane } from '../check/control-plane.js';
 import { makeReport, renderReport } from '../check/report.js';
 import { scrub } from '../log.js';
-import { describeIssues, integrationSchema, type Integration } from '../protocol/messages.js';
+import { integrationSchema, type Integration } from '../protocol/messages.js';
 import { VERSION } from '../version.js';
 import { EXIT } from '../exit-codes.js';
 import { COMMAND_FLAGS, CommandExit, parseFlags, UsageError } from './args.js';
 import { commandSetup } from './setup.js';
 
-/** Reads an integration (docs/protocol.md "Integration") from a JSON file; the message names the bad field. */
-export function readIntegration(path: string): Integration {
-  let raw: unknown;
+/** Reads a JSON file an operator wrote; every problem is named with its line and column, nothing cut. */
+export function readJsonFile(path: string, what: string): { doc: unknown; text: string } {
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read the integration file ${path}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError(`cannot read the ${what} file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const parsed = integrationSchema.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`integration file ${path}: ${describeIssues(parsed.error)}`);
+  const read = parseJson(text);
+  if ('problems' in read) throw new UsageError(`${what} file ${fileProblems(path, read.problems.map((p) => `not valid JSON: ${p}`))}`);
+  return { doc: read.doc, text };
+}
+
+/** Reads an integration (docs/protocol.md "Integration") from a JSON file; the message names every bad field. */
+export function readIntegration(path: string): Integration {
+  const { doc, text } = readJsonFile(path, 'integration');
+  const parsed = integrationSchema.safeParse(doc);
+  if (!parsed.success) throw new UsageError(`integration file ${fileProblems(path, locateIssues(text, parsed.error.issues))}`);
   return parsed.data;
 }
 

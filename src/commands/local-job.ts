@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { describeIssues, type Entity, type Integration } from '../protocol/messages.js';
 import { execute } from '../jobs/execute.js';
 import type { JobHandler } from '../jobs/types.js';
+import { fileProblems, locateIssues } from '../files.js';
 import { RefusedError, UsageError } from './args.js';
 
 export interface LocalJobResult {
@@ -22,13 +23,19 @@ export interface LocalJobOptions {
   log: Logger;
   integration: Integration;
   params: unknown;
+  /** The file the params came from: schema problems are then named with line and column. */
+  paramsFile?: { path: string; text: string };
   onBatch?: (entities: Entity[], cursor: string | undefined) => Promise<void> | void;
   onProgress?: (phase: string, done: number, total?: number) => void;
 }
 
 export async function runLocalJob<P>(handler: JobHandler<P>, opts: LocalJobOptions): Promise<LocalJobResult> {
   const parsed = handler.params.safeParse(opts.params);
-  if (!parsed.success) throw new UsageError(`params: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) {
+    throw new UsageError(opts.paramsFile
+      ? `params file ${fileProblems(opts.paramsFile.path, locateIssues(opts.paramsFile.text, parsed.error.issues))}`
+      : `params: ${describeIssues(parsed.error)}`);
+  }
   const veto = handler.admit?.({ integration: opts.integration, params: parsed.data, config: opts.config });
   if (veto) throw veto.reason === 'policy' ? new RefusedError(`refused by the policy file: ${veto.message}`) : new UsageError(`${veto.reason}: ${veto.message}`);
   const controller = new AbortController();

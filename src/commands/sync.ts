@@ -1,21 +1,19 @@
 // `access-connector sync`: the sync job without a control plane, writing NDJSON.
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { syncJob } from '../jobs/sync.js';
 import { scrub } from '../log.js';
 import { EXIT } from '../exit-codes.js';
 import { COMMAND_FLAGS, CommandExit, parseFlags, UsageError } from './args.js';
 import { commandSetup } from './setup.js';
-import { readIntegration } from './doctor.js';
+import { readIntegration, readJsonFile } from './doctor.js';
 import { runLocalJob } from './local-job.js';
 
-function readParams(path: string | undefined): unknown {
-  if (path === undefined) return { mode: 'full' };
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`cannot read params ${path}: ${(err as Error).message.split('\n')[0]}`);
-  }
+
+function paramsOf(path: string | boolean | undefined): { params: unknown; paramsFile?: { path: string; text: string } } {
+  if (typeof path !== 'string') return { params: { mode: 'full' } };
+  const { doc, text } = readJsonFile(path, 'params');
+  return { params: doc, paramsFile: { path, text } };
 }
 
 export async function syncCommand(args: string[]): Promise<number> {
@@ -53,7 +51,7 @@ export async function syncCommand(args: string[]): Promise<number> {
       config,
       log,
       integration,
-      params: readParams(typeof flags['params'] === 'string' ? flags['params'] : undefined),
+      ...paramsOf(flags['params']),
       onBatch: async (batch) => {
         for (const e of batch) {
           if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, 'drain');

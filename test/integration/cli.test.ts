@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { MAIN_JS, REPO_ROOT } from '../helpers/paths.js';
 import { COMMAND_FLAGS } from '../../src/commands/args.js';
@@ -82,6 +83,45 @@ describe('access-connector CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(`${resolve(REPO_ROOT, 'scripts/bin/access-connector')}\naccess-connector ${pkg.version}\n`);
     expect(r.status).toBe(0);
+  });
+
+  test('a policy file with several problems: all of them at once, each with line and column; exit 78', () => {
+    const dir = mkdtempSync(resolve(tmpdir(), 'ac-cli-'));
+    const policy = resolve(dir, 'policy.yaml');
+    writeFileSync(policy, 'version: 1\nreadOnly: yes please\nbogus: 3\nalsoBogus: 4\n');
+    const r = spawnSync(process.execPath, [MAIN_JS, 'run'], { encoding: 'utf8', env: { ...daemonEnv, CONNECTOR_POLICY_FILE: policy }, timeout: 20_000 });
+    expect(r.status).toBe(EXIT.CONFIG);
+    expect(r.stderr).toBe([
+      `access-connector: configuration error: CONNECTOR_POLICY_FILE: ${policy}: 3 problems:`,
+      '  line 2, column 11: readOnly: Invalid input: expected boolean, received string',
+      '  line 3, column 1: (top level): Unrecognized key: "bogus"',
+      '  line 4, column 1: (top level): Unrecognized key: "alsoBogus"',
+      '',
+    ].join('\n'));
+    const json = resolve(dir, 'policy.json');
+    writeFileSync(json, '{"version": 1,\n "readOnly": true,,\n}');
+    const j = spawnSync(process.execPath, [MAIN_JS, 'run'], { encoding: 'utf8', env: { ...daemonEnv, CONNECTOR_POLICY_FILE: json }, timeout: 20_000 });
+    expect(j.status).toBe(EXIT.CONFIG);
+    expect(j.stderr).toMatch(/policy\.json: not valid JSON or YAML: line 2, column 19: .+\n$/);
+  });
+
+  test('params and integration files: every problem with line and column, JSON errors whole; exit 64', () => {
+    const dir = mkdtempSync(resolve(tmpdir(), 'ac-cli-'));
+    const integration = resolve(dir, 'integration.json');
+    writeFileSync(integration, JSON.stringify({ id: 'i', name: 'n', type: 'aws-organization', region: 'us-east-1', roleArn: 'arn:aws:iam::111111111111:role/R' }));
+    const params = resolve(dir, 'params.json');
+    writeFileSync(params, '{"grantId": "g1",\n "accessKind": "nope",\n "principal": 3}\n');
+    const env = { ...daemonEnv, LEDGER_TABLE: 'cli-ledger', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example' };
+    const r = spawnSync(process.execPath, [MAIN_JS, 'grant', '--integration', integration, '--params', params], { encoding: 'utf8', env, timeout: 20_000 });
+    expect(r.status).toBe(EXIT.USAGE);
+    expect(r.stderr).toContain(`params file ${params}: 3 problems:\n  line 2, column 16: accessKind: Invalid option`);
+    expect(r.stderr).toContain('\n  line 3, column 15: principal: Invalid input: expected object, received number\n');
+    expect(r.stderr).toContain('\n  line 1, column 1: target: ');
+    const broken = resolve(dir, 'broken.json');
+    writeFileSync(broken, '{"grantId": "g1",\n "accessKind": "nope",,\n}');
+    const b = spawnSync(process.execPath, [MAIN_JS, 'grant', '--integration', broken, '--params', params], { encoding: 'utf8', env, timeout: 20_000 });
+    expect(b.status).toBe(EXIT.USAGE);
+    expect(b.stderr).toMatch(/integration file .*broken\.json: not valid JSON: .* \(line 2 column 23\)\n/);
   });
 
   test('the package bin points at the built CLI', () => {
