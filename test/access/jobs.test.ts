@@ -92,6 +92,26 @@ describe('grant and revoke jobs through the control plane', () => {
     await c.stop();
   });
 
+  test('a repeated grant: its audit line says nothing changed; a revoke hands out no sign-in instructions', async () => {
+    const c = connector({ CONNECTOR_ID: 'conn-noop' });
+    await cp.waitForSession(15_000, (s) => s.connectorId === 'conn-noop');
+    const p = params('noop-1', '333333333302');
+    for (let i = 0; i < 2; i++) expect((await cp.waitForResult(cp.sendJob({ jobType: 'grant', integration, params: p }).jobId, 30_000)).status).toBe('succeeded');
+    const lines = c.logs().filter((e) => e['event'] === 'access.granted' && e['grantId'] === 'noop-1');
+    expect(lines.map((e) => [e['changed'], e['msg']])).toEqual([
+      [true, 'granted sso.accountAssignment (noop-1)'],
+      [false, 'granted sso.accountAssignment (noop-1): nothing changed (already granted)'],
+    ]);
+    const revoked = await cp.waitForResult(cp.sendJob({ jobType: 'revoke', integration, params: p }).jobId, 30_000);
+    const details = (revoked.output as { accessDetails: Record<string, unknown> }).accessDetails;
+    expect(Object.keys(details).sort()).toEqual(['instructions', 'revokeLimits']);
+    expect(details['instructions']).toBe('Revoked: this access can no longer be used to sign in or start a session; revokeLimits says what stays valid until it expires.');
+    // Revoking again: still no sign-in instructions.
+    const again = await cp.waitForResult(cp.sendJob({ jobType: 'revoke', integration, params: p }).jobId, 30_000);
+    expect(Object.keys((again.output as { accessDetails: Record<string, unknown> }).accessDetails).sort()).toEqual(['instructions', 'revokeLimits']);
+    await c.stop();
+  });
+
   test('hostile params are job.rejected invalid before any AWS call', async () => {
     const c = connector();
     await cp.waitForSession(15_000, (s) => s.connectorId === 'conn-it');
