@@ -1,6 +1,7 @@
 // `access-connector doctor`: the integration check for an operator at a terminal.
 import { readFileSync } from 'node:fs';
 import { fileProblems, locateIssues, parseJson } from '../files.js';
+import { colorWanted } from '../config.js';
 import { runAwsChecks } from '../check/aws-checks.js';
 import { probeControlPlane } from '../check/control-plane.js';
 import { makeReport, renderReport } from '../check/report.js';
@@ -61,7 +62,7 @@ export async function doctor(args: string[]): Promise<number> {
       })),
     ];
     const report = makeReport(items, integration.id);
-    const text = flags['json'] ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, process.stdout.isTTY === true);
+    const text = flags['json'] ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, colorWanted(process.stdout.isTTY));
     process.stdout.write(scrub(text));
     return report.ok ? EXIT.OK : EXIT.FAILED;
   } finally {
