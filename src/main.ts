@@ -67,8 +67,9 @@ ${EXIT.CONFIG} on a configuration error.
   sync: `Usage: access-connector sync --integration FILE [--params FILE] [--out FILE] [--quiet]
 
 Runs the same sync job the control plane sends, in this process, and writes one entity
-per line (NDJSON) to --out (default: stdout). Progress goes to stderr on a terminal, and
-a summary (counts per kind, coverage, errors) at the end.
+per line (NDJSON) to --out (default: stdout). On a terminal, stderr shows the units found
+and done (a percentage once discovery has found them all) and the entities read; at the
+end, a summary: counts per kind, coverage, and the errors, one line per account and cause.
 
   --integration FILE   the integration, as JSON (docs/protocol.md, "Integration")
   --params FILE        sync params as JSON (default {"mode":"full"})

@@ -7,7 +7,7 @@ import { toJobError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describeIssues, type Entity, type Integration } from '../protocol/messages.js';
 import { execute } from '../jobs/execute.js';
-import type { JobHandler } from '../jobs/types.js';
+import type { JobHandler, ProgressFigures } from '../jobs/types.js';
 import { fileProblems, locateIssues } from '../files.js';
 import { RefusedError, UsageError } from './args.js';
 
@@ -26,7 +26,7 @@ export interface LocalJobOptions {
   /** The file the params came from: schema problems are then named with line and column. */
   paramsFile?: { path: string; text: string };
   onBatch?: (entities: Entity[], cursor: string | undefined) => Promise<void> | void;
-  onProgress?: (phase: string, done: number, total?: number) => void;
+  onProgress?: (phase: string, done: number, total?: number, figures?: ProgressFigures) => void;
 }
 
 export async function runLocalJob<P>(handler: JobHandler<P>, opts: LocalJobOptions): Promise<LocalJobResult> {
@@ -52,7 +52,7 @@ export async function runLocalJob<P>(handler: JobHandler<P>, opts: LocalJobOptio
       signal: controller.signal,
       log: opts.log,
       config: opts.config,
-      progress: (phase, done, total) => opts.onProgress?.(phase, done, total),
+      progress: (phase, done, total, figures) => opts.onProgress?.(phase, done, total, figures),
       emitBatch: async (entities, cursor) => {
         await opts.onBatch?.(entities, cursor);
       },

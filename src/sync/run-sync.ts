@@ -105,9 +105,15 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   });
 
   let deletedCount = 0;
+  // Progress: units found and units done are separate figures (found grows during
+  // discovery), and entities count as they are read. Set before units exist; see below.
+  let report: () => void = () => {};
+  let read = 0;
   const record = (e: Entity) => {
     if (e.deleted) deletedCount++;
     else counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+    read++;
+    report();
     return batcher.add(e);
   };
 
@@ -140,6 +146,8 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   const queue = new PQueue({ concurrency: UNIT_CONCURRENCY });
   const running: Array<Promise<void>> = [];
   let done = 0;
+  let discovering = true;
+  report = () => ctx.progress('units', done, units.length, { unitsFound: units.length, unitsDone: done, discovering, entitiesRead: read });
   let skip = new Set<number>();
   // Set when discovery fails: units already started stop at their next entity.
   let stopped = false;
@@ -167,7 +175,8 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
         fail(unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
       }
     }
-    ctx.progress('units', ++done, units.length);
+    done++;
+    report();
   };
   const plan1 = (source: EntitySource, p: SyncPlan, start: boolean) => {
     for (const unit of source.units(p)) {
@@ -212,9 +221,12 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   for (const s of sources) if (s.scope === 'all-accounts') plan1(s, plan, streaming);
 
   // 2. The plan is complete: from now on batches carry cursors.
+  discovering = false;
   fingerprint = unitsFingerprint(units.map((u) => u.unit));
   coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
   completed.add(0);
+  done++; // the organization unit itself
+  report();
   if (!streaming) {
     const c = decodeCursor(params.resumeFrom!);
     if (c.fingerprint === fingerprint) skip = c.completed;
