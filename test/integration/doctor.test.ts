@@ -85,6 +85,17 @@ describe('doctor', () => {
     expect(r.stdout + r.stderr).not.toContain('doctor-token');
   });
 
+  test('a rejected token: the HTTP status, and a fix naming the template parameter and the Helm value', async () => {
+    const r = await doctor(['--integration', integrationFile(), '--json'], {
+      CONNECTOR_ID: 'doctor-conn', CONTROL_PLANE_URL: cp.url, ALLOW_INSECURE_CONTROL_PLANE: 'true', CONNECTOR_TOKEN: 'not-the-token',
+    });
+    const item = (JSON.parse(r.stdout) as CheckReport).items.find((i) => i.id === 'control-plane')!;
+    expect(item).toMatchObject({ status: 'fail', code: 'CONTROL_PLANE_TOKEN_REJECTED' });
+    expect(item.detail).toMatch(/rejected the token \(HTTP 401\)$/);
+    expect(item.fix).toMatch(/ConnectorToken parameter .*ExistingTokenSecretArn.*token\.existingSecret/);
+    expect(r.stdout).not.toContain('not-the-token');
+  });
+
   test('a wrong ExternalId fails with the fix naming the ExternalId parameter; the table says so; exit 1', async () => {
     const r = await doctor(['--integration', integrationFile({ externalId: 'not-the-right-one' })]);
     expect(r.code).toBe(1);
