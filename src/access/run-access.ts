@@ -58,7 +58,7 @@ function sortKeys(v: unknown): unknown {
 }
 
 function requireLedger(ledger: Ledger | undefined): Ledger {
-  if (!ledger) throw new ConnectorError('LEDGER_UNAVAILABLE', 'grant and revoke need the grant ledger: LEDGER_TABLE is not set');
+  if (!ledger) throw new ConnectorError('LEDGER_UNAVAILABLE', 'grant and revoke need the grant ledger: LEDGER_TABLE is not set; set it to the table the templates created (AccessMode=manage), or to a new name and run `access-connector ledger init` for local use');
   return ledger;
 }
 

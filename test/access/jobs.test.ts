@@ -112,6 +112,16 @@ describe('grant and revoke jobs through the control plane', () => {
     await c.stop();
   });
 
+  test('a grant job without a ledger fails LEDGER_UNAVAILABLE, saying how to get one', async () => {
+    const c = connector({ CONNECTOR_ID: 'conn-noledger', LEDGER_TABLE: '' });
+    await cp.waitForSession(15_000, (s) => s.connectorId === 'conn-noledger');
+    const r = await cp.waitForResult(cp.sendJob({ jobType: 'grant', integration, params: params('no-ledger-job', '333333333301') }, { sessionId: cp.sessions().find((s) => s.connectorId === 'conn-noledger')!.sessionId }).jobId, 30_000);
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ code: 'LEDGER_UNAVAILABLE' });
+    expect(r.error!.message).toMatch(/LEDGER_TABLE is not set; .*AccessMode=manage.*access-connector ledger init/);
+    await c.stop();
+  });
+
   test('hostile params are job.rejected invalid before any AWS call', async () => {
     const c = connector();
     await cp.waitForSession(15_000, (s) => s.connectorId === 'conn-it');
