@@ -10,8 +10,11 @@ import { startAwsSimulator } from '../test/sim/aws/index.js';
 import { demoIntegration } from '../test/sim/aws/worlds/demo.js';
 import { renderReport, type CheckReport } from '../src/check/report.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
+import { colorWanted } from '../src/config.js';
 
-const say = (s: string) => process.stdout.write(`\n\x1b[1m== ${s}\x1b[0m\n`);
+// Bold headings only on a terminal, and never with NO_COLOR.
+const color = colorWanted(process.stdout.isTTY);
+const say = (s: string) => process.stdout.write(color ? `\n\x1b[1m== ${s}\x1b[0m\n` : `\n== ${s}\n`);
 
 /** Copies a child's output line by line, marked as the connector's. */
 function prefixLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream): void {
@@ -32,7 +35,15 @@ async function main(): Promise<void> {
   // AWS's quotas and a 30 ms latency, time-scaled 10× so the demo is quick; the connector
   // is told the same scale (AWS_QUOTA_MULTIPLIER).
   const sim = await startAwsSimulator({ world: 'demo', quotas: true, latencyMs: 30, timeScale: 10 });
-  console.log(`AWS simulator at ${sim.url}: ${sim.world.accounts.size} accounts, AWS quotas at 10× speed`);
+  console.log(`AWS simulator at ${sim.url}, AWS quotas at 10× speed`);
+  const world = [...sim.world.accounts.values()];
+  const inOrg = world.filter((a) => a.inOrg);
+  const mgmt = sim.world.organization!.managementAccountId;
+  const suspended = inOrg.filter((a) => a.state !== 'ACTIVE');
+  const outside = world.filter((a) => !a.inOrg);
+  console.log(`its world: ${world.length} AWS accounts. ${inOrg.length} are in the organization: the management account ${mgmt}, ` +
+    `${inOrg.length - 1 - suspended.length} active members and ${suspended.length} suspended (${suspended.map((a) => `${a.id} ${a.name}`).join(', ')}). ` +
+    `${outside.length} is outside it: ${outside.map((a) => `${a.id} ${a.name}`).join(', ')}, where the connector runs.`);
 
   say('starting the reference control plane on loopback');
   const cp = await ReferenceControlPlane.start({ tokens: ['demo-token'], heartbeatSeconds: 20 });
@@ -73,16 +84,24 @@ async function main(): Promise<void> {
   const { jobId } = cp.sendJob({ jobType: 'check', integration });
   const result = await cp.waitForResult(jobId, 60_000);
   console.log(`job.result: ${result.status}, stats ${JSON.stringify(result.stats)}`);
-  if (result.output) process.stdout.write(renderReport(result.output as CheckReport, process.stdout.isTTY === true));
+  if (result.output) process.stdout.write(renderReport(result.output as CheckReport, color));
 
   say('control plane sends a full `sync` of the demo organization');
   const sync = cp.sendJob({ jobType: 'sync', integration: { ...integration, resourceOwnerTagKey: 'owner' }, params: { mode: 'full' } });
   const synced = await cp.waitForResult(sync.jobId, 120_000);
-  const out = (synced.output ?? {}) as { counts?: Record<string, number>; coverage?: Array<{ status: string }>; errors?: unknown[] };
+  const out = (synced.output ?? {}) as { counts?: Record<string, number>; coverage?: Array<{ accountId: string; status: string }>; errors?: unknown[] };
   const batches = cp.job(sync.jobId)?.batches.size ?? 0;
   console.log(`job.result: ${synced.status} in ${String(synced.stats['durationMs'])} ms, ${batches} batches, ${String(synced.stats['awsCalls'])} AWS calls`);
   for (const [kind, n] of Object.entries(out.counts ?? {})) console.log(`  ${kind.padEnd(24)} ${n}`);
   console.log(`coverage: ${out.coverage?.length ?? 0} units, ${(out.coverage ?? []).filter((c) => c.status !== 'complete').length} not complete; errors: ${out.errors?.length ?? 0}`);
+  // Which accounts those figures cover, and which they leave out and why.
+  const entered = new Set((out.coverage ?? []).map((c) => c.accountId));
+  const exclusions = [...(integration as { excludeAccountIds?: string[] }).excludeAccountIds ?? [], ...(integration as { excludeOrganizationalUnitIds?: string[] }).excludeOrganizationalUnitIds ?? []];
+  const notRead = inOrg.filter((a) => !entered.has(a.id)).map((a) => `${a.id} (${a.state === 'ACTIVE' ? 'excluded by the integration' : a.state.toLowerCase()})`);
+  console.log(`accounts read: ${entered.size} of the ${inOrg.length} in the organization, the management account ${mgmt} included; ` +
+    `aws.account lists all ${inOrg.length}. Not read: ${notRead.join(', ') || 'none'}. ` +
+    `Excluded by the integration (excludeAccountIds, excludeOrganizationalUnitIds): ${exclusions.join(', ') || 'none'}. ` +
+    `${outside.map((a) => a.id).join(', ')} is outside the organization, so no sync reads it.`);
 
   say('control plane grants erin (Developers) the ReadOnly permission set in 333333333301 for 1 hour');
   const sso = sim.world.sso!;

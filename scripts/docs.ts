@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join, relative, resolve } from 'node:path';
 import { SETTINGS } from '../src/config.js';
 import { ERROR_CODES } from '../src/errors.js';
+import { EXIT_CODES } from '../src/exit-codes.js';
+import { Metrics } from '../src/daemon/metrics.js';
 import { SCOPES, UNGRANTED_ACTIONS, allNeeds, type Feature } from '../src/permissions.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
 import { protocolSchemas, renderSchema } from './protocol-schemas.js';
@@ -34,6 +36,20 @@ function errorTable(): string {
     ([code, info]) => `| \`${code}\` | ${info.retryable ? 'yes' : 'no'} | ${cell(info.meaning)} | ${cell(info.fix)} |`,
   );
   return ['| Code | Retryable | What happened | What to do |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+function exitCodeTable(): string {
+  const rows = Object.values(EXIT_CODES).map((e) => `| ${e.code} | ${cell(e.meaning)} |`);
+  return ['| Exit code | Meaning |', '|---|---|', ...rows].join('\n');
+}
+
+/** Every metric the connector declares (not the Node process metrics): one row each. */
+function metricsTable(): string {
+  const m = new Metrics();
+  const declared = Object.values(m).filter((v): v is { name: string; help: string; labelNames: readonly string[]; constructor: { name: string } } =>
+    typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string' && typeof (v as { help?: unknown }).help === 'string');
+  const rows = declared.map((v) => `| \`${v.name}\` | ${v.constructor.name.toLowerCase()} | ${v.labelNames.map((l) => `\`${l}\``).join(', ')} | ${cell(v.help)} |`);
+  return ['| Metric | Type | Labels | Meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
 const SWITCH_OF: Record<Feature, string> = {
@@ -71,6 +87,8 @@ function permissionsTable(): string {
 const TARGETS: Array<{ file: string; name: string; render: () => string }> = [
   { file: 'docs/configuration.md', name: 'settings', render: settingsTable },
   { file: 'docs/operations.md', name: 'error-codes', render: errorTable },
+  { file: 'docs/operations.md', name: 'exit-codes', render: exitCodeTable },
+  { file: 'docs/operations.md', name: 'metrics', render: metricsTable },
   { file: 'docs/permissions.md', name: 'permissions', render: permissionsTable },
   { file: 'helm/access-connector/README.md', name: 'values', render: chartValuesTable },
 ];

@@ -6,8 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseJobKeys, type JobKey } from './protocol/signature.js';
 import { loadPolicyFile, parsePolicy, type Policy } from './policy/schema.js';
+import { EXIT } from './exit-codes.js';
 
-export const EXIT_CONFIG = 78;
+export const EXIT_CONFIG = EXIT.CONFIG;
 
 export interface SettingDoc {
   name: string;
@@ -38,6 +39,7 @@ export const SETTINGS: readonly SettingDoc[] = [
   { name: 'HEALTH_HOST', group: 'Health and logs', default: '0.0.0.0', description: 'Address the health server binds to.' },
   { name: 'LOG_LEVEL', group: 'Health and logs', default: 'info', description: 'One of `trace`, `debug`, `info`, `warn`, `error`, `fatal`, `silent`.' },
   { name: 'LOG_FORMAT', group: 'Health and logs', default: 'json', description: '`json` (one object per line, for log pipelines) or `pretty` (for a terminal; control, ANSI and bidi characters in any field are printed as `\\n`, `\\u001b`… so text from the control plane or AWS cannot fake a line).' },
+  { name: 'NO_COLOR', group: 'Health and logs', description: 'Any non-empty value turns colour and bold off in what the commands print (`doctor`, `sync`, the demo). Without it they are used only when the output is a terminal.' },
   { name: 'AWS_REGION', group: 'AWS', description: 'Region of the connector\'s own AWS calls when a job does not name one (the SDK also reads `AWS_DEFAULT_REGION`).' },
   { name: 'AWS_QUOTA_SHARE', group: 'AWS', default: '0.5', description: 'Share of each AWS API quota the connector may use, per account and API family (0.05–1). The rest stays for the customer\'s own console and automation.' },
   { name: 'AWS_QUOTA_MULTIPLIER', group: 'AWS', default: '1', description: 'Multiplies the AWS API rates the connector assumes (1–1000). Raise it only for accounts whose quotas AWS has raised, or for a simulator running at a time scale; the rest of the time, lower `AWS_QUOTA_SHARE` instead.' },
@@ -360,6 +362,11 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
 }
 
 /** Reads the current token (the file is re-read on every call: rotation without restart). */
+/** Colour and bold: only on a terminal, and never when NO_COLOR is set (no-color.org). */
+export function colorWanted(isTTY: boolean | undefined, env: Env = process.env): boolean {
+  return isTTY === true && read(env, 'NO_COLOR') === undefined;
+}
+
 export function readToken(source: TokenSource): string {
   if (source.kind === 'env') return source.value;
   return checkToken(readFileSync(source.path, 'utf8'), 'CONNECTOR_TOKEN_FILE');

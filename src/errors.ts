@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   CONTROL_PLANE_TOKEN_REJECTED: {
     retryable: true,
     meaning: 'The control plane answered 401/403 to the upgrade or closed with 4401: the token is wrong, expired or revoked.',
-    fix: 'Put a valid token in CONNECTOR_TOKEN_FILE (re-read before every attempt; attempts are 5 minutes apart) or CONNECTOR_TOKEN (needs a restart).',
+    fix: 'Put a valid token in CONNECTOR_TOKEN_FILE (re-read before every attempt; attempts are 5 minutes apart; SIGHUP tries at once) or CONNECTOR_TOKEN (needs a restart).',
   },
   CONTROL_PLANE_UNREACHABLE: {
     retryable: true,

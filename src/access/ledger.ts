@@ -128,13 +128,18 @@ function isConditionFailed(err: unknown): boolean {
   return err instanceof ConditionalCheckFailedException || awsErrorCode(err) === 'ConditionalCheckFailedException';
 }
 
-/** Wraps a ledger failure so the job says LEDGER_UNAVAILABLE and what to do. */
-function ledgerError(err: unknown, what: string): unknown {
+/** Wraps a ledger failure so the job says LEDGER_UNAVAILABLE, which table, and what to do. */
+function ledgerError(err: unknown, what: string, table: string): unknown {
   if (isAbortError(err) || err instanceof LedgerRace) return err;
   if (err instanceof ConnectorError && err.code === 'LEDGER_BUSY') return err;
   const code = awsErrorCode(err);
-  const why = err instanceof Error ? err.message : String(err);
-  return new ConnectorError('LEDGER_UNAVAILABLE', `grant ledger: ${what} failed (${code || 'error'}): ${why.slice(0, 300)}`, { cause: err });
+  const why = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
+  const fix = code === 'ResourceNotFoundException'
+    ? 'it does not exist in this account and region: set LEDGER_TABLE to the table the templates created, or run `access-connector ledger init` to create it for local use'
+    : code === 'AccessDeniedException'
+      ? 'allow the connector role dynamodb:DescribeTable, GetItem, PutItem, UpdateItem, DeleteItem, Query and Scan on it (the templates do)'
+      : 'check LEDGER_TABLE and the region; `access-connector ledger init` creates the table for local use';
+  return new ConnectorError('LEDGER_UNAVAILABLE', `grant ledger table ${table}: ${what} failed (${code || 'error'}: ${why}); ${fix}`, { cause: err });
 }
 
 export interface LedgerOptions {
@@ -194,7 +199,7 @@ export class Ledger {
       await this.client.send(new DescribeTableCommand({ TableName: this.table }));
       return 'exists';
     } catch (err) {
-      if (awsErrorCode(err) !== 'ResourceNotFoundException') throw ledgerError(err, 'DescribeTable');
+      if (awsErrorCode(err) !== 'ResourceNotFoundException') throw ledgerError(err, 'DescribeTable', this.table);
     }
     await this.client.send(new CreateTableCommand({
       TableName: this.table,
@@ -229,7 +234,7 @@ export class Ledger {
       const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`grant#${grantId}`), sk: S('grant') }, ConsistentRead: true }));
       return r.Item ? grantFromItem(r.Item) : undefined;
     } catch (err) {
-      throw ledgerError(err, 'GetItem');
+      throw ledgerError(err, 'GetItem', this.table);
     }
   }
 
@@ -245,7 +250,7 @@ export class Ledger {
       this.noteDeadline(record);
       return { created: true, record };
     } catch (err) {
-      if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem');
+      if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem', this.table);
     }
     const existing = await this.getGrant(rec.grantId);
     if (!existing) throw new LedgerRace(`grant ${rec.grantId}`);
@@ -267,7 +272,7 @@ export class Ledger {
       return next;
     } catch (err) {
       if (isConditionFailed(err)) throw new LedgerRace(`grant ${prev.grantId}`);
-      throw ledgerError(err, 'PutItem');
+      throw ledgerError(err, 'PutItem', this.table);
     }
   }
 
@@ -286,7 +291,7 @@ export class Ledger {
         ConditionExpression: 'attribute_not_exists(pk)',
       }));
     } catch (err) {
-      throw ledgerError(err, 'PutItem');
+      throw ledgerError(err, 'PutItem', this.table);
     }
   }
 
@@ -308,7 +313,7 @@ export class Ledger {
         start = r.LastEvaluatedKey;
       } while (start);
     } catch (err) {
-      throw ledgerError(err, 'Query');
+      throw ledgerError(err, 'Query', this.table);
     }
     return out;
   }
@@ -335,7 +340,7 @@ export class Ledger {
           ...(start && { ExclusiveStartKey: start }),
         }));
       } catch (err) {
-        throw ledgerError(err, 'Scan');
+        throw ledgerError(err, 'Scan', this.table);
       }
       for (const i of r.Items ?? []) yield map(i);
       start = r.LastEvaluatedKey;
@@ -350,7 +355,7 @@ export class Ledger {
       const r = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`access#${accessKey}`), sk: S('access') }, ConsistentRead: true }));
       return r.Item ? accessFromItem(r.Item) : undefined;
     } catch (err) {
-      throw ledgerError(err, 'GetItem');
+      throw ledgerError(err, 'GetItem', this.table);
     }
   }
 
@@ -368,7 +373,7 @@ export class Ledger {
       return rec;
     } catch (err) {
       if (isConditionFailed(err)) throw new LedgerRace(`access ${next.accessKey}`);
-      throw ledgerError(err, 'PutItem');
+      throw ledgerError(err, 'PutItem', this.table);
     }
   }
 
@@ -383,7 +388,7 @@ export class Ledger {
       }));
     } catch (err) {
       if (isConditionFailed(err)) throw new LedgerRace(`access ${prev.accessKey}`);
-      throw ledgerError(err, 'DeleteItem');
+      throw ledgerError(err, 'DeleteItem', this.table);
     }
   }
 
@@ -430,7 +435,7 @@ export class Ledger {
         if (this.leasesSeen.get(key) === seen) this.leasesSeen.delete(key);
         break;
       } catch (err) {
-        if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem (lock)');
+        if (!isConditionFailed(err)) throw ledgerError(err, 'PutItem (lock)', this.table);
       }
       // Held by someone: note who and at which version, unless we already did.
       const cur = await this.readLease(pk);
@@ -491,7 +496,7 @@ export class Ledger {
       if (!r.Item) return undefined;
       return { owner: r.Item.owner?.S ?? '', version: Number(r.Item.version?.N ?? '0') };
     } catch (err) {
-      throw ledgerError(err, 'GetItem (lock)');
+      throw ledgerError(err, 'GetItem (lock)', this.table);
     }
   }
 }

@@ -61,7 +61,7 @@ function sortKeys(v: unknown): unknown {
 }
 
 function requireLedger(ledger: Ledger | undefined): Ledger {
-  if (!ledger) throw new ConnectorError('LEDGER_UNAVAILABLE', 'grant and revoke need the grant ledger: LEDGER_TABLE is not set');
+  if (!ledger) throw new ConnectorError('LEDGER_UNAVAILABLE', 'grant and revoke need the grant ledger: LEDGER_TABLE is not set; set it to the table the templates created (AccessMode=manage), or to a new name and run `access-connector ledger init` for local use');
   return ledger;
 }
 
@@ -85,6 +85,15 @@ export function contextFor(deps: AccessDeps, integration: Integration, signal: A
 function detailsOf(kind: AccessKindDef, ctx: AccessContext, req: AccessRequest): AccessOutput['accessDetails'] {
   const d = kind.accessDetails(ctx, req);
   return { ...d, ...(ctx.integration.customAccessDetails !== undefined && { custom: ctx.integration.customAccessDetails }) };
+}
+
+/** What a revoke (or a grant that found its grant revoked) says: no way in, only what revoke cannot end. */
+function revokedDetailsOf(kind: AccessKindDef, ctx: AccessContext, req: AccessRequest): AccessOutput['accessDetails'] {
+  const limits = kind.accessDetails(ctx, req).revokeLimits;
+  return {
+    instructions: 'Revoked: this access can no longer be used to sign in or start a session; revokeLimits says what stays valid until it expires.',
+    ...(limits !== undefined && { revokeLimits: limits }),
+  };
 }
 
 /** When the sweeper must revoke: expiresAt, or earlier when the kind's credentials must be rotated. */
@@ -127,7 +136,7 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
   if (record?.state === 'revoked') {
     // Its revoke came first (or the grant was revoked and this is a late retry): the
     // grant stays revoked rather than re-creating access nobody holds any more.
-    return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: record.preExisting, note: 'this grant was already revoked; nothing was granted' };
+    return { grantId: req.grantId, state: 'revoked', accessDetails: revokedDetailsOf(kind, ctx, req), preExisting: record.preExisting, note: 'this grant was already revoked; nothing was granted' };
   }
   if (record?.state === 'revoking') throw revokingError(req.grantId);
 
@@ -160,7 +169,7 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
     locked = true;
     let g = (await ledger.getGrant(req.grantId)) ?? record!;
     if (g.state === 'revoked') {
-      return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: g.preExisting, note: 'the grant was revoked while this job waited; nothing was granted' } satisfies AccessOutput;
+      return { grantId: req.grantId, state: 'revoked', accessDetails: revokedDetailsOf(kind, ctx, req), preExisting: g.preExisting, note: 'the grant was revoked while this job waited; nothing was granted' } satisfies AccessOutput;
     }
     if (g.state === 'revoking') throw revokingError(req.grantId);
     // Until the first change, any failure or cancel leaves AWS untouched: the ledger says
@@ -261,7 +270,11 @@ export async function runGrant(deps: AccessDeps, job: AccessJob): Promise<Access
       });
     });
     await ledger.appendEvent(req.grantId, 'granted', { jobId: job.jobId, ...(note !== undefined && { detail: note }) });
-    job.log.info({ audit: true, event: 'access.granted', grantId: req.grantId, accessKind: req.accessKind, preExisting: g.preExisting }, `granted ${req.accessKind} (${req.grantId})`);
+    // A grant that found its access in place changed nothing in AWS: the audit line says so.
+    job.log.info(
+      { audit: true, event: 'access.granted', grantId: req.grantId, accessKind: req.accessKind, preExisting: g.preExisting, changed: note === undefined },
+      `granted ${req.accessKind} (${req.grantId})${note === undefined ? '' : `: nothing changed (${note})`}`,
+    );
     return {
       grantId: req.grantId, state: 'granted', accessDetails: detailsOf(kind, ctx, req), preExisting: g.preExisting,
       ...(note !== undefined && { note }),
@@ -319,7 +332,7 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
     if (made.created) {
       await ledger.appendEvent(asked.grantId, 'revoked-before-grant', { jobId: job.jobId });
       const ctx = contextFor(deps, job.integration, job.signal, job.log);
-      return { grantId: asked.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, asked), preExisting: false, note: 'no grant was recorded under this grantId; nothing was removed' };
+      return { grantId: asked.grantId, state: 'revoked', accessDetails: revokedDetailsOf(kind, ctx, asked), preExisting: false, note: 'no grant was recorded under this grantId; nothing was removed' };
     }
     record = made.record;
   }
@@ -333,7 +346,7 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   const integration = record.integration;
   const ctx = contextFor(deps, integration, job.signal, job.log);
   if (record.state === 'revoked') {
-    return { grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: record.preExisting, note: 'already revoked' };
+    return { grantId: req.grantId, state: 'revoked', accessDetails: revokedDetailsOf(kind, ctx, req), preExisting: record.preExisting, note: 'already revoked' };
   }
 
   const result = await ledger.withLock(record.lockKey, async () => {
@@ -408,7 +421,7 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   }, job.signal);
 
   const out: AccessOutput = {
-    grantId: req.grantId, state: 'revoked', accessDetails: detailsOf(kind, ctx, req), preExisting: result.preExisting,
+    grantId: req.grantId, state: 'revoked', accessDetails: revokedDetailsOf(kind, ctx, req), preExisting: result.preExisting,
     ...(result.notes.length > 0 && { note: result.notes.join('; ') }),
     ...(result.heldBy > 0 && { heldBy: result.heldBy }),
   };

@@ -116,13 +116,17 @@ export class CredentialBroker {
     return src;
   }
 
-  /** Credentials of `roleArn` assumed from `via` (the base identity or another role). */
-  assume(roleArn: string, via: CredentialSource, externalId?: string): CredentialSource {
+  /**
+   * Credentials of `roleArn` assumed from `via` (the base identity or another role).
+   * `hop` says which role it is, so a denial names the causes that apply to it: the member
+   * hop never sends an ExternalId.
+   */
+  assume(roleArn: string, via: CredentialSource, externalId?: string, hop: 'management' | 'member' = 'management'): CredentialSource {
     const key = `${via.key}>${roleArn}|${externalId ?? ''}`;
     let src = this.sources.get(key);
     if (!src) {
       const chained = via.roleArn !== undefined;
-      const m = memoized(() => this.assumeOnce(roleArn, via, externalId, chained));
+      const m = memoized(() => this.assumeOnce(roleArn, via, externalId, chained, hop));
       src = { key, roleArn, ...m };
       this.sources.set(key, src);
     }
@@ -136,7 +140,7 @@ export class CredentialBroker {
     return { arn: out.Arn ?? '', accountId: out.Account ?? '' };
   }
 
-  private async assumeOnce(roleArn: string, via: CredentialSource, externalId: string | undefined, chained: boolean): Promise<Creds> {
+  private async assumeOnce(roleArn: string, via: CredentialSource, externalId: string | undefined, chained: boolean, hop: 'management' | 'member'): Promise<Creds> {
     const target = parseArn(roleArn);
     const sts = this.opts.clients.get(STSClient, { region: this.opts.region, accountId: target?.accountId ?? 'unknown', credentials: via });
     try {
@@ -164,6 +168,14 @@ export class CredentialBroker {
       const code = awsErrorCode(err);
       if (code === 'AccessDenied' || code === 'AccessDeniedException' || (err instanceof ConnectorError && err.code === 'AWS_ACCESS_DENIED')) {
         const caller = via.roleArn ?? 'the connector\'s own identity';
+        if (hop === 'member') {
+          throw new ConnectorError(
+            'ASSUME_ROLE_DENIED',
+            `sts:AssumeRole into the member role ${roleArn} from ${caller} was denied. This hop uses no ExternalId: ` +
+              `the member role is missing in account ${target?.accountId ?? '?'} (the member-role StackSet does not reach its OU) or does not trust ${caller}.`,
+            { cause },
+          );
+        }
         throw new ConnectorError(
           'ASSUME_ROLE_DENIED',
           `sts:AssumeRole into ${roleArn} from ${caller} was denied. Check that the role exists and its trust policy trusts ${caller}` +

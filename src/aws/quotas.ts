@@ -3,7 +3,7 @@
 // of these rates, so the connector never uses the whole quota that the customer's own
 // console and automation also draw on.
 //
-// Sources: shared/design/aws-facts.md and the AWS quota pages it cites. Where AWS
+// Sources: the AWS service quota pages of each service. Where AWS
 // publishes no figure (Organizations, IAM, most SSM APIs) the value is a conservative
 // stand-in; adaptive retry absorbs the difference when AWS is stricter.
 

@@ -33,7 +33,7 @@ export class IntegrationSession {
   async member(accountId: string): Promise<CredentialSource> {
     const mgmt = await this.managementIdentity();
     if (this.integration.type === 'aws-account' || accountId === mgmt.accountId && !this.integration.roleArn) return this.management();
-    return this.broker.assume(roleArnIn(mgmt.partition, accountId, this.integration.memberRoleName), this.management());
+    return this.broker.assume(roleArnIn(mgmt.partition, accountId, this.integration.memberRoleName), this.management(), undefined, 'member');
   }
 
   /** A client acting as the management identity. */

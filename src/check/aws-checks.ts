@@ -35,8 +35,9 @@ export const CHECK_ACTIONS = {
   roles: ['iam:GetRole'],
 } as const;
 
-/** Stack parameters named in fixes; cloudformation/ uses the same names. */
-const STACK = 'the access-connector roles stack';
+/** Stacks named in fixes; every fix names the parameter (or setting) to change. */
+const STACK = 'the management-roles stack (cloudformation/management-roles.yaml)';
+const CONNECTOR_STACK = 'the connector stack (connector-ecs.yaml or eks-role.yaml)';
 
 export interface AwsCheckOptions {
   ledgerTable?: string;
@@ -51,7 +52,8 @@ function failure(err: unknown, base: Pick<CheckItem, 'id' | 'title' | 'actions'>
   const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
   const message = err instanceof Error ? err.message : String(err);
   const known = (ERROR_CODES as Record<string, { fix: string }>)[code];
-  return { ...base, status: 'fail', code, detail: message.slice(0, 400), fix: fix ?? known?.fix ?? 'See docs/operations.md for this code.' };
+  // Never cut: the detail is the whole message, so the fix can be read against it.
+  return { ...base, status: 'fail', code, detail: message, fix: fix ?? known?.fix ?? 'See docs/operations.md for this code.' };
 }
 
 export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOptions = {}): Promise<CheckItem[]> {
@@ -79,7 +81,7 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
       mgmtAccount = id.accountId;
       items.push({ ...roleItem, status: 'pass', detail: `assumed ${integ.roleArn}${integ.externalId ? ' with ExternalId' : ''}` });
     } catch (err) {
-      items.push(failure(err, roleItem, `Check the trust policy of ${integ.roleArn} trusts the connector's role, and that the integration's externalId equals the ExternalId parameter of ${STACK}.`));
+      items.push(failure(err, roleItem, `In ${STACK}: ConnectorRoleArn must be the connector's role (the identity above), and ExternalId must equal the integration's externalId${integ.externalId ? '' : ' (the integration sets none: set it in the control plane)'}; ManagementRoleName must match the role name in ${integ.roleArn}.`));
       items.push({ id: 'rest', title: 'remaining checks', status: 'skip', detail: 'skipped: the management role cannot be assumed' });
       return items;
     }
@@ -101,7 +103,7 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
       if (roots[0]?.Id) await org.send(new ListAccountsForParentCommand({ ParentId: roots[0].Id, MaxResults: 1 }));
       const accounts = (await org.send(new ListAccountsCommand({ MaxResults: 20 }))).Accounts ?? [];
       if (o?.MasterAccountId && o.MasterAccountId !== mgmtAccount) {
-        items.push({ ...orgItem, status: 'warn', detail: `${o.Id}: the role is in ${mgmtAccount}, a delegated administrator; the management account is ${o.MasterAccountId}`, fix: 'Grants in the management account itself need a member role there (the roles stack creates it).' });
+        items.push({ ...orgItem, status: 'warn', detail: `${o.Id}: the role is in ${mgmtAccount}, a delegated administrator; the management account is ${o.MasterAccountId}`, fix: `Nothing to change for sync. Grants in the management account ${o.MasterAccountId ?? ''} itself need the member role there: deploy ${STACK} in that account too.` });
       } else {
         items.push({ ...orgItem, status: 'pass', detail: `${o?.Id ?? '?'} (management account ${o?.MasterAccountId ?? '?'}, ${roots.length} root${roots.length === 1 ? '' : 's'})` });
       }
@@ -110,7 +112,7 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
         .slice(0, opts.sampleAccounts ?? 3)
         .map((a) => a.Id!);
     } catch (err) {
-      items.push(failure(err, orgItem, `Deploy ${STACK} in the management account (or a delegated administrator), and allow the organizations:List*/Describe* actions.`));
+      items.push(failure(err, orgItem, `Deploy ${STACK} in the management account (or a delegated administrator) and set the integration's roleArn to its management role (parameter ManagementRoleName); its organizations:Describe*/List* permissions come with every install. If they are there, a service control policy denies them.`));
     }
   } else {
     sample = [mgmtAccount];
@@ -122,23 +124,27 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
     if (sample.length === 0) {
       items.push({ ...memberItem, status: 'skip', detail: 'no active member account to try' });
     } else {
-      const failures: string[] = [];
+      const failures: Array<{ account: string; code: string; message: string }> = [];
       for (const account of sample) {
         try {
           const iam = await session.memberClient(IAMClient, account);
           await iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1 }));
         } catch (err) {
-          failures.push(`${account}: ${err instanceof ConnectorError ? err.code : 'error'}`);
+          failures.push({ account, code: err instanceof ConnectorError ? err.code : 'AWS_ERROR', message: err instanceof Error ? err.message : String(err) });
         }
       }
       if (failures.length === 0) items.push({ ...memberItem, status: 'pass', detail: `works in ${sample.join(', ')}` });
       else {
+        const denied = failures.some((f) => f.code === 'ASSUME_ROLE_DENIED');
         items.push({
           ...memberItem,
           status: 'fail',
-          code: 'ASSUME_ROLE_DENIED',
-          detail: `failed in ${failures.join('; ')} (of ${sample.length} tried)`,
-          fix: `Deploy the member-role StackSet to those accounts' OUs (parameter OrganizationalUnitIds); the role ${integ.memberRoleName} must trust the management role.`,
+          code: failures[0]!.code,
+          // Each account once, with its whole cause.
+          detail: `failed in ${failures.length} of ${sample.length} accounts tried: ${failures.map((f) => `${f.account}: ${f.code}: ${f.message}`).join(' | ')}`,
+          fix: denied
+            ? `The member hop uses no ExternalId. In ${STACK} set DeployMemberRoles=true and add the OUs of ${failures.map((f) => f.account).join(', ')} to MemberTargetOUs (the StackSet creates ${integ.memberRoleName} there, trusting ManagementRoleName); MemberRoleName must be ${integ.memberRoleName}. Or exclude the accounts in the integration (excludeAccountIds).`
+            : `The member role ${integ.memberRoleName} needs iam:GetAccountAuthorizationDetails (every install of member-role.yaml grants it): re-deploy the StackSet of ${STACK}, and check service control policies on those accounts.`,
         });
       }
     }
@@ -162,7 +168,7 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
         items.push({ ...ssoItem, status: 'pass', detail: `${inst.InstanceArn} (identity store ${inst.IdentityStoreId}) in ${region}` });
       }
     } catch (err) {
-      items.push(failure(err, ssoItem));
+      items.push(failure(err, ssoItem, `Set the integration's ssoRegion to the region where IAM Identity Center is enabled (now ${region}). The management role's sso:List* and identitystore:List* permissions come with every install of ${STACK}: if it is deployed, a service control policy denies them.`));
     }
   }
 
@@ -174,18 +180,18 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
       const aggs = (await re.send(new ListIndexesCommand({ Type: 'AGGREGATOR', MaxResults: 10 }))).Indexes ?? [];
       const agg = aggs[0];
       if (!agg?.Region) {
-        items.push({ ...reItem, status: 'warn', detail: 'no aggregator index: sync falls back to each region\'s local index', fix: `Enable the ResourceExplorer option of ${STACK} (creates an aggregator index and a default view), or create one in the console.` });
+        items.push({ ...reItem, status: 'warn', detail: 'no aggregator index: sync falls back to each region\'s local index', fix: `Set EnableResourceExplorer=true in ${STACK}, and create an aggregator index with a default view (Resource Explorer → Settings), or remove "resources" from the integration's resourceTypes.` });
       } else {
         const reAgg = await session.managementClient(ResourceExplorer2Client, agg.Region);
         const view = (await reAgg.send(new GetDefaultViewCommand({}))).ViewArn;
         items.push(
           view
             ? { ...reItem, status: 'pass', detail: `aggregator index in ${agg.Region}, default view ${view}` }
-            : { ...reItem, status: 'warn', detail: `aggregator index in ${agg.Region} but no default view`, fix: 'Create a default view in the aggregator region (Resource Explorer → Views).' },
+            : { ...reItem, status: 'warn', detail: `aggregator index in ${agg.Region} but no default view`, fix: `Create a default view in ${agg.Region} (Resource Explorer → Views → Create view, then "Set as default").` },
         );
       }
     } catch (err) {
-      items.push(failure(err, reItem));
+      items.push(failure(err, reItem, `Set EnableResourceExplorer=true in ${STACK} (grants resource-explorer-2:ListIndexes, GetDefaultView), or remove "resources" from the integration's resourceTypes.`));
     }
   }
 
@@ -198,7 +204,7 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
       const n = (await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5 }))).InstanceInformationList?.length ?? 0;
       items.push({ ...ssmItem, status: 'pass', detail: `${account} ${integ.region}: ${n}${n === 5 ? '+' : ''} managed instance${n === 1 ? '' : 's'} visible` });
     } catch (err) {
-      items.push(failure(err, ssmItem));
+      items.push(failure(err, ssmItem, `Set EnableEc2=true in ${STACK} (grants the member role ssm:DescribeInstanceInformation; the StackSet passes it to every account), or remove "ec2" from the integration's resourceTypes.`));
     }
   }
 
@@ -210,7 +216,7 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
       await ct.send(new LookupEventsCommand({ MaxResults: 1 }));
       items.push({ ...ctItem, status: 'pass', detail: 'LookupEvents allowed' });
     } catch (err) {
-      items.push(failure(err, ctItem, `Enable the Audit option of ${STACK} (adds cloudtrail:LookupEvents).`));
+      items.push(failure(err, ctItem, `Set EnableAudit=true in ${STACK} (grants cloudtrail:LookupEvents), or turn enableAudit off on the integration.`));
     }
   }
 
@@ -227,7 +233,7 @@ export async function runAwsChecks(session: IntegrationSession, opts: AwsCheckOp
       const t = (await ddb.send(new DescribeTableCommand({ TableName: opts.ledgerTable }))).Table;
       items.push({ ...ledgerItem, status: t?.TableStatus === 'ACTIVE' ? 'pass' : 'warn', detail: `${t?.TableName ?? opts.ledgerTable}: ${t?.TableStatus ?? 'unknown'}` });
     } catch (err) {
-      items.push(failure(err, ledgerItem, 'Create the ledger table (connector stack) and allow the connector\'s role dynamodb:DescribeTable/GetItem/PutItem/UpdateItem/DeleteItem/Query/Scan on it.'));
+      items.push(failure(err, ledgerItem, `Set LEDGER_TABLE to the table ${CONNECTOR_STACK} created (AccessMode=manage creates it unless ExistingLedgerTableName names one kept from an earlier install, and grants the role dynamodb access to it); for local use, \`access-connector ledger init\` creates ${opts.ledgerTable}.`));
     }
   }
 

@@ -46,11 +46,11 @@ export async function probeControlPlane(config: Config, version: string, timeout
       res.resume();
       req.destroy();
       if (status === 401 || status === 403) {
-        done({ ...base, status: 'fail', code: 'CONTROL_PLANE_TOKEN_REJECTED', detail: `${target} rejected the token (HTTP ${status})`, fix: 'Put a valid connector token in CONNECTOR_TOKEN_FILE (or the Secret it is mounted from).' });
+        done({ ...base, status: 'fail', code: 'CONTROL_PLANE_TOKEN_REJECTED', detail: `${target} rejected the token (HTTP ${status})`, fix: 'Replace the token: the ConnectorToken parameter (or the secret named by ExistingTokenSecretArn) of connector-ecs.yaml, or token.existingSecret / token.value in the Helm values; the daemon reads the file again at its next attempt, or at once on SIGHUP.' });
       } else if (status >= 300 && status < 400) {
-        done({ ...base, status: 'fail', code: 'CONTROL_PLANE_REDIRECT', detail: `${target} answered with a ${status} redirect`, fix: 'Set CONTROL_PLANE_URL to the final wss:// address.' });
+        done({ ...base, status: 'fail', code: 'CONTROL_PLANE_REDIRECT', detail: `${target} answered with a ${status} redirect`, fix: 'Set CONTROL_PLANE_URL (parameter ControlPlaneUrl of connector-ecs.yaml, controlPlane.url in the Helm values) to the final wss:// address.' });
       } else {
-        done({ ...base, status: 'fail', code: 'CONTROL_PLANE_UNREACHABLE', detail: `${target} answered the upgrade with HTTP ${status}`, fix: 'Check CONTROL_PLANE_URL (scheme, host, path).' });
+        done({ ...base, status: 'fail', code: 'CONTROL_PLANE_UNREACHABLE', detail: `${target} answered the upgrade with HTTP ${status}`, fix: 'Check CONTROL_PLANE_URL (parameter ControlPlaneUrl of connector-ecs.yaml, controlPlane.url in the Helm values): scheme, host and path.' });
       }
     });
     ws.on('error', (err: Error) => {

@@ -7,8 +7,9 @@ import { toJobError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describeIssues, type Entity, type Integration } from '../protocol/messages.js';
 import { execute } from '../jobs/execute.js';
-import type { JobHandler } from '../jobs/types.js';
-import { UsageError } from './args.js';
+import type { JobHandler, ProgressFigures } from '../jobs/types.js';
+import { fileProblems, locateIssues } from '../files.js';
+import { RefusedError, UsageError } from './args.js';
 
 export interface LocalJobResult {
   status: 'succeeded' | 'failed' | 'cancelled';
@@ -22,15 +23,21 @@ export interface LocalJobOptions {
   log: Logger;
   integration: Integration;
   params: unknown;
+  /** The file the params came from: schema problems are then named with line and column. */
+  paramsFile?: { path: string; text: string };
   onBatch?: (entities: Entity[], cursor: string | undefined) => Promise<void> | void;
-  onProgress?: (phase: string, done: number, total?: number) => void;
+  onProgress?: (phase: string, done: number, total?: number, figures?: ProgressFigures) => void;
 }
 
 export async function runLocalJob<P>(handler: JobHandler<P>, opts: LocalJobOptions): Promise<LocalJobResult> {
   const parsed = handler.params.safeParse(opts.params);
-  if (!parsed.success) throw new UsageError(`params: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) {
+    throw new UsageError(opts.paramsFile
+      ? `params file ${fileProblems(opts.paramsFile.path, locateIssues(opts.paramsFile.text, parsed.error.issues))}`
+      : `params: ${describeIssues(parsed.error)}`);
+  }
   const veto = handler.admit?.({ integration: opts.integration, params: parsed.data, config: opts.config });
-  if (veto) throw new UsageError(`${veto.reason}: ${veto.message}`);
+  if (veto) throw veto.reason === 'policy' ? new RefusedError(`refused by the policy file: ${veto.message}`) : new UsageError(`${veto.reason}: ${veto.message}`);
   const controller = new AbortController();
   const onSigint = () => controller.abort(new DOMException('interrupted', 'AbortError'));
   process.once('SIGINT', onSigint);
@@ -45,7 +52,7 @@ export async function runLocalJob<P>(handler: JobHandler<P>, opts: LocalJobOptio
       signal: controller.signal,
       log: opts.log,
       config: opts.config,
-      progress: (phase, done, total) => opts.onProgress?.(phase, done, total),
+      progress: (phase, done, total, figures) => opts.onProgress?.(phase, done, total, figures),
       emitBatch: async (entities, cursor) => {
         await opts.onBatch?.(entities, cursor);
       },

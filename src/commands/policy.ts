@@ -10,13 +10,15 @@ import { ConnectorError } from '../errors.js';
 import { scrub } from '../log.js';
 import { loadPolicyFile, type Policy } from '../policy/schema.js';
 import { describeIssues } from '../protocol/messages.js';
-import { CommandExit, parseFlags, UsageError } from './args.js';
+import { EXIT } from '../exit-codes.js';
+import { COMMAND_FLAGS, CommandExit, parseFlags, UsageError } from './args.js';
 import { readIntegration } from './doctor.js';
 import { commandSetup } from './setup.js';
 
-const EXIT_USAGE = 64;
-/** The grant would fail before the policy is asked (the kind refused, or AWS could not be read). */
-const EXIT_UNDECIDED = 2;
+// The shared exit codes (src/exit-codes.ts): allowed = OK, denied = REFUSED, and a grant
+// that would fail before the policy is asked (the kind refused, or AWS could not be read) = FAILED.
+const EXIT_USAGE = EXIT.USAGE;
+const EXIT_UNDECIDED = EXIT.FAILED;
 
 /** A value from AWS or the request, fit for a terminal: printable, bounded. */
 const clean = (s: string) => {
@@ -60,7 +62,7 @@ export async function policyCommand(args: string[]): Promise<number> {
   let policy: Policy;
   try {
     if (args[0] !== 'explain') throw new UsageError(args[0] === undefined ? 'give a subcommand: explain' : `unknown subcommand "${clean(args[0]).slice(0, 40)}"; the subcommand is explain`);
-    flags = parseFlags(args.slice(1), { policy: 'string', integration: 'string', params: 'string', json: 'boolean' });
+    flags = parseFlags(args.slice(1), COMMAND_FLAGS.policy);
     for (const f of ['policy', 'integration', 'params']) if (typeof flags[f] !== 'string') throw new UsageError(`--${f} FILE is required`);
   } catch (err) {
     say((err as Error).message);
@@ -101,7 +103,7 @@ export async function policyCommand(args: string[]): Promise<number> {
     const ctx = makeAccessContext({ session: setup.aws.session(integration), integration, log: setup.log, allowExternalIdentityWrites: policy.accessKinds.allowExternalIdentitySourceWrites });
     const e = await explainGrant(policy, ctx, params, Date.now());
     process.stdout.write(flags['json'] === true ? `${JSON.stringify(e, null, 2)}\n` : text(e));
-    return e.decision === 'allowed' ? 0 : 1;
+    return e.decision === 'allowed' ? EXIT.OK : EXIT.REFUSED;
   } catch (err) {
     const code = err instanceof ConnectorError ? err.code : 'INTERNAL';
     const message = scrub((err as Error).message);

@@ -1,30 +1,30 @@
 // `access-connector sync`: the sync job without a control plane, writing NDJSON.
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { syncJob } from '../jobs/sync.js';
 import { scrub } from '../log.js';
-import { CommandExit, parseFlags, UsageError } from './args.js';
+import { EXIT } from '../exit-codes.js';
+import { COMMAND_FLAGS, CommandExit, parseFlags, UsageError } from './args.js';
 import { commandSetup } from './setup.js';
-import { readIntegration } from './doctor.js';
+import { readIntegration, readJsonFile } from './doctor.js';
 import { runLocalJob } from './local-job.js';
+import type { ProgressFigures } from '../jobs/types.js';
 
-function readParams(path: string | undefined): unknown {
-  if (path === undefined) return { mode: 'full' };
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`cannot read params ${path}: ${(err as Error).message.split('\n')[0]}`);
-  }
+
+function paramsOf(path: string | boolean | undefined): { params: unknown; paramsFile?: { path: string; text: string } } {
+  if (typeof path !== 'string') return { params: { mode: 'full' } };
+  const { doc, text } = readJsonFile(path, 'params');
+  return { params: doc, paramsFile: { path, text } };
 }
 
 export async function syncCommand(args: string[]): Promise<number> {
   let flags: Record<string, string | boolean>;
   try {
-    flags = parseFlags(args, { integration: 'string', out: 'string', params: 'string', quiet: 'boolean' });
+    flags = parseFlags(args, COMMAND_FLAGS.sync);
     if (typeof flags['integration'] !== 'string') throw new UsageError('--integration FILE is required');
   } catch (err) {
     process.stderr.write(`access-connector sync: ${(err as Error).message}\n`);
-    return 64;
+    return EXIT.USAGE;
   }
   let setup;
   try {
@@ -39,12 +39,20 @@ export async function syncCommand(args: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true && !flags['quiet'];
   let entities = 0;
   let lastDraw = 0;
-  const draw = (phase: string, done: number, total?: number) => {
-    if (!tty || Date.now() - lastDraw < 100) return;
+  let last: ProgressFigures | undefined;
+  // Units found and units done are separate figures: found grows while discovery walks the
+  // organization, so a percentage appears only once the plan is complete and never goes back.
+  const line = (f: ProgressFigures) => {
+    const units = f.discovering
+      ? `discovering: ${f.unitsFound} units found, ${f.unitsDone} done`
+      : `units ${f.unitsDone}/${f.unitsFound} [${'#'.repeat(Math.floor((f.unitsDone / Math.max(f.unitsFound, 1)) * 25)).padEnd(25)}] ${Math.floor((f.unitsDone / Math.max(f.unitsFound, 1)) * 100)}%`;
+    return `${units}, ${f.entitiesRead} entities read`;
+  };
+  const draw = (_phase: string, _done: number, _total?: number, figures?: ProgressFigures) => {
+    if (figures) last = figures;
+    if (!tty || !last || Date.now() - lastDraw < 100) return;
     lastDraw = Date.now();
-    const pct = total ? Math.floor((done / total) * 100) : 0;
-    const bar = total ? `[${'#'.repeat(Math.floor(pct / 4)).padEnd(25)}] ${pct}%` : '';
-    process.stderr.write(`\r${phase} ${done}${total ? `/${total}` : ''} ${bar} ${entities} entities`.padEnd(79));
+    process.stderr.write(`\r${line(last).padEnd(79)}`);
   };
   try {
     const integration = readIntegration(flags['integration']);
@@ -52,7 +60,7 @@ export async function syncCommand(args: string[]): Promise<number> {
       config,
       log,
       integration,
-      params: readParams(typeof flags['params'] === 'string' ? flags['params'] : undefined),
+      ...paramsOf(flags['params']),
       onBatch: async (batch) => {
         for (const e of batch) {
           if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, 'drain');
@@ -61,7 +69,7 @@ export async function syncCommand(args: string[]): Promise<number> {
       },
       onProgress: draw,
     });
-    if (tty) process.stderr.write('\n');
+    if (tty && last) process.stderr.write(`\r${line(last).padEnd(79)}\n`);
     if (out !== process.stdout) await new Promise<void>((r) => (out as WriteStream).end(() => r()));
     const o = (result.output ?? {}) as { counts?: Record<string, number>; errors?: Array<{ accountId: string; source: string; region: string; code: string; message: string }>; coverage?: Array<{ status: string }> };
     const lines = [
@@ -70,13 +78,24 @@ export async function syncCommand(args: string[]): Promise<number> {
     ];
     const failed = (o.coverage ?? []).filter((c) => c.status === 'failed').length;
     if (o.coverage) lines.push(`coverage: ${o.coverage.length} units, ${failed} failed`);
-    for (const e of (o.errors ?? []).slice(0, 20)) lines.push(`  ${e.accountId} ${e.source} ${e.region}: ${e.code}: ${e.message}`);
+    // One line per account and cause, naming its units: one cause usually fails all of them.
+    const byCause = new Map<string, { accountId: string; code: string; message: string; units: string[] }>();
+    for (const e of o.errors ?? []) {
+      const k = `${e.accountId}|${e.code}|${e.message}`;
+      const g = byCause.get(k) ?? { accountId: e.accountId, code: e.code, message: e.message, units: [] };
+      g.units.push(`${e.source} ${e.region}`);
+      byCause.set(k, g);
+    }
+    for (const g of [...byCause.values()].slice(0, 20)) {
+      lines.push(`  ${g.accountId} (${g.units.length} unit${g.units.length === 1 ? '' : 's'}: ${g.units.join(', ')}): ${g.code}: ${g.message}`);
+    }
+    if (byCause.size > 20) lines.push(`  … and ${byCause.size - 20} more (the errors are in the job output)`);
     if (result.error) lines.push(`error: ${result.error.code}: ${result.error.message}`);
     process.stderr.write(scrub(`${lines.join('\n')}\n`));
-    return result.status === 'succeeded' ? 0 : 1;
+    return result.status === 'succeeded' ? EXIT.OK : EXIT.FAILED;
   } catch (err) {
     process.stderr.write(`access-connector sync: ${scrub((err as Error).message)}\n`);
-    return err instanceof UsageError ? 64 : 1;
+    return err instanceof UsageError ? EXIT.USAGE : EXIT.FAILED;
   } finally {
     aws.destroy();
   }

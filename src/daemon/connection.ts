@@ -191,6 +191,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.ws = ws;
     let outcome: 'auth' | 'failure' | 'up' | undefined;
     let failure: { code: ErrorCode; message: string } | undefined;
+    let authStatus = 0;
 
     ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
@@ -198,6 +199,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       req.destroy();
       if (status === 401 || status === 403) {
         outcome = 'auth';
+        authStatus = status;
       } else if (status >= 300 && status < 400) {
         outcome = 'failure';
         failure = { code: 'CONTROL_PLANE_REDIRECT', message: `control plane answered the upgrade with a ${status} redirect, which is never followed` };
@@ -276,7 +278,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         // before welcome gets the growing backoff, not the 0–10 s spread.
         this.scheduleRetry(wasReady ? 'after-up' : 'failure');
       } else if (outcome === 'auth') {
-        this.onAuthRejected('rejected the token (HTTP 401/403)');
+        this.onAuthRejected(`answered the upgrade with HTTP ${authStatus}`);
       } else {
         const f = failure ?? { code: 'CONTROL_PLANE_UNREACHABLE' as const, message: `connection closed (${code})` };
         this.logUnreachable(f);
@@ -337,16 +339,33 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private onAuthRejected(how: string): void {
     this.setState('auth_rejected');
     const delay = this.timing.authRetryMs;
+    const nextAttemptAt = new Date(Date.now() + delay).toISOString();
     if (!this.authRejectedLogged) {
       this.authRejectedLogged = true;
       this.deps.log.error(
-        { event: 'connection.auth_rejected', code: 'CONTROL_PLANE_TOKEN_REJECTED', retryInMs: delay },
-        `control plane rejected the token: it ${how}; next attempt in ${Math.round(delay / 1000)} s (the token file is re-read then)`,
+        { event: 'connection.auth_rejected', code: 'CONTROL_PLANE_TOKEN_REJECTED', retryInMs: delay, nextAttemptAt },
+        `control plane rejected the token: it ${how}; next attempt at ${nextAttemptAt} (in ${Math.round(delay / 1000)} s), ` +
+          'reading the token file again; after replacing the token, send SIGHUP to try at once',
       );
     } else {
-      this.deps.log.debug({ retryInMs: delay }, 'control plane still rejects the token');
+      this.deps.log.debug({ retryInMs: delay, nextAttemptAt }, `control plane still rejects the token (${how})`);
     }
     this.retryTimer = setTimeout(() => this.dial(), delay);
+  }
+
+  /**
+   * SIGHUP: the operator replaced the token. While waiting to dial (after a rejected token
+   * or a failure), dial now; the token is read again on every dial. A live session is kept:
+   * the new token is used on the next connection. Returns what was done.
+   */
+  retryNow(): 'dialing' | 'connected' | 'busy' {
+    if (this.stopping) return 'busy';
+    if (this.stateValue === 'auth_rejected' || this.stateValue === 'waiting') {
+      clearTimeout(this.retryTimer);
+      this.dial();
+      return 'dialing';
+    }
+    return this.stateValue === 'ready' ? 'connected' : 'busy';
   }
 
   private logUnreachable(f: { code: ErrorCode; message: string }): void {

@@ -90,6 +90,7 @@ export class Daemon {
 
     this.connection.on('state', (s) => {
       this.metrics.setConnectionState(s);
+      if (s === 'connecting') this.metrics.connectionAttempts.inc();
       this.metrics.ready.set(this.readiness().ready ? 1 : 0);
     });
     this.connection.on('ready', (welcome) => {
@@ -106,11 +107,9 @@ export class Daemon {
         log.error({ err, code: 'INTERNAL_ERROR', type }, 'failed to handle a frame');
       }
     });
-    let lastReconnects = 0;
-    this.connection.on('state', () => {
-      const n = this.connection.reconnects;
-      if (n > lastReconnects) this.metrics.reconnects.inc(n - lastReconnects);
-      lastReconnects = n;
+    let sessions = 0;
+    this.connection.on('ready', () => {
+      if (sessions++ > 0) this.metrics.reconnects.inc();
     });
   }
 
@@ -159,12 +158,36 @@ export class Daemon {
         policyFile: config.policyFile ?? null,
         // Where the policy came from: the file, the CONNECTOR_POLICY variable, or none.
         policy: config.policyFile !== undefined ? 'file' : config.policy !== undefined ? 'CONNECTOR_POLICY' : null,
+        ledger: config.ledgerTable ?? null,
+        sweeper: this.opts.sweeper !== undefined,
       },
-      `access-connector ${VERSION} starting`,
+      `access-connector ${VERSION} starting: ${[
+        config.ledgerTable ? `grant ledger ${config.ledgerTable}` : 'no grant ledger',
+        this.opts.sweeper ? `expiry sweeper every ${config.grantSweepIntervalSeconds} s` : 'no expiry sweeper',
+        config.policyFile ? `policy file ${config.policyFile}` : config.policy ? 'policy from CONNECTOR_POLICY' : 'no policy file',
+      ].join(', ')}`,
     );
+    const jobTypes = capabilitiesOf(this.opts.handlers).jobTypes;
+    if (!config.ledgerTable && (jobTypes.includes('grant') || jobTypes.includes('revoke'))) {
+      // Without the ledger nothing is granted and nothing expires: say it once, at start.
+      log.warn(
+        { event: 'daemon.no_ledger', code: 'LEDGER_UNAVAILABLE' },
+        'grant and revoke jobs will fail LEDGER_UNAVAILABLE: LEDGER_TABLE is not set, so there is no grant ledger and no expiry sweeper. ' +
+          'To grant access, deploy with AccessMode=manage (the templates then create the table and set LEDGER_TABLE); a read-only install can ignore this.',
+      );
+    }
     this.setState('running');
     this.connection.start();
     this.opts.sweeper?.start();
+  }
+
+  /** SIGHUP: read the token again and, if the connection is waiting, dial at once. */
+  reload(): void {
+    const r = this.connection.retryNow();
+    const what = r === 'dialing' ? 'connecting now with the token read again'
+      : r === 'connected' ? 'connected: the token is read again on the next connection'
+        : 'a connection attempt is under way; it reads the token file itself';
+    this.opts.log.info({ event: 'connection.retry_now', outcome: r }, `SIGHUP: ${what}`);
   }
 
   /** The drain of docs/protocol.md, "Shutdown": idempotent; resolves when the daemon has stopped. */

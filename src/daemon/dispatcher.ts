@@ -25,7 +25,7 @@ import {
   type RejectReason,
 } from '../protocol/messages.js';
 import { CLOCK_SKEW_MS, verifyJobSignature } from '../protocol/signature.js';
-import type { JobContext, JobHandler } from '../jobs/types.js';
+import type { JobContext, JobHandler, JobOutcome } from '../jobs/types.js';
 import { execute } from '../jobs/execute.js';
 import { jobTypeLabel, type Metrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
@@ -306,7 +306,7 @@ export class Dispatcher {
     const { outcome, failure, durationMs, stats } = await execute(handler, ctx, this.now);
     if ((entry.state as JobState) === 'finished') return; // answered already (shutdown gave up waiting)
     if (failure === undefined && !outcome?.cancelled) {
-      this.finish(entry, jobLog, 'succeeded', durationMs, { output: outcome?.output, stats });
+      this.finish(entry, jobLog, 'succeeded', durationMs, { output: outcome?.output, stats, ...(outcome?.warning && { warning: outcome.warning }) });
     } else if (outcome?.cancelled || (signal.aborted && isAbortError(failure))) {
       this.finish(entry, jobLog, 'cancelled', durationMs, {
         output: outcome?.output,
@@ -330,7 +330,7 @@ export class Dispatcher {
     jobLog: Logger,
     status: JobResultFrame['status'],
     durationMs: number,
-    body: { output?: unknown; stats?: Record<string, unknown>; error?: JobError },
+    body: { output?: unknown; stats?: Record<string, unknown>; error?: JobError; warning?: JobOutcome['warning'] },
   ): void {
     const frame: JobResultFrame = {
       type: 'job.result',
@@ -355,7 +355,7 @@ export class Dispatcher {
     const type = jobTypeLabel(entry.jobType);
     this.deps.metrics.jobsCompleted.inc({ type, status });
     this.deps.metrics.jobDuration.observe({ type, status }, durationMs / 1000);
-    const level = status === 'succeeded' ? 'info' : status === 'cancelled' ? 'warn' : 'error';
+    const level = status === 'succeeded' ? (body.warning ? 'warn' : 'info') : status === 'cancelled' ? 'warn' : 'error';
     jobLog[level](
       {
         audit: true,
@@ -364,8 +364,9 @@ export class Dispatcher {
         durationMs,
         ...(body.error && { code: body.error.code, retryable: body.error.retryable }),
         stats: frame.stats,
+        ...body.warning?.fields,
       },
-      `job ${status}${body.error ? `: ${body.error.code}: ${body.error.message}` : ''}`,
+      body.warning?.message ?? `job ${status}${body.error ? `: ${body.error.code}: ${body.error.message}` : ''}`,
     );
     this.deps.send(frame);
     this.updateGauges();

@@ -17,7 +17,8 @@ export function jobTypeLabel(t: string): string {
 export class Metrics implements AwsMetricsSink {
   readonly registry = new Registry();
   readonly connectionState = new Gauge({ name: 'access_connector_connection_state', help: 'Current control-plane connection state (1 for the current state).', labelNames: ['state'], registers: [this.registry] });
-  readonly reconnects = new Counter({ name: 'access_connector_reconnects_total', help: 'Reconnect attempts scheduled.', registers: [this.registry] });
+  readonly reconnects = new Counter({ name: 'access_connector_reconnects_total', help: 'Reconnections: sessions welcomed after the first one of this process.', registers: [this.registry] });
+  readonly connectionAttempts = new Counter({ name: 'access_connector_connection_attempts_total', help: 'Dials to the control plane, the first one included, whether they succeed or not.', registers: [this.registry] });
   readonly jobsReceived = new Counter({ name: 'access_connector_jobs_received_total', help: 'Job frames received, by job type and decision (accepted or the rejection reason).', labelNames: ['type', 'decision'], registers: [this.registry] });
   readonly jobsCompleted = new Counter({ name: 'access_connector_jobs_completed_total', help: 'Jobs finished, by job type and status.', labelNames: ['type', 'status'], registers: [this.registry] });
   readonly jobDuration = new Histogram({ name: 'access_connector_job_duration_seconds', help: 'Job run time, from start to result.', labelNames: ['type', 'status'], buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600], registers: [this.registry] });

@@ -23,7 +23,14 @@ export function checkJob(aws: AwsRuntime): JobHandler<z.infer<typeof params>> {
         ...(ctx.config.ledgerTable !== undefined && { ledgerTable: ctx.config.ledgerTable }),
       });
       const report = makeReport(items, ctx.integration.id);
-      return { output: report, stats: { checks: items.length, failed: items.filter((i) => i.status === 'fail').length } };
+      const failed = items.filter((i) => i.status === 'fail').map((i) => i.id);
+      return {
+        output: report,
+        stats: { checks: items.length, failed: failed.length },
+        ...(failed.length > 0 && {
+          warning: { message: `check job done: ${failed.length} check${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}); see the report`, fields: { failedChecks: failed } },
+        }),
+      };
     },
   };
 }

@@ -15,8 +15,11 @@ export interface JobContext<P> {
   signal: AbortSignal;
   log: Logger;
   config: Config;
-  /** Lossy progress report (job.progress). */
-  progress(phase: string, done: number, total?: number): void;
+  /**
+   * Lossy progress report (job.progress: phase, done, total). `figures` are for a local
+   * display (`access-connector sync`); the control plane gets phase, done and total only.
+   */
+  progress(phase: string, done: number, total?: number, figures?: ProgressFigures): void;
   /**
    * Sends one sync.batch (≤ 500 entities, ≤ 1 MiB) and resolves once the job is back
    * under its window of unacked batches: the backpressure that bounds a sync's memory.
@@ -24,11 +27,27 @@ export interface JobContext<P> {
   emitBatch(entities: Entity[], cursor?: string): Promise<void>;
 }
 
+/** A sync's progress as separate figures, each of which only grows. */
+export interface ProgressFigures {
+  /** Units planned so far; grows while discovery walks the organization. */
+  unitsFound: number;
+  unitsDone: number;
+  /** True until every unit is planned: until then a percentage would go backwards. */
+  discovering: boolean;
+  /** Entities read from AWS, counted one by one (batches of 500 are sent later). */
+  entitiesRead: number;
+}
+
 export interface JobOutcome {
   output?: unknown;
   stats?: Record<string, unknown>;
   /** A handler that undid its work after an abort returns this instead of throwing. */
   cancelled?: boolean;
+  /**
+   * The job succeeded but found something an operator must act on (a `check` whose report
+   * holds a failed check): the job.result log line is at warn with this message and fields.
+   */
+  warning?: { message: string; fields?: Record<string, unknown> };
 }
 
 export interface JobHandler<P = unknown> {

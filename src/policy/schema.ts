@@ -4,7 +4,7 @@
 // The schema is strict on purpose: a misspelt key in a veto must stop the connector at
 // start-up, not be ignored and leave access open.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { fileProblems, locateIssues, parseJsonOrYaml } from '../files.js';
 import { z } from 'zod';
 import { ACCESS_KINDS } from '../protocol/messages.js';
 
@@ -103,7 +103,7 @@ export const policySchema = z.strictObject({
 });
 export type Policy = z.infer<typeof policySchema>;
 
-/** Reads and validates the policy file; throws an Error whose message names the field. */
+/** Reads and validates the policy file; throws an Error naming every problem with its line and column. */
 export function loadPolicyFile(path: string): Policy {
   let text: string;
   try {
@@ -116,21 +116,14 @@ export function loadPolicyFile(path: string): Policy {
 
 /**
  * Validates a policy document (JSON or YAML text); `path` names where it came from in
- * messages (a file, or CONNECTOR_POLICY). Throws an Error whose message names the field.
+ * messages (a file, or CONNECTOR_POLICY). Throws an Error naming every problem with its
+ * line and column.
  */
 export function parsePolicy(text: string, path: string): Policy {
-  let doc: unknown;
-  try {
-    // YAML is a superset of JSON, so one parser serves both forms.
-    doc = parseYaml(text, { maxAliasCount: 100 });
-  } catch (err) {
-    throw new Error(`${path} is neither valid JSON nor YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const parsed = policySchema.safeParse(doc);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.map(String).join('.') || '(top level)';
-    throw new Error(`${path}: ${where}: ${issue.message}`);
-  }
+  // YAML is a superset of JSON, so one parser serves both forms.
+  const read = parseJsonOrYaml(text);
+  if ('problems' in read) throw new Error(fileProblems(path, read.problems.map((p) => `not valid JSON or YAML: ${p}`)));
+  const parsed = policySchema.safeParse(read.doc);
+  if (!parsed.success) throw new Error(fileProblems(path, locateIssues(text, parsed.error.issues)));
   return Object.freeze(parsed.data);
 }

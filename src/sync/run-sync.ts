@@ -123,18 +123,29 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   });
 
   let deletedCount = 0;
+  // Progress: units found and units done are separate figures (found grows during
+  // discovery), and entities count as they are read. Set before units exist; see below.
+  let report: () => void = () => {};
+  let read = 0;
   const record = (e: Entity) => {
     if (e.deleted) deletedCount++;
     else counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+    read++;
+    report();
     return batcher.add(e);
   };
 
+  // One cause (an account whose member role cannot be assumed) fails every unit of that
+  // account: warn once per account and cause, the other units at debug.
+  const warned = new Set<string>();
   const fail = (unit: SyncUnit, err: unknown, status: 'failed' | 'skipped') => {
     const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
     const message = err instanceof Error ? err.message.slice(0, 500) : String(err);
     coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status, ...(status === 'skipped' && { reason: 'regionDisabled' as const }) });
     if (status === 'failed') errors.push({ accountId: unit.accountId, source: unit.source, region: unit.region, code, message });
-    log.warn({ event: 'sync.unit_failed', accountId: unit.accountId, source: unit.source, region: unit.region, code }, `sync unit ${unitKey(unit)} ${status}: ${message}`);
+    const first = !warned.has(`${unit.accountId}|${code}|${message}`);
+    warned.add(`${unit.accountId}|${code}|${message}`);
+    log[first ? 'warn' : 'debug']({ event: 'sync.unit_failed', accountId: unit.accountId, source: unit.source, region: unit.region, code }, `sync unit ${unitKey(unit)} ${status}: ${message}${first ? '' : ' (as above)'}`);
   };
 
   const delta =
@@ -153,6 +164,8 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   const queue = new PQueue({ concurrency: UNIT_CONCURRENCY });
   const running: Array<Promise<void>> = [];
   let done = 0;
+  let discovering = true;
+  report = () => ctx.progress('units', done, units.length, { unitsFound: units.length, unitsDone: done, discovering, entitiesRead: read });
   let skip = new Set<number>();
   // Set when discovery fails: units already started stop at their next entity.
   let stopped = false;
@@ -180,7 +193,8 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
         fail(unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
       }
     }
-    ctx.progress('units', ++done, units.length);
+    done++;
+    report();
   };
   const plan1 = (source: EntitySource, p: SyncPlan, start: boolean) => {
     for (const unit of source.units(p)) {
@@ -225,9 +239,12 @@ export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Prom
   for (const s of sources) if (s.scope === 'all-accounts') plan1(s, plan, streaming);
 
   // 2. The plan is complete: from now on batches carry cursors.
+  discovering = false;
   fingerprint = unitsFingerprint(units.map((u) => u.unit));
   coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
   completed.add(0);
+  done++; // the organization unit itself
+  report();
   if (!streaming) {
     const c = decodeCursor(params.resumeFrom!);
     if (c.fingerprint === fingerprint) skip = c.completed;

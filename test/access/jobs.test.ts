@@ -92,6 +92,36 @@ describe('grant and revoke jobs through the control plane', () => {
     await c.stop();
   });
 
+  test('a repeated grant: its audit line says nothing changed; a revoke hands out no sign-in instructions', async () => {
+    const c = connector({ CONNECTOR_ID: 'conn-noop' });
+    await cp.waitForSession(15_000, (s) => s.connectorId === 'conn-noop');
+    const p = params('noop-1', '333333333302');
+    for (let i = 0; i < 2; i++) expect((await cp.waitForResult(cp.sendJob({ jobType: 'grant', integration, params: p }).jobId, 30_000)).status).toBe('succeeded');
+    const lines = c.logs().filter((e) => e['event'] === 'access.granted' && e['grantId'] === 'noop-1');
+    expect(lines.map((e) => [e['changed'], e['msg']])).toEqual([
+      [true, 'granted sso.accountAssignment (noop-1)'],
+      [false, 'granted sso.accountAssignment (noop-1): nothing changed (already granted)'],
+    ]);
+    const revoked = await cp.waitForResult(cp.sendJob({ jobType: 'revoke', integration, params: p }).jobId, 30_000);
+    const details = (revoked.output as { accessDetails: Record<string, unknown> }).accessDetails;
+    expect(Object.keys(details).sort()).toEqual(['instructions', 'revokeLimits']);
+    expect(details['instructions']).toBe('Revoked: this access can no longer be used to sign in or start a session; revokeLimits says what stays valid until it expires.');
+    // Revoking again: still no sign-in instructions.
+    const again = await cp.waitForResult(cp.sendJob({ jobType: 'revoke', integration, params: p }).jobId, 30_000);
+    expect(Object.keys((again.output as { accessDetails: Record<string, unknown> }).accessDetails).sort()).toEqual(['instructions', 'revokeLimits']);
+    await c.stop();
+  });
+
+  test('a grant job without a ledger fails LEDGER_UNAVAILABLE, saying how to get one', async () => {
+    const c = connector({ CONNECTOR_ID: 'conn-noledger', LEDGER_TABLE: '' });
+    await cp.waitForSession(15_000, (s) => s.connectorId === 'conn-noledger');
+    const r = await cp.waitForResult(cp.sendJob({ jobType: 'grant', integration, params: params('no-ledger-job', '333333333301') }, { sessionId: cp.sessions().find((s) => s.connectorId === 'conn-noledger')!.sessionId }).jobId, 30_000);
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ code: 'LEDGER_UNAVAILABLE' });
+    expect(r.error!.message).toMatch(/LEDGER_TABLE is not set; .*AccessMode=manage.*access-connector ledger init/);
+    await c.stop();
+  });
+
   test('hostile params are job.rejected invalid before any AWS call', async () => {
     const c = connector();
     await cp.waitForSession(15_000, (s) => s.connectorId === 'conn-it');
@@ -216,6 +246,30 @@ describe('operator CLI', () => {
     const v = await cli(['grant', '--integration', integrationFile(), '--params', file('params', params('cli-ro', '333333333301'))], { CONNECTOR_POLICY_FILE: policy });
     expect(v.code).not.toBe(0);
     expect(v.stderr).toContain('readOnly');
+  });
+
+  test('exit codes and ledger messages: a vetoed grant exits 77; no LEDGER_TABLE exits 78; a missing table is named with `ledger init`; an empty ledger says so', async () => {
+    const policy = file('policy', { version: 1, readOnly: true });
+    const vetoed = await cli(['grant', '--integration', integrationFile(), '--params', file('params', params('cli-ro-77', '333333333301'))], { CONNECTOR_POLICY_FILE: policy });
+    expect(vetoed.code).toBe(77);
+    expect(vetoed.stderr).toContain('readOnly');
+
+    const noTable = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const ch = spawn(process.execPath, [MAIN_JS, 'ledger', 'list'], { env: { PATH: process.env['PATH'] ?? '', ...sim.env } });
+      let stderr = '';
+      ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      ch.on('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(noTable.code).toBe(78);
+    expect(noTable.stderr).toMatch(/LEDGER_TABLE is not set.*access-connector ledger init/);
+
+    const missing = await cli(['ledger', 'list'], { LEDGER_TABLE: 'no-such-ledger', AWS_REGION: 'us-east-1' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/grant ledger table no-such-ledger: Scan failed \(ResourceNotFoundException.*access-connector ledger init/);
+
+    expect((await cli(['ledger', 'init'], { LEDGER_TABLE: 'empty-ledger', AWS_REGION: 'us-east-1' })).code).toBe(0);
+    const empty = await cli(['ledger', 'list'], { LEDGER_TABLE: 'empty-ledger', AWS_REGION: 'us-east-1' });
+    expect(empty).toEqual({ code: 0, stdout: '', stderr: 'the ledger table empty-ledger holds no grants\n' });
   });
 
   test('doctor says which kinds credentialRotationDays and userCleanupAfterDays act on, and which they do not', async () => {

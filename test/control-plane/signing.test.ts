@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { jobFrame } from '../../src/protocol/messages.js';
 import { parseJobKeys, signingInput, verifyJobSignature } from '../../src/protocol/signature.js';
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
@@ -12,7 +13,7 @@ interface Vectors {
   valid: { frame: Record<string, unknown>; canonical: string; connectorId: string };
 }
 const vectors = JSON.parse(
-  readFileSync(path.resolve(process.cwd(), '../shared/design/vectors/job-signing.json'), 'utf8'),
+  readFileSync(path.resolve(REPO_ROOT, 'test/vectors/job-signing.json'), 'utf8'),
 ) as Vectors;
 const isJob = (f: Record<string, unknown>) => f['type'] === 'job';
 

@@ -113,6 +113,74 @@ describe('connection', () => {
     expect(c.output()).not.toMatch(/wrong-token|right-token/);
   });
 
+  test('a rejected token: the log names the HTTP status and when the next attempt is; SIGHUP after replacing the token connects at once', async () => {
+    const tokenFile = join(dir, 'token-sighup');
+    writeFileSync(tokenFile, 'wrong-token');
+    const cp = await plane({ tokens: ['right-token'] });
+    // The next attempt is 10 minutes away: only SIGHUP can bring the connector up within the test.
+    const slow = JSON.stringify({ ...JSON.parse(FAST) as object, authRetryMs: 600_000 });
+    const c = connector({ ...connectorEnv(cp.url, { CONNECTOR_TOKEN: '', CONNECTOR_TOKEN_FILE: tokenFile }), TEST_CONNECTOR_TIMING: slow });
+    const before = Date.now();
+    const line = await c.waitForEvent('connection.auth_rejected');
+    expect(line['msg']).toMatch(/^control plane rejected the token: it answered the upgrade with HTTP 401; next attempt at \d{4}-\d\d-\d\dT[\d:.]+Z \(in 600 s\)/);
+    expect(line['msg']).toContain('send SIGHUP');
+    expect(Date.parse(String(line['nextAttemptAt'])) - before).toBeGreaterThanOrEqual(590_000);
+    writeFileSync(tokenFile, 'right-token');
+    c.signal('SIGHUP');
+    expect(await c.waitForEvent('connection.retry_now')).toMatchObject({ outcome: 'dialing' });
+    await c.waitForEvent('connection.ready', 5000);
+    expect(cp.upgrades.map((u) => u.status)).toEqual([401, 101]);
+    // On a live session SIGHUP keeps it.
+    c.signal('SIGHUP');
+    expect(await c.waitForLog((e) => e['event'] === 'connection.retry_now' && e['outcome'] === 'connected')).toBeDefined();
+    expect(cp.upgrades).toHaveLength(2);
+    expect(c.output()).not.toMatch(/wrong-token|right-token/);
+  });
+
+  test('reconnects_total counts reconnections; connection_attempts_total counts every dial', async () => {
+    const cp = await plane();
+    const c = connector(connectorEnv(cp.url));
+    const health = await c.healthUrl();
+    const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${health}/metrics`)).text())?.[1]);
+    await c.waitForEvent('connection.ready');
+    expect({ reconnects: await metric('access_connector_reconnects_total'), attempts: await metric('access_connector_connection_attempts_total') }).toEqual({ reconnects: 0, attempts: 1 });
+    // Three failed dials (401), then a session again: one reconnection, five dials.
+    cp.setRejectUpgradeStatus(401);
+    cp.dropSessions('close', 1001);
+    for (let i = 0; cp.upgrades.filter((u) => u.status === 401).length < 3; i++) {
+      if (i > 400) throw new Error('fewer than 3 refused dials within 40 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    cp.setRejectUpgradeStatus(null);
+    await c.waitForLog((e) => e['msg'] === 'reconnected to control plane', 20_000);
+    const attempts = await metric('access_connector_connection_attempts_total');
+    expect(await metric('access_connector_reconnects_total')).toBe(1);
+    expect(attempts).toBe(cp.upgrades.length);
+    expect(attempts).toBeGreaterThanOrEqual(5);
+  });
+
+  test('start-up says whether the grant ledger, the expiry sweeper and a policy file are on; without a ledger it warns', async () => {
+    const cp = await plane();
+    const bare = connector(connectorEnv(cp.url));
+    const start = await bare.waitForEvent('daemon.start');
+    expect(start).toMatchObject({ ledger: null, sweeper: false, policyFile: null });
+    expect(start['msg']).toMatch(/starting: no grant ledger, no expiry sweeper, no policy file$/);
+    expect((await bare.waitForEvent('daemon.no_ledger'))['msg']).toMatch(/LEDGER_UNAVAILABLE: LEDGER_TABLE is not set.*AccessMode=manage/);
+
+    const policy = join(dir, 'policy-start.json');
+    writeFileSync(policy, JSON.stringify({ version: 1 }));
+    // Loopback only: the ledger and the sweeper point at a closed local port.
+    const full = connector({
+      ...connectorEnv(cp.url, { CONNECTOR_ID: 'conn-it-2', LEDGER_TABLE: 'startup-ledger', CONNECTOR_POLICY_FILE: policy }),
+      AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'example',
+    });
+    const started = await full.waitForEvent('daemon.start');
+    expect(started).toMatchObject({ ledger: 'startup-ledger', sweeper: true, policyFile: policy });
+    expect(started['msg']).toMatch(/starting: grant ledger startup-ledger, expiry sweeper every 60 s, policy file /);
+    await full.waitForEvent('connection.ready');
+    expect(full.logs().some((e) => e['event'] === 'daemon.no_ledger')).toBe(false);
+  });
+
   test('close code 4401 is treated as a rejected token', async () => {
     const cp = await plane();
     const c = connector(connectorEnv(cp.url));

@@ -85,11 +85,22 @@ describe('doctor', () => {
     expect(r.stdout + r.stderr).not.toContain('doctor-token');
   });
 
+  test('a rejected token: the HTTP status, and a fix naming the template parameter and the Helm value', async () => {
+    const r = await doctor(['--integration', integrationFile(), '--json'], {
+      CONNECTOR_ID: 'doctor-conn', CONTROL_PLANE_URL: cp.url, ALLOW_INSECURE_CONTROL_PLANE: 'true', CONNECTOR_TOKEN: 'not-the-token',
+    });
+    const item = (JSON.parse(r.stdout) as CheckReport).items.find((i) => i.id === 'control-plane')!;
+    expect(item).toMatchObject({ status: 'fail', code: 'CONTROL_PLANE_TOKEN_REJECTED' });
+    expect(item.detail).toMatch(/rejected the token \(HTTP 401\)$/);
+    expect(item.fix).toMatch(/ConnectorToken parameter .*ExistingTokenSecretArn.*token\.existingSecret/);
+    expect(r.stdout).not.toContain('not-the-token');
+  });
+
   test('a wrong ExternalId fails with the fix naming the ExternalId parameter; the table says so; exit 1', async () => {
     const r = await doctor(['--integration', integrationFile({ externalId: 'not-the-right-one' })]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL\s+management role\s+.*sts:AssumeRole into arn:aws:iam::111111111111:role\/AccessConnectorManagement/);
-    expect(r.stdout).toMatch(/fix: .*ExternalId parameter of the access-connector roles stack/);
+    expect(r.stdout).toMatch(/fix: In the management-roles stack .*ExternalId must equal the integration's externalId/);
     expect(r.stdout).toMatch(/SKIP\s+remaining checks/);
     expect(r.stdout).toMatch(/SKIP\s+control plane\s+CONTROL_PLANE_URL is not set/);
   });
@@ -121,7 +132,33 @@ describe('doctor', () => {
     const member = (JSON.parse(r.stdout) as CheckReport).items.find((i) => i.id === 'member-role')!;
     expect(member).toMatchObject({ status: 'fail', code: 'ASSUME_ROLE_DENIED' });
     expect(member.detail).toContain(`${tried[1]}: ASSUME_ROLE_DENIED`);
-    expect(member.fix).toMatch(/member-role StackSet/);
+    expect(member.fix).toMatch(/DeployMemberRoles=true.*MemberTargetOUs/);
+  });
+
+  test('a member role missing in two accounts: each account once, with the cause of that hop (no ExternalId), the whole message, a fix naming the parameters', async () => {
+    const r0 = JSON.parse((await doctor(['--integration', integrationFile(), '--json'])).stdout) as CheckReport;
+    const tried = /works in (.*)$/.exec(r0.items.find((i) => i.id === 'member-role')!.detail)![1]!.split(', ');
+    const broken = [tried[0]!, tried[2]!];
+    const saved = broken.map((accountId) => ({ accountId, roleName: 'AccessConnectorMember', document: sim.admin.getRole({ accountId, roleName: 'AccessConnectorMember' })!['trustPolicy'] as string }));
+    const nobody = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::999999999999:root' }, Action: 'sts:AssumeRole' }] };
+    for (const s of saved) sim.admin.setTrustPolicy({ ...s, document: nobody });
+    try {
+      const r = await doctor(['--integration', integrationFile(), '--json']);
+      const member = (JSON.parse(r.stdout) as CheckReport).items.find((i) => i.id === 'member-role')!;
+      expect(member).toMatchObject({ status: 'fail', code: 'ASSUME_ROLE_DENIED' });
+      for (const a of broken) expect(member.detail.split(`${a}: ASSUME_ROLE_DENIED: sts:AssumeRole into the member role arn:aws:iam::${a}:role/AccessConnectorMember`)).toHaveLength(2);
+      expect(member.detail).toContain('This hop uses no ExternalId');
+      expect(member.detail).not.toContain('sets no externalId');
+      expect(member.detail).toMatch(/does not trust arn:aws:iam::111111111111:role\/AccessConnectorManagement\.$/); // the end of the second message: nothing cut
+      expect(member.fix).toMatch(/DeployMemberRoles=true.*MemberTargetOUs/);
+      for (const a of broken) expect(member.fix).toContain(a);
+      // The table prints the detail and the fix whole.
+      const table = (await doctor(['--integration', integrationFile()])).stdout;
+      expect(table).toContain(member.detail);
+      expect(table).toContain(`fix: ${member.fix}`);
+    } finally {
+      for (const s of saved) sim.admin.setTrustPolicy(s);
+    }
   });
 
   test('--role: an opted-in role passes; a role without the tag fails with ROLE_NOT_OPTED_IN naming the tag and the command that adds it; exit 1', async () => {
@@ -169,6 +206,21 @@ describe('check job', () => {
       const metrics = await (await fetch(`${await c.healthUrl()}/metrics`)).text();
       expect(metrics).toMatch(/access_connector_aws_calls_total\{service="Organizations",operation="ListRoots",outcome="ok"\} [1-9]/);
       expect(metrics).toMatch(/access_connector_aws_call_duration_seconds_count\{service="SSOAdmin"\} [1-9]/);
+      expect(await c.waitForLog((l) => l['event'] === 'job.result' && l['jobId'] === jobId)).toMatchObject({ level: 'info', status: 'succeeded' });
+
+      // A failed check: the job itself succeeded (the report is its output), but the log says what failed, at warn.
+      const role = sim.admin.getRole({ accountId: DEMO_MANAGEMENT_ACCOUNT, roleName: 'AccessConnectorManagement' }) as { permissions?: { allow: string[] } };
+      const allow = role.permissions?.allow ?? ['*'];
+      sim.admin.setRolePermissions({ accountId: DEMO_MANAGEMENT_ACCOUNT, roleName: 'AccessConnectorManagement', allow, deny: ['sso:ListInstances'] });
+      try {
+        const failed = cp.sendJob({ jobType: 'check', integration });
+        expect((await cp.waitForResult(failed.jobId, 20_000)).status).toBe('succeeded');
+        const line = await c.waitForLog((l) => l['event'] === 'job.result' && l['jobId'] === failed.jobId);
+        expect(line).toMatchObject({ level: 'warn', status: 'succeeded', failedChecks: ['identity-center'] });
+        expect(line['msg']).toBe('check job done: 1 check failed (identity-center); see the report');
+      } finally {
+        sim.admin.setRolePermissions({ accountId: DEMO_MANAGEMENT_ACCOUNT, roleName: 'AccessConnectorManagement', allow });
+      }
     } finally {
       await c.stop();
     }

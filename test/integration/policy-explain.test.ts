@@ -62,10 +62,10 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 
 describe('policy explain', () => {
-  test('denied after reading AWS: prints the rule, the reason and the facts (the instance\'s role and its policies); exit 1; nothing written', async () => {
+  test('denied after reading AWS: prints the rule, the reason and the facts (the instance\'s role and its policies); exit 77; nothing written', async () => {
     const before = writes();
     const r = await run(DENY_ADMIN, session(instanceId('web-1')));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(77);
     expect(r.stdout).toContain('decision: denied\n');
     expect(r.stdout).toContain('rule:     deniedManagedPolicies[0] (after reading AWS)\n');
     expect(r.stdout).toMatch(/why: +the access carries managed policy arn:aws:iam::aws:policy\/AdministratorAccess through role arn:aws:iam::333333333301:role\/web-admin/);
@@ -77,7 +77,7 @@ describe('policy explain', () => {
 
   test('--json gives the same decision and facts as one object', async () => {
     const r = await run(DENY_ADMIN, session(instanceId('web-1')), true);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(77);
     const e = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(e).toMatchObject({
       decision: 'denied', stage: 'facts', rule: 'deniedManagedPolicies[0]',
@@ -102,7 +102,7 @@ describe('policy explain', () => {
   test('denied on receipt: decided from the request alone, and AWS is not read at all', async () => {
     sim.stats.reset();
     const r = await run('version: 1\ninstances:\n  deny: ["i-*"]\n', session(instanceId('web-2')));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(77);
     expect(r.stdout).toContain('rule:     instances.deny[0] (on receipt, from the request alone)\n');
     expect(r.stdout).toContain('facts:    none read');
     expect(sim.stats.snapshot().total.calls).toBe(0);
@@ -117,7 +117,7 @@ describe('policy explain', () => {
     // The management account, which the integration does not allow: the kind's own refusal.
     sim.admin.putInstance({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: EAST, instanceId: 'i-0aaaaaaaaaaaaaaa1' });
     const refused = await run('version: 1\n', session('i-0aaaaaaaaaaaaaaa1', DEMO_MANAGEMENT_ACCOUNT), true);
-    expect(refused.code).toBe(2);
+    expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({ decision: 'undecided', error: { code: 'ACCESS_REFUSED' } });
     expect(refused.stderr).toContain('allowManagementAccount');
   });

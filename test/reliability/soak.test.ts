@@ -214,13 +214,13 @@ describe('soak', () => {
 
     await cp.stop();
     const awayAt = Date.now();
-    const reconnects0 = await metric(health, 'access_connector_reconnects_total');
+    const attempts0 = await metric(health, 'access_connector_connection_attempts_total');
     const samples: Array<{ hour: number; rss: number; fds: number; outbox: number }> = [];
     while (Date.now() - awayAt < awayHours * hourMs) {
       samples.push({ hour: (Date.now() - awayAt) / hourMs, rss: rssBytes(pid), fds: fdCount(pid), outbox: await metric(health, 'access_connector_outbox_depth') });
       await sleep(hourMs / 10);
     }
-    const dials = (await metric(health, 'access_connector_reconnects_total')) - reconnects0;
+    const dials = (await metric(health, 'access_connector_connection_attempts_total')) - attempts0;
     const heldOutbox = await metric(health, 'access_connector_outbox_depth');
 
     await cp.restart();

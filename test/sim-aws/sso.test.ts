@@ -12,6 +12,8 @@ import {
   DescribeGroupCommand, ResourceNotFoundException as IdsNotFound, ConflictException as IdsConflict, ThrottlingException as IdsThrottling,
 } from '@aws-sdk/client-identitystore';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
+import { ssoAdminService } from '../sim/aws/services/sso-admin.js';
+import type { AssignmentOp } from '../sim/aws/world.js';
 import { cfg, failure, management, member, MGMT } from './helpers.js';
 
 describe('SSO Admin', () => {
@@ -137,6 +139,36 @@ describe('SSO Admin', () => {
       const u = [...t.world.sso!.users.keys()];
       await c.send(new CreateAccountAssignmentCommand({ InstanceArn: inst, TargetId: '555555555503', TargetType: 'AWS_ACCOUNT', PermissionSetArn: p, PrincipalType: 'USER', PrincipalId: u[0]! }));
       expect(await failure(c.send(new CreateAccountAssignmentCommand({ InstanceArn: inst, TargetId: '555555555503', TargetType: 'AWS_ACCOUNT', PermissionSetArn: p, PrincipalType: 'USER', PrincipalId: u[1]! })))).toBeInstanceOf(ThrottlingException);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('a request is admitted by its own instant: the clock moving while it is handled never frees a slot early', async () => {
+    // A busy host can let time pass between the instant a request is stamped with and the
+    // moment its handler runs. Both the admission (which operations are still outstanding)
+    // and the new operation's lifetime must use that one instant, or an operation that
+    // completed in between frees its slot for one whose lifetime overlaps it.
+    const t = await startAwsSimulator({ quotas: false, sso: { assignmentDelayMs: 100, maxOutstanding: 1 } });
+    try {
+      const creds = await management(t);
+      const c = new SSOAdminClient(cfg(t, creds));
+      const inst = t.world.sso!;
+      const p = [...inst.permissionSets.keys()][0]!;
+      const u = [...inst.users.keys()];
+      const input = (i: number) => ({ InstanceArn: inst.arn, TargetId: '555555555503', TargetType: 'AWS_ACCOUNT' as const, PermissionSetArn: p, PrincipalType: 'USER' as const, PrincipalId: u[i]! });
+      const first = await c.send(new CreateAccountAssignmentCommand(input(0)));
+      const op = (t.admin.listAssignmentOperations() as AssignmentOp[]).find((o) => o.requestId === first.AccountAssignmentCreationStatus!.RequestId)!;
+      // The second request was stamped 1 ms before the first completes; its handler runs once
+      // the clock has passed that completion.
+      const stampedAt = op.completesAt - 1;
+      t.admin.advanceClock({ ms: 150 });
+      const ctx = {
+        sim: t.runtime, world: t.world, session: t.runtime.sessions.get(creds.accessKeyId)!, account: t.world.accounts.get(MGMT)!,
+        region: inst.region, service: 'sso-admin' as const, op: 'CreateAccountAssignment', input: input(1), requestId: 'late-handler', now: stampedAt,
+      };
+      expect(() => ssoAdminService.ops['CreateAccountAssignment']!(ctx)).toThrow('Too many concurrent account assignment operations');
+      expect(op.status).toBe('IN_PROGRESS');
     } finally {
       await t.close();
     }

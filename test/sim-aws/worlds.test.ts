@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { OrganizationsClient, paginateListAccounts } from '@aws-sdk/client-organizations';
 import { IAMClient, paginateGetAccountAuthorizationDetails } from '@aws-sdk/client-iam';
 import { IdentitystoreClient, paginateListUsers } from '@aws-sdk/client-identitystore';
@@ -154,5 +154,26 @@ describe('CLI', () => {
     const floor = JSON.parse(execFileSync(process.execPath, ['dist/test/sim/aws/cli.js', '--world', 'generated', '--accounts', '50', '--seed', '2', '--floor', '--time-scale', '10'], { encoding: 'utf8' })) as { floorSeconds: number; options: { timeScale: number } };
     expect(floor.floorSeconds).toBeGreaterThan(0);
     expect(floor.options.timeScale).toBe(10);
+  });
+});
+
+describe('simulator exports', () => {
+  test('the printed exports hold AWS_DEFAULT_REGION next to AWS_REGION, so every AWS CLI and SDK finds the region', async () => {
+    const child = spawn(process.execPath, ['dist/test/sim/aws/cli.js', '--world', 'demo', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          if (out.includes('# management role')) resolve();
+        });
+        child.once('exit', () => reject(new Error(`simulator exited: ${out}`)));
+      });
+      const exports = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+      expect(exports['AWS_REGION']).toBe('us-east-1');
+      expect(exports['AWS_DEFAULT_REGION']).toBe(exports['AWS_REGION']);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });

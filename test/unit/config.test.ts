@@ -89,7 +89,7 @@ describe('configuration', () => {
   test('a policy file with an unknown key stops start-up, naming the field', () => {
     const f = join(dir, 'policy.yaml');
     writeFileSync(f, 'version: 1\nreadonly: true\n');
-    expect(errorOf({ ...base, CONNECTOR_POLICY_FILE: f })).toMatch(/^CONNECTOR_POLICY_FILE: .*policy\.yaml: \(top level\): Unrecognized key.*readonly/);
+    expect(errorOf({ ...base, CONNECTOR_POLICY_FILE: f })).toMatch(/^CONNECTOR_POLICY_FILE: .*policy\.yaml: line 2, column 1: \(top level\): Unrecognized key: "readonly"$/);
   });
 
   test('a valid YAML policy file is loaded with defaults', () => {

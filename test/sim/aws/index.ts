@@ -79,6 +79,8 @@ export function simulatorEnv(url: string, world: World): Record<string, string> 
     AWS_ACCESS_KEY_ID: world.base.accessKeyId,
     AWS_SECRET_ACCESS_KEY: world.base.secretAccessKey,
     AWS_REGION: world.regions[0] ?? 'us-east-1',
+    // Older AWS CLIs and some tools read only this one.
+    AWS_DEFAULT_REGION: world.regions[0] ?? 'us-east-1',
     // The simulator does not verify signatures, but some tools insist on these.
     AWS_EC2_METADATA_DISABLED: 'true',
   };

@@ -19,7 +19,7 @@ export function instance(ctx: Ctx, arnField = 'InstanceArn'): SsoInstance {
   const a = str(ctx.input[arnField]);
   if (!sso || a !== sso.arn || ctx.region !== sso.region) throw notFound(`Could not find Identity Center instance with InstanceArn ${a}`);
   if (ctx.account.id !== sso.ownerAccountId) throw new SimError('AccessDeniedException', `User: ${ctx.session.arn} is not authorized to perform: sso:${ctx.op} on resource: ${a}`, 400);
-  settle(ctx.sim, sso);
+  settle(ctx.sim, sso, ctx.now);
   return sso;
 }
 
@@ -38,9 +38,13 @@ function permissionSet(ctx: Ctx, sso: SsoInstance) {
   return ps;
 }
 
-/** Apply every operation whose delay has passed. */
-export function settle(sim: SimRuntime, sso: SsoInstance): void {
-  const now = sim.now();
+/**
+ * Apply every operation whose delay has passed by `now`. A request passes its own instant
+ * (ctx.now), the one its new operation is stamped with: reading the clock again here would
+ * let an operation that completed while the request was being handled (a busy host) free a
+ * slot for one whose lifetime overlaps it, and the outstanding limit would not hold.
+ */
+export function settle(sim: SimRuntime, sso: SsoInstance, now = sim.now()): void {
   for (const op of sso.ops.values()) {
     if (op.status !== 'IN_PROGRESS' || op.completesAt > now) continue;
     if (op.failureReason) { op.status = 'FAILED'; continue; }
@@ -75,7 +79,7 @@ export function settle(sim: SimRuntime, sso: SsoInstance): void {
       op.status = 'SUCCEEDED';
     }
   }
-  settleProvisioning(sim, sso);
+  settleProvisioning(sim, sso, now);
 }
 
 function opOut(op: AssignmentOp): Record<string, unknown> {
@@ -115,7 +119,7 @@ function startOp(ctx: Ctx, kind: 'create' | 'delete'): AssignmentOp {
   };
   if (fail && --fail.count <= 0) ctx.sim.ssoFailures.shift();
   sso.ops.set(op.requestId, op);
-  settle(ctx.sim, sso); // a zero delay completes at once
+  settle(ctx.sim, sso, ctx.now); // a zero delay completes at once
   return op;
 }
 
@@ -150,8 +154,7 @@ function provisioningOf(sso: SsoInstance): Map<string, ProvisionOp> {
 }
 
 /** Apply every provisioning operation whose delay has passed. */
-function settleProvisioning(sim: SimRuntime, sso: SsoInstance): void {
-  const now = sim.now();
+function settleProvisioning(sim: SimRuntime, sso: SsoInstance, now = sim.now()): void {
   for (const op of provisioningOf(sso).values()) {
     if (op.status !== 'IN_PROGRESS' || op.completesAt > now) continue;
     const ps = sso.permissionSets.get(op.permissionSetArn);
@@ -371,7 +374,7 @@ export const ssoAdminService: ServiceDef = {
         status: 'IN_PROGRESS', permissionSetArn: ps.arn, ...(targetType === 'AWS_ACCOUNT' ? { accountId: accountId! } : {}),
       };
       ops.set(op.requestId, op);
-      settleProvisioning(ctx.sim, sso);
+      settleProvisioning(ctx.sim, sso, ctx.now);
       return { PermissionSetProvisioningStatus: provisionOut(op) };
     },
     DescribePermissionSetProvisioningStatus: (ctx) => {
