@@ -163,6 +163,12 @@ want = {'sts': 'Interface', 'ssm': 'Interface', 'identitystore': 'Interface', 's
 if {k: v[1] for k, v in services.items()} != want or not all(c.startswith('IsVpc') for c, _ in services.values()):
     problems.append(f'VPC endpoints of connector-ecs.yaml: {services}')
 
+# The egress rule, its condition and the ControlPlanePort output read the same port.
+port = ecs['Outputs']['ControlPlanePort']['Value']
+rule = ecs['Resources']['ControlPlaneEgress']['Properties']
+if rule['FromPort'] != port or rule['ToPort'] != port or ecs['Conditions']['IsControlPlaneOtherPort'] != {'Fn::Not': [{'Fn::Equals': ['443', port]}]}:
+    problems.append('ControlPlaneEgress, IsControlPlaneOtherPort and the ControlPlanePort output do not read the same port')
+
 print('\n'.join(problems) if problems else 'ok')
 sys.exit(1 if problems else 0)
 EOF
