@@ -158,7 +158,7 @@ for rid, r in ecs['Resources'].items():
         sn = sn['Fn::Sub'] if isinstance(sn, dict) else sn
         services[re.sub(r'^com\.amazonaws\.(\$\{AWS::Region\}|us-east-1)\.', '', sn)] = (r['Condition'], r['Properties']['VpcEndpointType'])
 want = {'sts': 'Interface', 'ssm': 'Interface', 'identitystore': 'Interface', 'secretsmanager': 'Interface', 'logs': 'Interface',
-        'ecr.api': 'Interface', 'ecr.dkr': 'Interface', 'organizations': 'Interface', 'com.amazonaws.iam': 'Interface',
+        'ecr.api': 'Interface', 'ecr.dkr': 'Interface', 'ssmmessages': 'Interface', 'organizations': 'Interface', 'com.amazonaws.iam': 'Interface',
         'dynamodb': 'Gateway', 's3': 'Gateway'}
 if {k: v[1] for k, v in services.items()} != want or not all(c.startswith('IsVpc') for c, _ in services.values()):
     problems.append(f'VPC endpoints of connector-ecs.yaml: {services}')
