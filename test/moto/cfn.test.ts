@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 
 import { STSClient, AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { OrganizationsClient, CreateOrganizationCommand, ListRootsCommand, CreateOrganizationalUnitCommand, CreateAccountCommand, MoveAccountCommand } from '@aws-sdk/client-organizations';
-import { IAMClient, GetRoleCommand, ListRoleTagsCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
+import { IAMClient, GetAccountAuthorizationDetailsCommand, GetRoleCommand, ListRoleTagsCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { DynamoDBClient, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 
 import { MAIN_JS, REPO_ROOT } from '../helpers/paths.js';
@@ -259,6 +259,18 @@ describe('templates deployed into moto CloudFormation', () => {
       expect({ account, policies: roles.get(`arn:aws:iam::${account}:role/${MEMBER_ROLE}`) }).toEqual({ account, policies: ['access-connector-member'] });
     }
   }, 120_000);
+
+  // Last: it leaves a role that breaks GetAccountAuthorizationDetails in this account.
+  test('PINNED moto: policyText: without it, GetAccountAuthorizationDetails fails once a template made a role with an inline policy', async () => {
+    const iam = new IAMClient(motoClientConfig(moto.url));
+    await iam.send(new GetAccountAuthorizationDetailsCommand({}));
+    const s = await createStack(moto.url, 'pinned-policy-text', template('eks-role.yaml'), {
+      IdentityType: 'irsa', OidcProviderUrl: 'oidc.eks.us-east-1.amazonaws.com/id/FEDCBA9876543210', ManagementRoleArn: mgmt.outputs['ManagementRoleArn']!,
+    }, { skip: ['policyText'] });
+    expect(s.status).toBe('CREATE_COMPLETE');
+    await expect(iam.send(new GetAccountAuthorizationDetailsCommand({}))).rejects.toMatchObject({ $metadata: { httpStatusCode: 500 } });
+    iam.destroy();
+  }, 60_000);
 });
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
