@@ -1,10 +1,14 @@
 # access-connector container image (docs/image.md).
 #   docker build -t access-connector .
-#   docker build --build-arg BASE_IMAGE=gcr.io/distroless/nodejs24-debian12 -t access-connector .
-# BUILD_IMAGE needs node and npm. BASE_IMAGE needs only node: on PATH (/usr/local/bin in the
-# official node images, /nodejs/bin in distroless); it runs no shell and no package manager.
-ARG BUILD_IMAGE=node:24-bookworm-slim
-ARG BASE_IMAGE=node:24-bookworm-slim
+# Both stages start from the official node:24-bookworm-slim, pinned by digest with its tag
+# beside it (a tag moves; a digest names one image). scripts/image/refresh-base-digest.sh
+# resolves the tag in the registry and rewrites both lines; CI checks their form.
+# BUILD_IMAGE needs node, npm and a shell. BASE_IMAGE needs node on PATH and, for the one
+# RUN below, a shell; npm, npx and corepack are removed from it.
+# UNRESOLVED: the digests below are a placeholder (no registry was reachable when the pin
+# was introduced). Run scripts/image/refresh-base-digest.sh before building.
+ARG BUILD_IMAGE=node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
+ARG BASE_IMAGE=node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
 
 # ---- build: compile src/ with the dev dependencies, then keep the production ones only ----
 FROM ${BUILD_IMAGE} AS build
@@ -45,11 +49,17 @@ LABEL org.opencontainers.image.title="access-connector" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 
-# /nodejs/bin is where distroless keeps node; the rest is the usual search path.
 # HOME=/tmp: the AWS SDK looks for ~/.aws there; the process writes no file anywhere.
 ENV NODE_ENV=production \
     HOME=/tmp \
-    PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# Nothing at run time installs packages: no npm, npx, corepack or yarn in the runtime image
+# (node itself needs none of them). scripts/image/build-and-test.sh checks they are gone.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
+ && if [ -e /usr/local/bin/npm ] || [ -e /usr/local/lib/node_modules/npm ]; then exit 1; fi
 
 WORKDIR /app
 # Owned by root, not writable by the runtime user. Dependencies first: they change less often.
@@ -57,8 +67,7 @@ COPY --from=build --chown=0:0 /build/node_modules ./node_modules
 COPY --from=build --chown=0:0 /build/package.json ./
 COPY --from=build --chown=0:0 /build/dist/src ./dist/src
 
-# Numeric, so no passwd entry is needed and Kubernetes' runAsNonRoot can verify it
-# (65532 is distroless's "nonroot").
+# Numeric, so no passwd entry is needed and Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 EXPOSE 8080
 # Reads HEALTH_PORT only; asks 127.0.0.1, so HEALTH_HOST must include loopback (the default 0.0.0.0 does).

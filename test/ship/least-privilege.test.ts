@@ -221,6 +221,25 @@ describe('the templates grant exactly the declared actions', () => {
     }
   });
 
+  test('with KmsKeyArn, the connector role may use that key for the ledger table, through DynamoDB only', () => {
+    const key = 'arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0';
+    const manage: Switches = { manage: true, ec2: false, boundaries: false, audit: false };
+    for (const { file, role } of ROLES.filter((r) => r.scope === 'connector')) {
+      const kms = (s: Switches, extra: Record<string, string>) =>
+        roleStatements(evaluate(file, s, extra), role).filter((st) => asList(st.Action).some((a) => a.startsWith('kms:')));
+      const withKey = kms(manage, { KmsKeyArn: key });
+      expect({ file, statements: withKey }).toEqual({
+        file,
+        statements: [{
+          Sid: 'LedgerTableKey', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'], Resource: key,
+          Condition: { StringEquals: { 'kms:ViaService': 'dynamodb.us-east-1.amazonaws.com' } },
+        }],
+      });
+      // No key, or no ledger (read-only): no kms action at all.
+      expect({ file, none: [...kms(manage, {}), ...kms(COMBOS[0]!, { KmsKeyArn: key })] }).toEqual({ file, none: [] });
+    }
+  });
+
   test('the SSM document the member stack installs is exactly src/access/documents/local-user.json', () => {
     const e = evaluate('member-role.yaml', { manage: true, ec2: true, boundaries: false, audit: false }, { PrimaryRegion: 'eu-west-1' });
     const res = e.resources();
