@@ -119,6 +119,8 @@ describe('protected roles through the runner', () => {
     expect(policySchema.safeParse({ version: 1, accessKinds: { allowOrganizationAccountAccessRole: 1 } }).success).toBe(false);
     const policy = policySchema.parse({ version: 1, accessKinds: { allowOrganizationAccountAccessRole: true } });
     const d = deps(config({ policy }));
+    // Opted in for just-in-time access too (src/access/opt-in.ts), as the templates require.
+    sim.admin.tagRole({ accountId: PROD, roleName: 'OrganizationAccountAccessRole', tags: { 'access-connector-jit': 'enabled' } });
     const [assume] = requestsOn(roleArn('OrganizationAccountAccessRole'), 900);
     expect(await runGrant(d, job(d, assume!))).toMatchObject({ state: 'granted' });
     const trust = () => JSON.parse(sim.admin.getRole({ accountId: PROD, roleName: 'OrganizationAccountAccessRole' })!.trustPolicy as string) as { Statement: { Sid?: string }[] };

@@ -6,7 +6,9 @@
 // instances whose instance-profile role is admin (a shell there can act as that role) or
 // whose tags the policy denies, and principals outside the policy's list, including ones
 // that claim another person's name. Each attempt must end in job.rejected `policy` or
-// POLICY_DENIED, and AWS must not see a single write.
+// POLICY_DENIED, and AWS must not see a single write. Then revokes relabelled as another
+// kind, another integration or other access than their grant: each is refused before any
+// AWS call, and the grant's access stays until its honest revoke.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,4 +233,53 @@ describe('a hostile control plane against a policy file', () => {
     expect(outcomes['failed:POLICY_DENIED']).toBeGreaterThan(0);
     expect([sync.status, allowed.status]).toEqual(['succeeded', 'succeeded']);
   }, 600_000);
+
+  // A revoke acts on what the ledger recorded, so its job must name that grant as it was
+  // granted: a relabelled revoke could otherwise pass the admission rules of another kind
+  // or integration (accessKinds.disabled, integration pins) and remove what they guard.
+  test('relabelled revokes are refused before any AWS call and the grant keeps its access', async () => {
+    const sso = sim.world.sso!;
+    const erin = [...sso.users.values()].find((u) => u.UserName === 'erin@example.com')!.UserId;
+    const readOnly = [...sso.permissionSets.values()].find((p) => p.name === 'ReadOnly')!.arn;
+    const securityAudit = [...sso.permissionSets.values()].find((p) => p.name === 'SecurityAudit')!.arn;
+    const developers = [...sso.groups.values()].find((g) => g.DisplayName === 'Developers')!.GroupId;
+    const integration = demoIntegration({ allowManagementAccount: true });
+    const params = { grantId: 'hostile-relabel', accessKind: 'sso.accountAssignment', principal: { type: 'user', id: erin, userName: 'erin@example.com' },
+      target: { accountId: OPEN_ACCOUNT, permissionSetArn: securityAudit }, expiresAt: new Date(Date.now() + 3_600_000).toISOString() };
+    // Access nobody else holds (the first test's allowed grant holds ReadOnly), so the honest
+    // revoke below must remove it.
+    const has = () => [...sso.assignments.values()].some((a) => a.accountId === OPEN_ACCOUNT && a.principalId === erin && a.permissionSetArn === securityAudit);
+    expect(has()).toBe(false);
+    const granted = await cp.waitForResult(cp.sendJob({ jobType: 'grant', integration, params }).jobId, 60_000);
+    expect(granted.status).toBe('succeeded');
+    expect(has()).toBe(true);
+
+    const relabelled: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+      ['as another kind', { ...params, accessKind: 'sso.groupMembership', target: { groupId: developers } }, integration],
+      ['as other access of the same kind', { ...params, target: { accountId: OPEN_ACCOUNT, permissionSetArn: readOnly } }, integration],
+      ['as another principal', { ...params, principal: { type: 'group', id: developers } }, integration],
+    ];
+    const before = writes();
+    const outcomes: string[] = [];
+    for (const [, p, integ] of relabelled) {
+      const j = cp.sendJob({ jobType: 'revoke', integration: integ, params: p } as JobInput);
+      await cp.waitFor(() => !!(cp.job(j.jobId)?.rejected ?? cp.job(j.jobId)?.result), 60_000);
+      const r = cp.job(j.jobId)!;
+      outcomes.push(r.rejected ? `rejected:${r.rejected.reason}` : `${r.result!.status}:${r.result!.error?.code ?? ''}`);
+    }
+    // Another integration id never reaches the ledger: the policy pins the integration.
+    const shadow = cp.sendJob({ jobType: 'revoke', integration: { ...integration, id: 'int-shadow' }, params } as JobInput);
+    await cp.waitFor(() => !!(cp.job(shadow.jobId)?.rejected ?? cp.job(shadow.jobId)?.result), 60_000);
+    const s = cp.job(shadow.jobId)!;
+    outcomes.push(s.rejected ? `rejected:${s.rejected.reason}` : `${s.result!.status}:${s.result!.error?.code ?? ''}`);
+    report('hostile-control-plane-relabelled-revokes', { attempts: outcomes.length, outcomes, awsWrites: writes() - before, accessKept: has() });
+    expect(outcomes).toEqual(['failed:JOB_PARAMS_INVALID', 'failed:JOB_PARAMS_INVALID', 'failed:JOB_PARAMS_INVALID', 'rejected:policy']);
+    expect(writes() - before).toBe(0);
+    expect(has()).toBe(true);
+
+    // The honest revoke still ends it.
+    const revoked = await cp.waitForResult(cp.sendJob({ jobType: 'revoke', integration, params } as JobInput).jobId, 60_000);
+    expect(revoked.status).toBe('succeeded');
+    expect(has()).toBe(false);
+  }, 300_000);
 });
