@@ -26,6 +26,7 @@ import type { Family } from '../test/sim/aws/quotas.js';
 import { demoIntegration } from '../test/sim/aws/worlds/demo.js';
 import type { Assignment, AssignmentOp } from '../test/sim/aws/world.js';
 import { testConfig } from '../test/helpers/config.js';
+import { declaredActions } from '../src/permissions.js';
 
 const USAGE = 'usage: node dist/bench/access.js [--grants 100] [--latency-ms 30] [--time-scale 4] [--share 0.5] [--assignment-delay-ms 2000] [--json]';
 
@@ -213,7 +214,7 @@ async function main(): Promise<void> {
     SSO_MAX_OUTSTANDING_ASSIGNMENTS: String(MAX_OUTSTANDING),
   });
   const log = createLogger({ level: 'warn', destination: process.stderr });
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, metrics });
+  const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, metrics });
   timeTokenWaits(aws);
   const integration = integrationSchema.parse(demoIntegration());
   const ledger = await Ledger.fromConfig(aws, config, integration);

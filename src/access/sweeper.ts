@@ -4,8 +4,7 @@
 // and re-reads the grant, so the second replica to get there finds it already revoked.
 import type { Logger } from '../log.js';
 import { ACTIVE_STATES, type GrantRecord } from './ledger.js';
-import { kindOf } from './registry.js';
-import { contextFor, runRevoke, type AccessDeps } from './run-access.js';
+import type { AccessDeps } from './run-access.js';
 import { toJobError } from '../errors.js';
 import { uninterruptible } from '../aws/clients.js';
 
@@ -54,6 +53,10 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
       else ahead(Date.parse(g.cleanupAt));
     }
   }
+  // The runner and the access kinds (and their AWS SDK clients) load with the first grant
+  // due: an idle sweeper reads the ledger only.
+  const { contextFor, runRevoke } = due.length + cleanups.length > 0 ? await import('./run-access.js') : ({} as never);
+  const { kindOf } = cleanups.length > 0 ? await import('./registry.js') : ({} as never);
   const never = new AbortController().signal;
   let next = 0;
   const revokeDue = async () => {

@@ -43,6 +43,15 @@ export interface JobHandler<P = unknown> {
   run(ctx: JobContext<P>): Promise<JobOutcome>;
 }
 
+/**
+ * A job type whose handler module (and everything behind it: sync sources, access kinds,
+ * their AWS SDK clients) is imported when its first job arrives, not at start.
+ */
+export interface LazyJobHandler {
+  jobType: string;
+  load(): Promise<JobHandler>;
+}
+
 /** Capabilities advertised in hello. */
 export interface Capabilities {
   jobTypes: string[];

@@ -4,7 +4,7 @@
 // The schema is strict on purpose: a misspelt key in a veto must stop the connector at
 // start-up, not be ignored and leave access open.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ACCESS_KINDS } from '../protocol/messages.js';
 
@@ -93,7 +93,9 @@ export function loadPolicyFile(path: string): Policy {
   let doc: unknown;
   try {
     // YAML is a superset of JSON, so one parser serves both forms.
-    doc = parseYaml(text, { maxAliasCount: 100 });
+    // The parser is loaded only when there is a policy file to read.
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    doc = parse(text, { maxAliasCount: 100 });
   } catch (err) {
     throw new Error(`${path} is neither valid JSON nor YAML: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -20,6 +20,7 @@ import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
 import { testConfig } from '../helpers/config.js';
+import { declaredActions } from '../../src/permissions.js';
 
 const TABLE = 'access-connector-ledger';
 const MEMBER = '333333333301';
@@ -34,7 +35,7 @@ describe('grant/revoke runner', () => {
 
   /** A fresh "process": its own AWS runtime and ledger client, as after a restart. */
   function deps(over: Partial<Config> = {}): AccessDeps {
-    const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
+    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
     runtimes.push(aws);
     const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
     const ledger = new Ledger({ client, table: TABLE, owner: `test-${runtimes.length}`, now: () => clock });
