@@ -287,4 +287,17 @@ describe('grant/revoke runner', () => {
     expect(r.orphans).toBeGreaterThanOrEqual(1);
     expect(logs.entries().slice(before).some((l) => l.event === 'ledger.orphan' && String(l.accessKey).includes(MEMBER) === false && String(l.accessKey).includes('333333333302'))).toBe(true);
   });
+  test('a permission set is read once per process for the grants of the next minute, and again by a new process', async () => {
+    const reads = () => sim.stats.snapshot().byOperation['sso-admin:DescribePermissionSet']?.calls ?? 0;
+    const d = deps();
+    const before = reads();
+    for (const id of ['g-ps-1', 'g-ps-2', 'g-ps-3']) {
+      expect(await runGrant(d, job(d, request(id)))).toMatchObject({ state: 'granted' });
+    }
+    expect(reads() - before).toBe(1);
+    const fresh = deps();
+    expect(await runGrant(fresh, job(fresh, request('g-ps-4')))).toMatchObject({ state: 'granted' });
+    expect(reads() - before).toBe(2);
+    for (const id of ['g-ps-1', 'g-ps-2', 'g-ps-3', 'g-ps-4']) await runRevoke(fresh, { ...job(fresh, request(id)), origin: 'job' });
+  });
 });
