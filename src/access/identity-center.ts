@@ -194,7 +194,7 @@ const POLL_LEARNED_MAX_MS = 10_000;
 const typicalMs = new Map<string, number>();
 function learn(key: string, tookMs: number, reads: number): void {
   const t = typicalMs.get(key);
-  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(POLL_FIRST_MS, t * 0.98));
+  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(POLL_FIRST_MS, t * 0.995));
   else if (reads > 1 || t === undefined) typicalMs.set(key, Math.min(POLL_LEARNED_MAX_MS, tookMs));
 }
 
