@@ -53,13 +53,12 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
       else ahead(Date.parse(g.cleanupAt));
     }
   }
-  // The runner and the access kinds (and their AWS SDK clients) load with the first grant
-  // due: an idle sweeper reads the ledger only.
-  const { contextFor, runRevoke } = due.length + cleanups.length > 0 ? await import('./run-access.js') : ({} as never);
-  const { kindOf } = cleanups.length > 0 ? await import('./registry.js') : ({} as never);
   const never = new AbortController().signal;
   let next = 0;
   const revokeDue = async () => {
+    // The runner and the access kinds (and their AWS SDK clients) load with the first
+    // grant due: an idle sweeper reads the ledger only.
+    const { runRevoke } = await import('./run-access.js');
     // On shutdown, finish the revokes in hand and leave the rest to the next start.
     while (next < due.length && !stopping()) {
       const g = due[next++]!;
@@ -79,6 +78,7 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
   for (const g of cleanups) {
     if (stopping()) break;
     try {
+      const [{ kindOf }, { contextFor }] = await Promise.all([import('./registry.js'), import('./run-access.js')]);
       const kind = kindOf(g.kind);
       const ctx = contextFor(deps, g.integration, new AbortController().signal, log);
       await ledger.withLock(g.lockKey, async () => {
