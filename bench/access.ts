@@ -10,7 +10,7 @@
 //
 // Floor of a phase (the least time AWS itself allows, see docs/performance.md):
 //   max( ceil(ops ÷ maxOutstanding) × assignmentDelay ÷ k ,  max over quota buckets of calls ÷ (rate × share × k) )
-// with the calls the phase really made, as the simulator counted them.
+// with the fewest calls the phase needs (FEWEST), not the calls the connector made.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { cpus, totalmem } from 'node:os';
 import { Ledger } from '../src/access/ledger.js';
@@ -26,6 +26,7 @@ import type { Family } from '../test/sim/aws/quotas.js';
 import { demoIntegration } from '../test/sim/aws/worlds/demo.js';
 import type { Assignment, AssignmentOp } from '../test/sim/aws/world.js';
 import { testConfig } from '../test/helpers/config.js';
+import { declaredActions } from '../src/permissions.js';
 
 const USAGE = 'usage: node dist/bench/access.js [--grants 100] [--latency-ms 30] [--time-scale 4] [--share 0.5] [--assignment-delay-ms 2000] [--json]';
 
@@ -166,27 +167,53 @@ function breakdown(t: Trace, op: AssignmentOp | undefined, mutating: string) {
 
 interface Bucket { bucket: string; calls: number; ratePerSecond: number; seconds: number }
 
-function floorOf(sim: AwsSimulator, snap: StatsSnapshot, ops: number) {
-  const familyOf = new Map<string, Family>();
-  for (const key of Object.keys(snap.byOperation)) {
+/**
+ * The fewest calls each phase needs (docs/performance.md, "Floor"): per job, per process
+ * (the first phase pays them) and per distinct permission set (its facts, read once).
+ */
+const FEWEST = {
+  grant: {
+    perJob: ['sso-admin:ListAccountAssignments', 'sso-admin:CreateAccountAssignment', 'sso-admin:DescribeAccountAssignmentCreationStatus'],
+    perProcess: ['sso-admin:ListInstances', 'organizations:DescribeOrganization'],
+    perPermissionSet: ['sso-admin:DescribePermissionSet', 'sso-admin:ListManagedPoliciesInPermissionSet', 'sso-admin:ListCustomerManagedPolicyReferencesInPermissionSet'],
+  },
+  revoke: {
+    perJob: ['sso-admin:DeleteAccountAssignment', 'sso-admin:DescribeAccountAssignmentDeletionStatus'],
+    perProcess: [] as string[],
+    perPermissionSet: [] as string[],
+  },
+};
+
+function floorOf(sim: AwsSimulator, snap: StatsSnapshot, phase: 'grant' | 'revoke', ops: number, permissionSets: number) {
+  const familyOf = (key: string): Family => {
     const [service, op] = key.split(':') as [string, string];
-    const def = sim.runtime.services.find((s) => s.name === service);
-    if (def) familyOf.set(service, def.family(op));
-  }
-  // Every call of this bench is in us-east-1, so account × family is the bucket.
+    return sim.runtime.services.find((s) => s.name === service)!.family(op);
+  };
+  // Every call of the floor goes to the management account, in us-east-1.
+  const mgmt = sim.world.organization!.managementAccountId;
+  const f = FEWEST[phase];
   const perBucket = new Map<string, { family: Family; calls: number }>();
-  for (const [key, c] of Object.entries(snap.byServiceAccount)) {
-    const [service, account] = key.split('|') as [string, string];
-    const family = familyOf.get(service);
-    if (!family) continue;
-    const b = perBucket.get(`${account}|${family}`) ?? { family, calls: 0 };
-    b.calls += c.calls - c.throttled; // a throttled call took no token
-    perBucket.set(`${account}|${family}`, b);
-  }
+  const add = (ops2: readonly string[], times: number) => {
+    for (const key of ops2) {
+      const family = familyOf(key);
+      const b = perBucket.get(`${mgmt}|${family}`) ?? { family, calls: 0 };
+      b.calls += times;
+      perBucket.set(`${mgmt}|${family}`, b);
+    }
+  };
+  add(f.perJob, ops);
+  add(f.perProcess, 1);
+  add(f.perPermissionSet, permissionSets);
   const buckets: Bucket[] = [...perBucket].map(([bucket, b]) => {
     const ratePerSecond = sim.runtime.quotas.rates[b.family] * share * k;
     return { bucket, calls: b.calls, ratePerSecond, seconds: b.calls / ratePerSecond };
   }).sort((x, y) => y.seconds - x.seconds);
+  // What the connector really sent to the same buckets, beside the floor's calls.
+  const made: Record<string, number> = {};
+  for (const [key, c] of Object.entries(snap.byOperation)) {
+    const bucket = `${mgmt}|${familyOf(key)}`;
+    if (perBucket.has(bucket)) made[bucket] = (made[bucket] ?? 0) + c.calls - c.throttled;
+  }
   const maxOutstanding = sim.runtime.options.sso?.maxOutstanding ?? 10;
   const outstandingSeconds = Math.ceil(ops / maxOutstanding) * (assignmentDelayMs / k / 1000);
   const tpsSeconds = buckets[0]?.seconds ?? 0;
@@ -195,7 +222,7 @@ function floorOf(sim: AwsSimulator, snap: StatsSnapshot, ops: number) {
     outstandingSeconds: sec(outstandingSeconds),
     tpsSeconds: sec(tpsSeconds),
     bound: outstandingSeconds >= tpsSeconds ? 'outstanding-operations' : `tps:${buckets[0]!.bucket}`,
-    buckets: buckets.slice(0, 4).map((b) => ({ ...b, ratePerSecond: sec(b.ratePerSecond, 1), seconds: sec(b.seconds) })),
+    buckets: buckets.map((b) => ({ ...b, callsMade: made[b.bucket] ?? 0, ratePerSecond: sec(b.ratePerSecond, 1), seconds: sec(b.seconds) })),
   };
 }
 
@@ -213,7 +240,7 @@ async function main(): Promise<void> {
     SSO_MAX_OUTSTANDING_ASSIGNMENTS: String(MAX_OUTSTANDING),
   });
   const log = createLogger({ level: 'warn', destination: process.stderr });
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, metrics });
+  const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, metrics });
   timeTokenWaits(aws);
   const integration = integrationSchema.parse(demoIntegration());
   const ledger = await Ledger.fromConfig(aws, config, integration);
@@ -286,7 +313,8 @@ async function main(): Promise<void> {
     const mutating = name === 'grant' ? 'CreateAccountAssignment' : 'DeleteAccountAssignment';
     const parts = jobTraces.map((t, i) => breakdown(t, opOf.get(`${wanted[i]!.permissionSetArn}|${wanted[i]!.accountId}|${wanted[i]!.principalId}`), mutating));
     const of = (key: keyof ReturnType<typeof breakdown>) => parts.map((p) => p[key]);
-    const floor = floorOf(sim, snap, ops.length);
+    const floor = floorOf(sim, snap, name, ops.length, new Set(wanted.map((a) => a.permissionSetArn)).size);
+    const identityCenterCalls = Object.entries(snap.byOperation).filter(([op]) => op.startsWith('sso-admin:')).reduce((n, [, c]) => n + c.calls, 0);
     const byOperation = Object.fromEntries(Object.entries(snap.byOperation).map(([op, c]) => [op, c.calls]).sort((a, b) => (b[1] as number) - (a[1] as number)));
     return {
       jobs: requests.length,
@@ -311,6 +339,7 @@ async function main(): Promise<void> {
       },
       awsCalls: snap.total.calls,
       callsPerJob: sec(snap.total.calls / requests.length, 1),
+      identityCenterCallsPerJob: sec(identityCenterCalls / requests.length),
       byOperation,
       throttles: { simulator: snap.total.throttled, connector: sum(jobTraces.map((t) => t.stats.throttles)) },
       awsErrors: sum(jobTraces.map((t) => t.stats.errors)),
@@ -346,6 +375,8 @@ async function main(): Promise<void> {
       wallSeconds: sec(wall),
       floorSeconds: sec(floor),
       ratioToFloor: sec(wall / floor),
+      identityCenterCallsPerGrant: grant.identityCenterCallsPerJob,
+      identityCenterCallsPerRevoke: revoke.identityCenterCallsPerJob,
       failures: grant.failures + revoke.failures,
       throttles: grant.throttles.simulator + revoke.throttles.simulator,
       verified,

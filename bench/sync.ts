@@ -3,6 +3,9 @@
 // per call, time-scaled by k. Prints one JSON line of figures; asserts nothing.
 //
 //   node dist/bench/sync.js [--accounts 1000] [--seed 1] [--k 10] [--latency-ms 30] [--share 0.5]
+//                           [--delta-changes 20]
+// --delta-changes N: after the full sync, N IAM changes in N accounts appear in CloudTrail
+// and a delta sync runs; its wall time and AWS calls are reported as fractions of the full's.
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
@@ -27,6 +30,7 @@ const share = arg('share', 0.5);
  * the cap, and collects the old generation constantly); 0 = Node's defaults.
  */
 const heapMb = arg('heap-mb', 160);
+const deltaChanges = arg('delta-changes', 0);
 
 /** Peak resident set of a process, from /proc (VmHWM), in MB. */
 function peakRssMb(pid: number): number | undefined {
@@ -82,6 +86,32 @@ async function main(): Promise<void> {
   const result = await Promise.race([cp.waitForResult(jobId, 30 * 60_000), died]);
   const wallSeconds = (Date.now() - t0) / 1000;
   const rss = peakRssMb(connector.child.pid!);
+  const simStats = sim.stats.snapshot();
+
+  let delta: Record<string, unknown> | undefined;
+  if (deltaChanges > 0) {
+    // One IAM change in each of N member accounts, as CloudTrail logs it: N iam units change.
+    const since = new Date().toISOString();
+    const changed = [...sim.world.accounts.values()].filter((a) => a.inOrg && a.state === 'ACTIVE' && a.id !== mgmt).slice(0, deltaChanges);
+    for (const a of changed) sim.admin.addTrailEvent({ accountId: a.id, region: 'us-east-1', eventSource: 'iam.amazonaws.com', eventName: 'TagRole', username: 'bench', resourceName: 'bench-role' });
+    sim.stats.reset();
+    const t1 = Date.now();
+    const d = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'delta', since } });
+    const dr = await Promise.race([cp.waitForResult(d.jobId, 30 * 60_000), died]);
+    const dWall = (Date.now() - t1) / 1000;
+    const dCalls = sim.stats.snapshot().total.calls;
+    const coverage = ((dr.output as { coverage?: Array<{ status: string; reason?: string }> } | undefined)?.coverage ?? []);
+    delta = {
+      status: dr.status,
+      changedAccounts: changed.length,
+      unitsComplete: coverage.filter((c) => c.status === 'complete').length,
+      unitsSkipped: coverage.filter((c) => c.status === 'skipped').length,
+      wallSeconds: Number(dWall.toFixed(1)),
+      awsCalls: dCalls,
+      wallFractionOfFull: Number((dWall / wallSeconds).toFixed(3)),
+      callsFractionOfFull: Number((dCalls / simStats.total.calls).toFixed(3)),
+    };
+  }
 
   const seen = new Map<string, number>();
   let entities = 0;
@@ -101,7 +131,6 @@ async function main(): Promise<void> {
   const missing = missingRefs.length;
   const extra = extraRefs.length;
   const duplicated = [...seen.values()].filter((n) => n > 1).length;
-  const simStats = sim.stats.snapshot();
 
   connector.signal('SIGTERM');
   await connector.exited;
@@ -136,6 +165,7 @@ async function main(): Promise<void> {
       ...(extra > 0 && { extraByKind: byKind(extraRefs), extraSample: extraRefs.slice(0, 3) }),
       duplicated,
       failedUnits: stats['failedUnits'],
+      ...(delta && { delta }),
       machine: { cpus: cpus().length, memGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     }),
   );

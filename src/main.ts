@@ -166,13 +166,12 @@ export interface RunOptions {
 
 export async function runDaemon(opts: RunOptions = {}): Promise<never> {
   const { ConfigError, loadConfig, secretValues } = await import('./config.js');
-  const [{ Daemon }, { Metrics }, { AwsRuntime }, { defaultHandlers }, { Ledger }, { Sweeper }] = await Promise.all([
+  const [{ Daemon }, { Metrics }, { AwsRuntime }, { defaultHandlers }, { DECLARED_ACTIONS }] = await Promise.all([
     import('./daemon/daemon.js'),
     import('./daemon/metrics.js'),
     import('./aws/runtime.js'),
     import('./jobs/registry.js'),
-    import('./access/ledger.js'),
-    import('./access/sweeper.js'),
+    import('./declared-actions.js'),
   ]);
   let config;
   try {
@@ -196,9 +195,12 @@ export async function runDaemon(opts: RunOptions = {}): Promise<never> {
   });
 
   const metrics = new Metrics();
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, ...(config.proxy && { proxy: config.proxy }), noProxy: config.noProxy, metrics });
-  const ledger = await Ledger.fromConfig(aws, config);
-  const sweeper = ledger && new Sweeper({ aws, ledger, config, log }, log, config.grantSweepIntervalSeconds * 1000);
+  // The declared actions come as a list generated from src/permissions.ts: computing them
+  // here would load every sync source and access kind, which load with their first job.
+  const aws = new AwsRuntime({ connectorId: config.connectorId, declaredActions: new Set(DECLARED_ACTIONS), log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, ...(config.proxy && { proxy: config.proxy }), noProxy: config.noProxy, metrics });
+  // The ledger and the sweeper (and the DynamoDB client) only with LEDGER_TABLE.
+  const ledger = config.ledgerTable ? await (await import('./access/ledger.js')).Ledger.fromConfig(aws, config) : undefined;
+  const sweeper = ledger && new (await import('./access/sweeper.js')).Sweeper({ aws, ledger, config, log }, log, config.grantSweepIntervalSeconds * 1000);
   const daemon = new Daemon({
     config,
     log,

@@ -30,6 +30,7 @@ import { sharedFact } from './context.js';
 import { beforeChange, sendChange, unchanged, type AccessContext } from './types.js';
 
 const INSTANCE_TTL_MS = 10 * 60_000;
+const PERMISSION_SET_TTL_MS = 60_000;
 
 const PARTITION = '(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc)';
 /** Identity Store user/group id: a UUID, optionally prefixed by 10 hex digits (AWS's documented pattern). */
@@ -65,8 +66,10 @@ export interface PermissionSetInfo {
 }
 
 // Per job (the session goes away with it): the permission sets read by facts(), which
-// accessDetails() (synchronous) reuses. A permission set's policies are read again by
-// every job, because the customer's policy is checked against them.
+// accessDetails() (synchronous) reuses. Across jobs a permission set's name, session
+// duration and policies are kept for PERMISSION_SET_TTL_MS (sharedFact): 100 grants of one
+// permission set read it once, not 100 times. The policy may therefore judge a grant on
+// facts up to that old (docs/policy.md, "Facts the policy is checked against").
 const caches = new WeakMap<IntegrationSession, Map<string, PermissionSetInfo>>();
 function permissionSetCache(ctx: AccessContext): Map<string, PermissionSetInfo> {
   let c = caches.get(ctx.session);
@@ -112,6 +115,13 @@ export async function permissionSetInfo(ctx: AccessContext, permissionSetArn: st
   const cache = permissionSetCache(ctx);
   const known = cache.get(permissionSetArn);
   if (known) return known;
+  const i = ctx.integration;
+  const info = await sharedFact(ctx, `permission-set|${i.roleArn ?? ''}|${i.profile ?? ''}|${permissionSetArn}`, PERMISSION_SET_TTL_MS, () => readPermissionSet(ctx, permissionSetArn));
+  cache.set(permissionSetArn, info);
+  return info;
+}
+
+async function readPermissionSet(ctx: AccessContext, permissionSetArn: string): Promise<PermissionSetInfo> {
   const inst = await ssoInstance(ctx);
   const instanceId = inst.instanceArn.split('/').pop();
   if (permissionSetArn.split('/')[1] !== instanceId) {
@@ -135,7 +145,6 @@ export async function permissionSetInfo(ctx: AccessContext, permissionSetArn: st
     managedPolicies: managed.flatMap((m) => (m.Arn ? [m.Arn] : [])),
     customerManaged: customer.flatMap((c) => (c.Name ? [{ name: c.Name, path: c.Path ?? '/' }] : [])),
   };
-  cache.set(permissionSetArn, info);
   return info;
 }
 
@@ -172,6 +181,22 @@ const SLOW_DOWN_FOR_MS = 2 * 60_000;
 const POLL_DEADLINE_MS = 5 * 60_000;
 const POLL_FIRST_MS = 250;
 const POLL_MAX_MS = 2_000;
+/** Longest first wait learned from earlier operations. */
+const POLL_LEARNED_MAX_MS = 10_000;
+
+/**
+ * Per instance and verb: about how long an operation takes, learned from this process's
+ * earlier ones. The first status read waits that long, so most operations need one read
+ * instead of two to four (reads share the instance's 20 TPS with every other call). An
+ * operation found done at the first read lowers the estimate a little, one that was not
+ * raises it to what it took, so it follows AWS both ways.
+ */
+const typicalMs = new Map<string, number>();
+function learn(key: string, tookMs: number, reads: number): void {
+  const t = typicalMs.get(key);
+  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(POLL_FIRST_MS, t * 0.995));
+  else if (reads > 1 || t === undefined) typicalMs.set(key, Math.min(POLL_LEARNED_MAX_MS, tookMs));
+}
 
 /** Runs `fn`, retrying "slow down" answers with jittered backoff for a bounded time. */
 export async function slowDownRetry<T>(ctx: AccessContext, fn: () => Promise<T>, retryable: (err: unknown) => boolean = isSlowDown): Promise<T> {
@@ -200,16 +225,24 @@ async function waitForStatus(
   ctx: AccessContext,
   verb: 'create' | 'delete',
   a: AssignmentRef,
+  inst: SsoInstanceInfo,
   first: AccountAssignmentOperationStatus | undefined,
   describe: (requestId: string) => Promise<AccountAssignmentOperationStatus | undefined>,
 ): Promise<void> {
   const requestId = first?.RequestId;
   if (!requestId) throw new ConnectorError('AWS_ERROR', `sso-admin: ${verb} of the assignment of ${describeRef(a)} returned no request id`);
-  const deadline = ctx.now() + POLL_DEADLINE_MS;
+  const started = ctx.now();
+  const deadline = started + POLL_DEADLINE_MS;
+  const key = `${verb}|${inst.instanceArn}`;
   let status: AccountAssignmentOperationStatus | undefined = first;
-  let wait = POLL_FIRST_MS;
+  const learned = typicalMs.get(key);
+  let wait = Math.max(POLL_FIRST_MS, learned ?? 0);
+  let reads = 0;
   for (;;) {
-    if (status?.Status === 'SUCCEEDED') return;
+    if (status?.Status === 'SUCCEEDED') {
+      if (reads > 0) learn(key, ctx.now() - started, reads);
+      return;
+    }
     if (status?.Status === 'FAILED') {
       const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
       // The one answer that proves the operation changed nothing.
@@ -219,7 +252,9 @@ async function waitForStatus(
       throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
     }
     await ctx.sleep(wait);
-    wait = Math.min(POLL_MAX_MS, wait * 2);
+    // After a first wait that was too short, from the short interval again.
+    wait = reads === 0 && learned !== undefined ? POLL_FIRST_MS : Math.min(POLL_MAX_MS, wait * 2);
+    reads++;
     try {
       status = await describe(requestId);
     } catch (err) {
@@ -254,7 +289,7 @@ export async function createAssignment(ctx: AccessContext, a: AssignmentRef): Pr
   const sso = await beforeChange(() => ssoAdminClient(ctx));
   await assignmentSlot(ctx, inst, async () => {
     const r = await slowDownRetry(ctx, () => sendChange(() => sso.send(new CreateAccountAssignmentCommand(assignmentInput(inst, a)))));
-    await waitForStatus(ctx, 'create', a, r.AccountAssignmentCreationStatus, async (id) =>
+    await waitForStatus(ctx, 'create', a, inst, r.AccountAssignmentCreationStatus, async (id) =>
       (await sso.send(new DescribeAccountAssignmentCreationStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentCreationRequestId: id }))).AccountAssignmentCreationStatus);
   });
 }
@@ -271,7 +306,7 @@ export async function deleteAssignment(ctx: AccessContext, a: AssignmentRef): Pr
       if (isNotFound(err)) return 'absent';
       throw err;
     }
-    await waitForStatus(ctx, 'delete', a, r.AccountAssignmentDeletionStatus, async (id) =>
+    await waitForStatus(ctx, 'delete', a, inst, r.AccountAssignmentDeletionStatus, async (id) =>
       (await sso.send(new DescribeAccountAssignmentDeletionStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentDeletionRequestId: id }))).AccountAssignmentDeletionStatus);
     return 'deleted';
   });

@@ -5,8 +5,7 @@
 // a grant extended after the scan (a newer version, a later deadline) is left alone.
 import type { Logger } from '../log.js';
 import { ACTIVE_STATES, type GrantRecord } from './ledger.js';
-import { kindOf } from './registry.js';
-import { contextFor, RevokeNotDue, runRevoke, type AccessDeps } from './run-access.js';
+import type { AccessDeps } from './run-access.js';
 import { toJobError } from '../errors.js';
 import { uninterruptible } from '../aws/clients.js';
 
@@ -58,6 +57,9 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
   const never = new AbortController().signal;
   let next = 0;
   const revokeDue = async () => {
+    // The runner and the access kinds (and their AWS SDK clients) load with the first
+    // grant due: an idle sweeper reads the ledger only.
+    const { runRevoke, RevokeNotDue } = await import('./run-access.js');
     // On shutdown, finish the revokes in hand and leave the rest to the next start.
     while (next < due.length && !stopping()) {
       const g = due[next++]!;
@@ -85,6 +87,7 @@ async function sweepPass(deps: AccessDeps, log: Logger, select: SweepSelection, 
   for (const g of cleanups) {
     if (stopping()) break;
     try {
+      const [{ kindOf }, { contextFor }] = await Promise.all([import('./registry.js'), import('./run-access.js')]);
       const kind = kindOf(g.kind);
       const ctx = contextFor(deps, g.integration, new AbortController().signal, log);
       await ledger.withLock(g.lockKey, async () => {

@@ -6,17 +6,12 @@
 // nothing here hard-codes a host.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent as HttpsAgent } from 'node:https';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { NodeHttpHandler, NodeHttpHandlerOptions } from '@smithy/node-http-handler';
 import type { Logger } from '../log.js';
 import { classifyAwsError, isExpiredCredentials, isThrottle } from './errors.js';
 import { RateLimiter } from './limiter.js';
 import { AWS_RATES, GLOBAL_FAMILIES, familyOf } from './quotas.js';
 import { ConnectorError } from '../errors.js';
-
-// src/permissions.ts reads every source and kind, which import this module: loaded when
-// the first command is sent, after every module has finished loading.
-let declared: Promise<ReadonlySet<string>> | undefined;
-const declaredActions = (): Promise<ReadonlySet<string>> => (declared ??= import('../permissions.js').then((m) => m.declaredActions()));
 
 /** IAM's service prefix of each SDK client this project uses. */
 const IAM_PREFIX: Record<string, string> = {
@@ -127,6 +122,12 @@ export interface ClientScope {
 
 export interface AwsClientsOptions {
   userAgent: string;
+  /**
+   * Every IAM action some part of the connector declares (src/permissions.ts
+   * `declaredActions()`): the factory refuses any other. Given by whoever composes the
+   * process, so this layer imports nothing above it.
+   */
+  declaredActions: ReadonlySet<string>;
   /** Share of AWS's published rate the connector may use (0 < share ≤ 1). */
   quotaShare: number;
   /** Multiplier of AWS's rates (raised quotas, or a time-scaled simulator). Default 1. */
@@ -171,11 +172,49 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/** Passes the scope's AbortSignal to every request the SDK sends. */
-class ScopedHttpHandler extends NodeHttpHandler {
-  override handle(request: Parameters<NodeHttpHandler['handle']>[0], options: Parameters<NodeHttpHandler['handle']>[1] = {}) {
+type HttpRequest = Parameters<NodeHttpHandler['handle']>[0];
+type HandlerOptions = Parameters<NodeHttpHandler['handle']>[1];
+
+/**
+ * The one HTTP handler of every client. It passes the scope's AbortSignal to every request
+ * the SDK sends, and imports @smithy/node-http-handler with the first request: a daemon
+ * waiting for work sends none. The SDK takes any object with handle() as the handler.
+ */
+class ScopedHttpHandler {
+  private made: NodeHttpHandler | undefined;
+  private loading: Promise<NodeHttpHandler> | undefined;
+  /** Settings the SDK gave before the handler was made (updateHttpClientConfig). */
+  private readonly updates: Array<Parameters<NodeHttpHandler['updateHttpClientConfig']>> = [];
+  private destroyed = false;
+
+  constructor(private readonly options: NodeHttpHandlerOptions) {}
+
+  private handler(): Promise<NodeHttpHandler> {
+    return (this.loading ??= import('@smithy/node-http-handler').then(({ NodeHttpHandler }) => {
+      const h = new NodeHttpHandler(this.options);
+      for (const [key, value] of this.updates.splice(0)) h.updateHttpClientConfig(key, value);
+      if (this.destroyed) h.destroy();
+      return (this.made = h);
+    }));
+  }
+
+  async handle(request: HttpRequest, options: HandlerOptions = {}) {
     const signal = options.abortSignal ?? scopeStorage.getStore()?.signal;
-    return super.handle(request, { ...options, ...(signal !== undefined && { abortSignal: signal }) });
+    return (await this.handler()).handle(request, { ...options, ...(signal !== undefined && { abortSignal: signal }) });
+  }
+
+  updateHttpClientConfig(...args: Parameters<NodeHttpHandler['updateHttpClientConfig']>): void {
+    if (this.made) this.made.updateHttpClientConfig(...args);
+    else this.updates.push(args);
+  }
+
+  httpHandlerConfigs() {
+    return this.made?.httpHandlerConfigs() ?? {};
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.made?.destroy();
   }
 }
 
@@ -200,7 +239,7 @@ export class AwsClients {
   /** One socket pool for every client. */
   private readonly handler: ScopedHttpHandler;
   /** The shared socket pool (and proxy), for SDK clients the factory does not make. */
-  get requestHandler(): NodeHttpHandler {
+  get requestHandler(): ScopedHttpHandler {
     return this.handler;
   }
 
@@ -248,12 +287,12 @@ export class AwsClients {
 
   private instrument(client: SdkClient, scope: ClientScope): void {
     // Before anything else: an action no source, kind or helper declares is one the
-    // templates do not grant (src/permissions.ts). Refusing it here, in every test as in
+    // templates do not grant (src/permissions.ts, given as opts.declaredActions). Refusing it here, in every test as in
     // production, is what keeps the declarations, the templates and docs/permissions.md true.
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const action = iamActionOf(String(context['clientName']), String(context['commandName']));
-        if (!(await declaredActions()).has(action)) {
+        if (!this.opts.declaredActions.has(action)) {
           throw new ConnectorError('UNDECLARED_AWS_ACTION', `refused to call ${action}: no part of the connector declares it (src/permissions.ts)`);
         }
         return next(args);

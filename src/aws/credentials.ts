@@ -6,12 +6,14 @@
 // minutes before it expires, so a sync longer than a chained session's one hour keeps
 // going. SDK clients keep their own copy only for ~2 s (see `sdkProvider`), which is what
 // lets an early-revoked session be replaced after one ExpiredToken.
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { ConnectorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { awsErrorCode } from './errors.js';
 import { outsideAwsScope, type AwsClients, type CredentialSource } from './clients.js';
+
+// The STS client and the credential provider chain are imported on first use: an idle
+// daemon holds neither.
+const sdk = () => import('@aws-sdk/client-sts');
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: Date };
 
@@ -97,9 +99,10 @@ export class CredentialBroker {
     if (!src) {
       // The chain's own STS client (IRSA's AssumeRoleWithWebIdentity) shares our sockets
       // and so our proxy; the container credential endpoints are link-local and never proxied.
-      const chain = fromNodeProviderChain({ ...(profile !== undefined && { profile }), clientConfig: { requestHandler: this.opts.clients.requestHandler } });
+      let chain: (() => Promise<unknown>) | undefined;
       const m = memoized(async () => {
         try {
+          chain ??= (await import('@aws-sdk/credential-providers')).fromNodeProviderChain({ ...(profile !== undefined && { profile }), clientConfig: { requestHandler: this.opts.clients.requestHandler } });
           return (await chain()) as Creds;
         } catch (err) {
           throw new ConnectorError(
@@ -135,6 +138,7 @@ export class CredentialBroker {
 
   /** Who `source` is (sts:GetCallerIdentity). */
   async whoAmI(source: CredentialSource): Promise<{ arn: string; accountId: string }> {
+    const { STSClient, GetCallerIdentityCommand } = await sdk();
     const sts = this.opts.clients.get(STSClient, { region: this.opts.region, accountId: 'self', credentials: source });
     const out = await sts.send(new GetCallerIdentityCommand({}));
     return { arn: out.Arn ?? '', accountId: out.Account ?? '' };
@@ -142,6 +146,7 @@ export class CredentialBroker {
 
   private async assumeOnce(roleArn: string, via: CredentialSource, externalId: string | undefined, chained: boolean, hop: 'management' | 'member'): Promise<Creds> {
     const target = parseArn(roleArn);
+    const { STSClient, AssumeRoleCommand } = await sdk();
     const sts = this.opts.clients.get(STSClient, { region: this.opts.region, accountId: target?.accountId ?? 'unknown', credentials: via });
     try {
       const out = await sts.send(

@@ -13,6 +13,8 @@ const THROTTLE_PATIENCE_MS = 3 * 60_000;
 
 export interface AwsRuntimeOptions {
   connectorId: string;
+  /** The actions the client factory may send (AwsClientsOptions.declaredActions). */
+  declaredActions: ReadonlySet<string>;
   log: Logger;
   quotaShare: number;
   quotaMultiplier?: number;
@@ -30,6 +32,7 @@ export class AwsRuntime {
   constructor(private readonly opts: AwsRuntimeOptions) {
     this.clients = new AwsClients({
       userAgent: `access-connector/${VERSION}`,
+      declaredActions: opts.declaredActions,
       quotaShare: opts.quotaShare,
       ...(opts.quotaMultiplier !== undefined && { quotaMultiplier: opts.quotaMultiplier }),
       log: opts.log,

@@ -4,6 +4,7 @@
 // ends the command with exit code 78, as the daemon does.
 import { ConfigError, EXIT_CONFIG, loadConfig, secretValues, type Config } from '../config.js';
 import { AwsRuntime } from '../aws/runtime.js';
+import { declaredActions } from '../permissions.js';
 import { createLogger, registerSecret, scrub, type Logger } from '../log.js';
 import { CommandExit } from './args.js';
 
@@ -29,6 +30,6 @@ export function commandSetup(command: string): CommandSetup {
   // the command's output.
   const level = config.logLevel === 'debug' || config.logLevel === 'trace' ? config.logLevel : 'warn';
   const log = createLogger({ level, format: config.logFormat, destination: process.stderr, base: { command } });
-  const aws = new AwsRuntime({ connectorId: config.connectorId, log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, ...(config.proxy && { proxy: config.proxy }), noProxy: config.noProxy });
+  const aws = new AwsRuntime({ connectorId: config.connectorId, declaredActions: declaredActions(), log, quotaShare: config.awsQuotaShare, quotaMultiplier: config.awsQuotaMultiplier, ...(config.proxy && { proxy: config.proxy }), noProxy: config.noProxy });
   return { config, log, aws };
 }

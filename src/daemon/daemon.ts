@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { ACKED_TYPES, PROTOCOL_VERSION, type OutboundFrame } from '../protocol/messages.js';
 import { randomUUID } from 'node:crypto';
 import { capabilitiesOf } from '../jobs/registry.js';
-import type { JobHandler } from '../jobs/types.js';
+import type { JobHandler, LazyJobHandler } from '../jobs/types.js';
 import { VERSION } from '../version.js';
 import { Connection, DEFAULT_TIMING, type Timing } from './connection.js';
 import { Dispatcher } from './dispatcher.js';
@@ -23,7 +23,7 @@ export interface DaemonOptions {
   /** Shared with the AWS layer so its calls show up on /metrics. */
   metrics?: Metrics;
   log: Logger;
-  handlers: readonly JobHandler[];
+  handlers: readonly (JobHandler | LazyJobHandler)[];
   timing?: Partial<Timing>;
   random?: () => number;
   abortSettleMs?: number;

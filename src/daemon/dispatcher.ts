@@ -25,7 +25,7 @@ import {
   type RejectReason,
 } from '../protocol/messages.js';
 import { CLOCK_SKEW_MS, verifyJobSignature } from '../protocol/signature.js';
-import type { JobContext, JobHandler, JobOutcome } from '../jobs/types.js';
+import type { JobContext, JobHandler, JobOutcome, LazyJobHandler } from '../jobs/types.js';
 import { execute } from '../jobs/execute.js';
 import { jobTypeLabel, type Metrics } from './metrics.js';
 import type { Outbox } from './outbox.js';
@@ -61,7 +61,7 @@ export interface DispatcherDeps {
   metrics: Metrics;
   outbox: Outbox;
   send: (frame: OutboundFrame) => void;
-  handlers: readonly JobHandler[];
+  handlers: readonly (JobHandler | LazyJobHandler)[];
   now?: () => number;
   abortSettleMs?: number;
 }
@@ -72,7 +72,13 @@ const UNSTORED: ReadonlySet<RejectReason> = new Set(['busy', 'draining', 'signat
 export class Dispatcher {
   private readonly table = new Map<string, JobEntry>();
   private readonly queue: PQueue;
-  private readonly handlers: Map<string, JobHandler>;
+  private readonly handlers: Map<string, JobHandler | LazyJobHandler>;
+  /**
+   * Frames received while a job type's handler module loads wait here, in order: a cancel
+   * or a duplicate must never overtake the job it follows.
+   */
+  private backlog: Promise<void> = Promise.resolve();
+  private backlogged = 0;
   private readonly now: () => number;
   private draining = false;
   private readonly active = new Set<Promise<void>>();
@@ -96,6 +102,28 @@ export class Dispatcher {
 
   /** Entry point for every frame received after welcome. */
   handle(raw: Record<string, unknown>, type: string): void {
+    if (this.backlogged > 0) return this.enqueue(() => this.handleNow(raw, type));
+    const loading = this.handleNow(raw, type);
+    if (loading) this.enqueue(() => loading);
+  }
+
+  private enqueue(fn: () => Promise<void> | void): void {
+    this.backlogged++;
+    this.backlog = this.backlog
+      .then(fn)
+      .catch((err: unknown) => this.deps.log.error({ err, code: 'INTERNAL_ERROR' }, 'a received frame could not be handled'))
+      .finally(() => this.backlogged--);
+  }
+
+  /** Handles a frame; returns a promise only while the job's handler module is loading. */
+  private handleNow(raw: Record<string, unknown>, type: string): Promise<void> | void {
+    const lazy = type === 'job' && typeof raw['jobType'] === 'string' ? this.handlers.get(raw['jobType']) : undefined;
+    if (lazy && 'load' in lazy) {
+      return lazy.load().then((handler) => {
+        this.handlers.set(lazy.jobType, handler);
+        this.onJob(raw);
+      });
+    }
     switch (type) {
       case 'job':
         this.onJob(raw);
@@ -173,7 +201,7 @@ export class Dispatcher {
     if (this.draining) return this.reject(jobId, job.jobType, 'draining', 'connector is shutting down');
 
     const handler = this.handlers.get(job.jobType);
-    if (!handler) {
+    if (!handler || 'load' in handler) {
       return this.reject(jobId, job.jobType, 'unsupported', `job type "${job.jobType.slice(0, 64)}" is not supported by this connector`);
     }
     const params = handler.params.safeParse(job.params);

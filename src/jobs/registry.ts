@@ -1,14 +1,13 @@
 // The job handlers this build ships, by jobType. A jobType with no handler is answered
 // job.rejected `unsupported`. Later capabilities add one line each here.
+//
+// Each handler module is imported with its type's first job: the sync sources, the access
+// kinds and the AWS SDK clients behind them cost tens of megabytes a daemon waiting for
+// work does not need (docs/performance.md, "Memory").
 import type { AwsRuntime } from '../aws/runtime.js';
 import type { Ledger } from '../access/ledger.js';
-import { KINDS } from '../access/registry.js';
-import { checkJob } from './check.js';
-import { grantJob } from './grant.js';
-import { revokeJob } from './revoke.js';
-import { syncJob } from './sync.js';
-import { SOURCES } from '../sync/registry.js';
-import type { Capabilities, JobHandler } from './types.js';
+import { ACCESS_KINDS, ENTITY_KINDS } from '../protocol/messages.js';
+import type { Capabilities, JobHandler, LazyJobHandler } from './types.js';
 
 export interface HandlerDeps {
   aws: AwsRuntime;
@@ -16,17 +15,22 @@ export interface HandlerDeps {
   ledger?: Ledger;
 }
 
-export function defaultHandlers(deps: HandlerDeps): JobHandler[] {
+export function defaultHandlers(deps: HandlerDeps): LazyJobHandler[] {
   return [
-    checkJob(deps.aws) as JobHandler,
-    syncJob(deps.aws) as JobHandler,
-    grantJob(deps.aws, deps.ledger) as JobHandler,
-    revokeJob(deps.aws, deps.ledger) as JobHandler,
+    { jobType: 'check', load: async () => (await import('./check.js')).checkJob(deps.aws) as JobHandler },
+    { jobType: 'sync', load: async () => (await import('./sync.js')).syncJob(deps.aws) as JobHandler },
+    { jobType: 'grant', load: async () => (await import('./grant.js')).grantJob(deps.aws, deps.ledger) as JobHandler },
+    { jobType: 'revoke', load: async () => (await import('./revoke.js')).revokeJob(deps.aws, deps.ledger) as JobHandler },
   ];
 }
 
-export function capabilitiesOf(handlers: readonly JobHandler[]): Capabilities {
+/**
+ * hello's capabilities. Every access kind and entity kind of the protocol is implemented
+ * (test/integration/lazy-loading.test.ts compares these lists with src/access/registry.ts
+ * and src/sync/registry.ts), so hello needs neither registry loaded.
+ */
+export function capabilitiesOf(handlers: readonly (JobHandler | LazyJobHandler)[]): Capabilities {
   const syncs = handlers.some((h) => h.jobType === 'sync');
   const grants = handlers.some((h) => h.jobType === 'grant');
-  return { jobTypes: handlers.map((h) => h.jobType), accessKinds: grants ? KINDS.map((k) => k.name) : [], entityKinds: syncs ? [...new Set(SOURCES.flatMap((s) => s.entityKinds))] : [] };
+  return { jobTypes: handlers.map((h) => h.jobType), accessKinds: grants ? [...ACCESS_KINDS] : [], entityKinds: syncs ? [...ENTITY_KINDS] : [] };
 }

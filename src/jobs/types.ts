@@ -4,6 +4,9 @@ import type { ZodType } from 'zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Entity, Integration } from '../protocol/messages.js';
+import type { ProgressFigures } from '../sync/types.js';
+
+export type { ProgressFigures };
 
 export interface JobContext<P> {
   jobId: string;
@@ -25,17 +28,6 @@ export interface JobContext<P> {
    * under its window of unacked batches: the backpressure that bounds a sync's memory.
    */
   emitBatch(entities: Entity[], cursor?: string): Promise<void>;
-}
-
-/** A sync's progress as separate figures, each of which only grows. */
-export interface ProgressFigures {
-  /** Units planned so far; grows while discovery walks the organization. */
-  unitsFound: number;
-  unitsDone: number;
-  /** True until every unit is planned: until then a percentage would go backwards. */
-  discovering: boolean;
-  /** Entities read from AWS, counted one by one (batches of 500 are sent later). */
-  entitiesRead: number;
 }
 
 export interface JobOutcome {
@@ -60,6 +52,15 @@ export interface JobHandler<P = unknown> {
    */
   admit?(job: { integration: Integration; params: P; config: Config }): { reason: 'policy' | 'invalid' | 'unsupported'; message: string } | undefined;
   run(ctx: JobContext<P>): Promise<JobOutcome>;
+}
+
+/**
+ * A job type whose handler module (and everything behind it: sync sources, access kinds,
+ * their AWS SDK clients) is imported when its first job arrives, not at start.
+ */
+export interface LazyJobHandler {
+  jobType: string;
+  load(): Promise<JobHandler>;
 }
 
 /** Capabilities advertised in hello. */

@@ -5,14 +5,15 @@ import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ConnectorError, isAbortError } from '../errors.js';
 import type { AwsRuntime } from '../aws/runtime.js';
-import type { JobContext, JobOutcome } from '../jobs/types.js';
-import type { Entity, EntityKind } from '../protocol/messages.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Entity, EntityKind, Integration } from '../protocol/messages.js';
 import { Batcher } from './batcher.js';
 import { decodeCursor, encodeCursor, paramsHash, unitsFingerprint } from './cursor.js';
 import { accountState } from './sources/organization.js';
 import { isRegionDisabled } from './sources/ec2.js';
 import { DeltaView } from './delta.js';
-import { unitKey, type AccountInfo, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
+import { unitKey, type AccountInfo, type EntitySource, type ProgressFigures, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
 export const syncParams = z.object({
   mode: z.enum(['full', 'delta']).default('full'),
@@ -73,10 +74,25 @@ export interface SyncDeps {
   aws: AwsRuntime;
   sources: readonly EntitySource[];
   /** Enabled regions when the integration names none. */
-  regions: (ctx: JobContext<SyncParams>, plan: SyncPlan) => Promise<string[]>;
+  regions: (ctx: SyncJob, plan: SyncPlan) => Promise<string[]>;
 }
 
-export async function runSync(ctx: JobContext<SyncParams>, deps: SyncDeps): Promise<JobOutcome> {
+/**
+ * The job a sync runs for: the part of src/jobs/types.ts JobContext it uses, declared here
+ * because this layer imports nothing above it.
+ */
+export interface SyncJob {
+  integration: Integration;
+  params: SyncParams;
+  signal: AbortSignal;
+  log: Logger;
+  config: Pick<Config, 'policy'>;
+  progress(phase: string, done: number, total?: number, figures?: ProgressFigures): void;
+  /** Sends one sync.batch; resolves once the job is back under its window of unacked batches. */
+  emitBatch(entities: Entity[], cursor?: string): Promise<void>;
+}
+
+export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: unknown; stats: Record<string, unknown> }> {
   const { integration, params, log, signal } = ctx;
   const session = deps.aws.session(integration);
   const mgmt = await session.managementIdentity();

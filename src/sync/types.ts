@@ -96,3 +96,14 @@ export function tagRecord(tags: ReadonlyArray<{ Key?: string | undefined; Value?
   for (const t of tags) if (t.Key !== undefined) out[t.Key] = t.Value ?? '';
   return out;
 }
+
+/** A sync's progress as separate figures, each of which only grows. */
+export interface ProgressFigures {
+  /** Units planned so far; grows while discovery walks the organization. */
+  unitsFound: number;
+  unitsDone: number;
+  /** True until every unit is planned: until then a percentage would go backwards. */
+  discovering: boolean;
+  /** Entities read from AWS, counted one by one (batches of 500 are sent later). */
+  entitiesRead: number;
+}

@@ -10,6 +10,7 @@ import { integrationSchema } from '../../src/protocol/messages.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
+import { declaredActions } from '../../src/permissions.js';
 
 let sim: AwsSimulator;
 let restore: () => void;
@@ -33,7 +34,7 @@ function context(opts: { signal?: AbortSignal } = {}): AccessContext & { logs: R
 /** A context whose SDK gives up after `maxAttempts` (throttling tests). */
 function contextWithAttempts(maxAttempts: number): AccessContext {
   const logs = captureLog('debug');
-  const clients = new AwsClients({ userAgent: 'access-connector/test', quotaShare: 0.9, log: logs.log, maxAttempts });
+  const clients = new AwsClients({ declaredActions: declaredActions(), userAgent: 'access-connector/test', quotaShare: 0.9, log: logs.log, maxAttempts });
   own.push(clients);
   const parsed = integrationSchema.parse({ id: 'int-audit', name: 'audit', type: 'aws-organization', region: 'us-east-1', ...integration() });
   const broker = new CredentialBroker({ clients, connectorId: 'conn-test', log: logs.log, region: parsed.region });

@@ -22,6 +22,7 @@ import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
 import { testConfig } from '../helpers/config.js';
+import { declaredActions } from '../../src/permissions.js';
 
 const TABLE = 'access-connector-ledger';
 /** An assignment operation stays IN_PROGRESS this long in simulator time: until the test moves the clock. */
@@ -39,7 +40,7 @@ describe('grant outcomes under faults', () => {
 
   /** A fresh process. Two SDK attempts per call: a fault on every attempt is final soon. */
   function deps(over: Partial<Config> = {}, ledgerSleep?: (ms: number) => Promise<void>): AccessDeps {
-    const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1, maxAttempts: 2 });
+    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1, maxAttempts: 2 });
     runtimes.push(aws);
     const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
     const ledger = new Ledger({ client, table: TABLE, owner: `test-${runtimes.length}`, now: () => clock,

@@ -20,6 +20,7 @@ import { useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
 import { testConfig } from '../helpers/config.js';
 import { LinuxHost } from '../helpers/linux-host.js';
+import { declaredActions } from '../../src/permissions.js';
 
 const sshString = (b: Buffer | string) => {
   const v = typeof b === 'string' ? Buffer.from(b) : b;
@@ -195,7 +196,7 @@ describe('ec2.localUser end to end: runner, simulator SSM, the document on real 
   const integration = integrationSchema.parse(demoIntegration({ userCleanupAfterDays: 7 }));
 
   function deps(): AccessDeps {
-    const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
+    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
     runtimes.push(aws);
     const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
     const ledger = new Ledger({ client, table: 'access-connector-ledger', owner: `test-${runtimes.length}`, now: () => clock });

@@ -21,6 +21,7 @@ import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
 import { testConfig } from '../helpers/config.js';
+import { declaredActions } from '../../src/permissions.js';
 
 const PROD = '333333333301';
 const roleArn = (name: string, path = '/') => `arn:aws:iam::${PROD}:role${path}${name}`;
@@ -49,7 +50,7 @@ describe('protected roles through the runner', () => {
   const logs = captureLog('debug');
 
   function deps(config: Config): AccessDeps {
-    const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
+    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
     runtimes.push(aws);
     const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
     const ledger = new Ledger({ client, table: 'access-connector-ledger', owner: `test-${runtimes.length}` });

@@ -11,6 +11,7 @@ import { runGrant, runRevoke, type AccessDeps } from '../../src/access/run-acces
 import { Sweeper, sweepOnce } from '../../src/access/sweeper.js';
 import type { AccessRequest } from '../../src/access/types.js';
 import { AwsRuntime } from '../../src/aws/runtime.js';
+import { declaredActions } from '../../src/permissions.js';
 import type { Config } from '../../src/config.js';
 import { integrationSchema, type Integration } from '../../src/protocol/messages.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
@@ -31,7 +32,7 @@ describe('races between jobs, replicas and the sweeper', () => {
 
   /** A fresh "process" (replica): its own AWS runtime and ledger client, on the test's clock. */
   function deps(over: Partial<LedgerOptions> = {}): AccessDeps {
-    const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
+    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
     runtimes.push(aws);
     const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
     const ledger = new Ledger({ client, table: TABLE, owner: `replica-${runtimes.length}`, now: () => clock, ...over });

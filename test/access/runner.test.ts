@@ -20,6 +20,7 @@ import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
 import { testConfig } from '../helpers/config.js';
+import { declaredActions } from '../../src/permissions.js';
 
 const TABLE = 'access-connector-ledger';
 const MEMBER = '333333333301';
@@ -34,7 +35,7 @@ describe('grant/revoke runner', () => {
 
   /** A fresh "process": its own AWS runtime and ledger client, as after a restart. */
   function deps(over: Partial<Config> = {}): AccessDeps {
-    const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
+    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
     runtimes.push(aws);
     const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
     const ledger = new Ledger({ client, table: TABLE, owner: `test-${runtimes.length}`, now: () => clock });
@@ -285,5 +286,18 @@ describe('grant/revoke runner', () => {
     const r = await sweepOnce(d, logs.log);
     expect(r.orphans).toBeGreaterThanOrEqual(1);
     expect(logs.entries().slice(before).some((l) => l.event === 'ledger.orphan' && String(l.accessKey).includes(MEMBER) === false && String(l.accessKey).includes('333333333302'))).toBe(true);
+  });
+  test('a permission set is read once per process for the grants of the next minute, and again by a new process', async () => {
+    const reads = () => sim.stats.snapshot().byOperation['sso-admin:DescribePermissionSet']?.calls ?? 0;
+    const d = deps();
+    const before = reads();
+    for (const id of ['g-ps-1', 'g-ps-2', 'g-ps-3']) {
+      expect(await runGrant(d, job(d, request(id)))).toMatchObject({ state: 'granted' });
+    }
+    expect(reads() - before).toBe(1);
+    const fresh = deps();
+    expect(await runGrant(fresh, job(fresh, request('g-ps-4')))).toMatchObject({ state: 'granted' });
+    expect(reads() - before).toBe(2);
+    for (const id of ['g-ps-1', 'g-ps-2', 'g-ps-3', 'g-ps-4']) await runRevoke(fresh, { ...job(fresh, request(id)), origin: 'job' });
   });
 });

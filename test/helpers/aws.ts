@@ -6,6 +6,7 @@ import { CredentialBroker } from '../../src/aws/credentials.js';
 import { IntegrationSession } from '../../src/aws/session.js';
 import { integrationSchema, type Integration } from '../../src/protocol/messages.js';
 import { captureLog } from './log.js';
+import { declaredActions } from '../../src/permissions.js';
 
 const AWS_ENV_KEYS = ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_EC2_METADATA_DISABLED', 'AWS_PROFILE'];
 
@@ -31,7 +32,7 @@ export function destroyAwsLayers(): void {
 
 export function awsLayer(integration: Partial<Integration> & Record<string, unknown>, opts: { quotaShare?: number; metrics?: AwsMetricsSink } = {}) {
   const logs = captureLog('debug');
-  const clients = new AwsClients({ userAgent: 'access-connector/test', quotaShare: opts.quotaShare ?? 1, log: logs.log, ...(opts.metrics && { metrics: opts.metrics }), maxAttempts: 8 });
+  const clients = new AwsClients({ declaredActions: declaredActions(), userAgent: 'access-connector/test', quotaShare: opts.quotaShare ?? 1, log: logs.log, ...(opts.metrics && { metrics: opts.metrics }), maxAttempts: 8 });
   made.push(clients);
   const parsed = integrationSchema.parse({ id: 'int-test', name: 'test', type: 'aws-organization', region: 'us-east-1', ...integration });
   const broker = new CredentialBroker({ clients, connectorId: 'conn-test', log: logs.log, region: parsed.region });

@@ -4,7 +4,7 @@ import type { Config } from '../../src/config.js';
 import { Dispatcher } from '../../src/daemon/dispatcher.js';
 import { Metrics } from '../../src/daemon/metrics.js';
 import { Outbox } from '../../src/daemon/outbox.js';
-import type { JobContext, JobHandler, JobOutcome } from '../../src/jobs/types.js';
+import type { JobContext, JobHandler, JobOutcome, LazyJobHandler } from '../../src/jobs/types.js';
 import type { OutboundFrame } from '../../src/protocol/messages.js';
 import { captureLog } from './log.js';
 
@@ -16,7 +16,7 @@ export function controllableHandler(
   return { jobType, params: z.record(z.string(), z.unknown()), run };
 }
 
-export function makeDispatcher(config: Config, handlers: JobHandler<any>[], now?: () => number) {
+export function makeDispatcher(config: Config, handlers: Array<JobHandler<any> | LazyJobHandler>, now?: () => number) {
   const sent: OutboundFrame[] = [];
   const outbox = new Outbox();
   const captured = captureLog();

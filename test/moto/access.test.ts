@@ -55,6 +55,7 @@ import {
   type AccessUser,
   type AccessWorldIds,
 } from './moto.js';
+import { declaredActions } from '../../src/permissions.js';
 
 type BackendName = 'simulator' | 'moto';
 
@@ -314,7 +315,7 @@ async function onBoth<T>(scenario: (run: Run) => Promise<T>): Promise<Record<Bac
   const out = {} as Record<BackendName, T>;
   for (const b of backends) {
     const restore = useAwsEnv(b.env);
-    const aws = new AwsRuntime({ connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
+    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1 });
     try {
       out[b.name] = await scenario(newRun(b, aws));
     } finally {

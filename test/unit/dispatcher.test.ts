@@ -1,7 +1,7 @@
 // Admission and execution rules of docs/protocol.md ("Delivery"), on the real Dispatcher.
 import { testConfig } from '../helpers/config.js';
 import { controllableHandler, makeDispatcher } from '../helpers/dispatcher.js';
-import type { JobContext } from '../../src/jobs/types.js';
+import type { JobContext, JobHandler } from '../../src/jobs/types.js';
 
 const integration = { id: 'int-1', name: 'org', type: 'aws-organization', region: 'us-east-1' };
 let n = 0;
@@ -134,6 +134,36 @@ describe('dispatcher admission', () => {
     await tick();
     expect(sent.at(-1)).toMatchObject({ type: 'job.result', jobId: a['jobId'], status: 'cancelled' });
     expect(g.started).toEqual([a['jobId']]);
+  });
+
+  test('a job type loaded on its first job: frames received while it loads are handled after it, in order', async () => {
+    const g = gate();
+    let loads = 0;
+    let finishLoad!: () => void;
+    const lazy = { jobType: 'slow', load: () => new Promise<JobHandler>((resolve) => { loads++; finishLoad = () => resolve(g.handler as JobHandler); }) };
+    const { dispatcher, sent } = makeDispatcher(testConfig({ MAX_CONCURRENT_JOBS: '1' }), [lazy]);
+    const a = job();
+    const b = job();
+    dispatcher.handle(a, 'job');
+    dispatcher.handle(b, 'job');
+    dispatcher.handle({ type: 'job.cancel', id: 'c1', jobId: b['jobId'] }, 'job.cancel');
+    await tick();
+    expect(sent).toEqual([]);
+    finishLoad();
+    await tick();
+    expect(loads).toBe(1);
+    expect(sent.map((f) => [f.type, (f as { jobId?: string }).jobId])).toEqual([
+      ['job.accepted', a['jobId']],
+      ['job.accepted', b['jobId']],
+      ['job.result', b['jobId']],
+    ]);
+    expect(sent.at(-1)).toMatchObject({ status: 'cancelled' });
+    expect(g.started).toEqual([a['jobId']]);
+    // Loaded once: the next job of the type is answered at once, without loading again.
+    const c = job();
+    dispatcher.handle(c, 'job');
+    expect(sent.at(-1)).toMatchObject({ jobId: c['jobId'] });
+    expect(loads).toBe(1);
   });
 
   test('drain: new jobs get draining (not stored), queued ones are cancelled, running ones finish within grace', async () => {

@@ -1,0 +1,81 @@
+// The idle daemon loads neither the AWS SDK clients nor what stands behind a job type (sync
+// sources, access kinds): they are imported on first use. Real connector process, reference
+// control plane, AWS simulator; the process records every module it loads.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ReferenceControlPlane } from '../sim/control-plane/server.js';
+import { startAwsSimulator } from '../sim/aws/index.js';
+import { demoIntegration } from '../sim/aws/worlds/demo.js';
+import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { capabilitiesOf, defaultHandlers } from '../../src/jobs/registry.js';
+import { KINDS } from '../../src/access/registry.js';
+import { SOURCES } from '../../src/sync/registry.js';
+import { DECLARED_ACTIONS } from '../../src/declared-actions.js';
+import { declaredActions } from '../../src/permissions.js';
+
+const RECORDER = pathToFileURL(resolve(REPO_ROOT, 'dist/test/helpers/module-recorder.js')).href;
+const cleanup: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function start(extra: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'lazy-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const record = join(dir, 'modules.txt');
+  const sim = await startAwsSimulator();
+  cleanup.push(() => sim.close());
+  const cp = await ReferenceControlPlane.start();
+  cleanup.push(() => cp.close());
+  const c = new ConnectorProcess({ ...connectorEnv(cp.url, extra), ...sim.env, NODE_OPTIONS: `--import ${RECORDER}`, MODULE_RECORD_FILE: record });
+  cleanup.push(() => c.stop());
+  await cp.waitForSession(15_000);
+  const loaded = () => readFileSync(record, 'utf8').split('\n').filter(Boolean);
+  return { sim, cp, c, loaded };
+}
+
+const sdkClients = (mods: string[]) => [...new Set(mods.map((m) => /@aws-sdk\/(client-[a-z0-9-]+)\//.exec(m)?.[1]).filter((x): x is string => x !== undefined))].sort();
+const ours = (mods: string[], dir: string) => mods.filter((m) => m.includes(`/dist/src/${dir}/`));
+
+describe('lazy loading', () => {
+  test("hello's capabilities, computed without the registries, are what the registries implement", () => {
+    const caps = capabilitiesOf(defaultHandlers({ aws: undefined as never }));
+    expect([...caps.accessKinds].sort()).toEqual(KINDS.map((k) => k.name).sort());
+    expect([...caps.entityKinds].sort()).toEqual([...new Set(SOURCES.flatMap((s) => s.entityKinds))].sort());
+    expect(caps.jobTypes).toEqual(['check', 'sync', 'grant', 'revoke']);
+  });
+
+  test("the daemon's generated action list is src/permissions.ts's", () => {
+    expect([...DECLARED_ACTIONS]).toEqual([...declaredActions()].sort());
+  });
+
+  test('a connected daemon has loaded no AWS SDK client, sync source or access kind; a sync job loads what it uses', async () => {
+    const { cp, loaded } = await start();
+    const idle = loaded();
+    expect(idle.some((m) => m.endsWith('/dist/src/daemon/daemon.js'))).toBe(true);
+    expect(idle.filter((m) => /node_modules\/(@aws-sdk|@smithy)\//.test(m))).toEqual([]);
+    expect(ours(idle, 'sync/sources')).toEqual([]);
+    expect(ours(idle, 'access/kinds')).toEqual([]);
+    expect(ours(idle, 'access')).toEqual([]);
+
+    const { jobId } = cp.sendJob({ jobType: 'sync', integration: demoIntegration(), params: { mode: 'full' } });
+    expect(await cp.waitForResult(jobId, 60_000)).toMatchObject({ status: 'succeeded' });
+    const after = loaded();
+    expect(ours(after, 'sync/sources').length).toBeGreaterThan(0);
+    expect(sdkClients(after)).toEqual(expect.arrayContaining(['client-organizations', 'client-sso-admin', 'client-sts']));
+  });
+
+  test('with a ledger, the sweeper reads it with the DynamoDB client only: no other client, source or kind', async () => {
+    const { sim, loaded } = await start({ LEDGER_TABLE: 'access-connector-ledger' });
+    // The sweeper's first pass runs right after start: wait until the ledger was read.
+    for (let i = 0; i < 200 && !(sim.stats.snapshot().total.calls > 0); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(sim.stats.snapshot().total.calls).toBeGreaterThan(0);
+    const idle = loaded();
+    expect(sdkClients(idle)).toEqual(['client-dynamodb']);
+    expect(ours(idle, 'sync/sources')).toEqual([]);
+    expect(ours(idle, 'access/kinds')).toEqual([]);
+  });
+});
