@@ -258,28 +258,42 @@ afterAll(async () => {
   await sim.close();
 });
 
-/** Sends the cases and a sentinel, then checks every answer up to the sentinel's, in order. */
+/**
+ * Sends the cases and a sentinel, waits for an answer to each of them, and checks that the
+ * answers are exactly the expected ones. docs/protocol.md ("Order") orders frames within a
+ * job only: the answers to different frames may interleave (a job waits while its job type
+ * loads, an error for a later frame does not), and each names the frame it answers
+ * (`jobId`, `refId`), so they are matched as a multiset, not by position.
+ */
 async function run(cases: Case[], tally: Map<string, number>): Promise<void> {
   const from = inbound.length;
   const sentinel: Case = { family: 'sentinel', data: Buffer.from(JSON.stringify({ type: 'ack', id: `sentinel-${from}`, ids: 0 })), binary: false, expect: { kind: 'error', code: 'FRAME_INVALID' } };
   const all = [...cases, sentinel];
+  const wanted = all.map((k) => ({ k, e: expected(k) })).filter((x) => x.e !== undefined);
   for (const k of all) cp.sendRaw(k.data, { binary: k.binary });
   const deadline = Date.now() + 60_000;
-  while (!inbound.slice(from).some((f) => f['refId'] === `sentinel-${from}`)) {
-    if (Date.now() > deadline) throw new Error(`no answer to the sentinel within 60 s; ${inbound.length - from} answers so far`);
+  while (!(inbound.length - from >= wanted.length && inbound.slice(from).some((f) => f['refId'] === `sentinel-${from}`))) {
+    if (Date.now() > deadline) throw new Error(`${inbound.length - from} of ${wanted.length} answers within 60 s`);
     await new Promise((r) => setTimeout(r, 5));
   }
+  await new Promise((r) => setTimeout(r, 50)); // an answer nobody asked for would show here
   const answers = inbound.slice(from);
-  const wanted = all.map((k) => ({ k, e: expected(k) })).filter((x) => x.e !== undefined);
-  for (let j = 0; j < Math.max(wanted.length, answers.length); j++) {
-    const w = wanted[j];
-    const a = answers[j];
-    const key = !w ? 'unexpected' : w.k.family === 'sentinel' ? 'sentinel' : `${w.e!.type}:${w.e!.code ?? w.e!.reason}`;
-    tally.set(key, (tally.get(key) ?? 0) + 1);
-    if (!w || !a || JSON.stringify(got(a)) !== JSON.stringify(w.e)) {
-      const frame = w ? `${w.k.family} ${w.k.binary ? '(binary)' : ''} ${w.k.data.toString('utf8').slice(0, 300)}` : '(none: an answer nobody asked for)';
-      throw new Error(`answer ${j} of this chunk does not match.\nframe: ${frame}\nexpected: ${JSON.stringify(w?.e)}\ngot: ${JSON.stringify(a)}`);
-    }
+  const open = new Map<string, Array<(typeof wanted)[number]>>();
+  for (const w of wanted) {
+    const key = JSON.stringify(w.e);
+    open.set(key, [...(open.get(key) ?? []), w]);
+  }
+  for (const a of answers) {
+    const key = JSON.stringify(got(a));
+    const w = open.get(key)?.shift();
+    if (!w) throw new Error(`an answer no frame of this chunk asked for: ${JSON.stringify(a)}`);
+    const t = w.k.family === 'sentinel' ? 'sentinel' : `${w.e!.type}:${w.e!.code ?? w.e!.reason}`;
+    tally.set(t, (tally.get(t) ?? 0) + 1);
+  }
+  const missing = [...open.values()].flat();
+  if (missing.length > 0) {
+    const w = missing[0]!;
+    throw new Error(`${missing.length} frame(s) got no matching answer, e.g.\nframe: ${w.k.family} ${w.k.binary ? '(binary)' : ''} ${w.k.data.toString('utf8').slice(0, 300)}\nexpected: ${JSON.stringify(w.e)}`);
   }
 }
 
