@@ -7,6 +7,7 @@ import { ssoGroupMembership } from './kinds/sso-group-membership.js';
 import { iamGroupMembership } from './kinds/iam-group-membership.js';
 import { iamRoleAssume } from './kinds/iam-role-assume.js';
 import { iamPermissionsBoundary } from './kinds/iam-permissions-boundary.js';
+import { iamPolicyAttachment } from './kinds/iam-policy-attachment.js';
 import { ec2SsmSession } from './kinds/ec2-ssm-session.js';
 import { ec2LocalUser } from './kinds/ec2-local-user.js';
 
@@ -16,6 +17,7 @@ export const KINDS: readonly AccessKindDef[] = [
   iamGroupMembership,
   iamRoleAssume,
   iamPermissionsBoundary,
+  iamPolicyAttachment,
   ec2SsmSession,
   ec2LocalUser,
 ] as unknown as AccessKindDef[];

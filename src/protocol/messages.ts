@@ -21,6 +21,7 @@ export const ACCESS_KINDS = [
   'iam.roleAssume',
   'iam.groupMembership',
   'iam.permissionsBoundary',
+  'iam.policyAttachment',
   'ec2.ssmSession',
   'ec2.localUser',
 ] as const;
