@@ -89,6 +89,7 @@ function bases(): Record<string, Json> {
     'iam.roleAssume': req('h-3', 'iam.roleAssume', { type: 'role', id: iam('role', 'lambda-exec') }, { roleArn: iam('role', 'app-deployer') }),
     'iam.groupMembership': req('h-4', 'iam.groupMembership', { type: 'user', id: iam('user', 'auditor') }, { groupName: 'Operators' }),
     'iam.permissionsBoundary': req('h-5', 'iam.permissionsBoundary', { type: 'role', id: iam('role', 'lambda-exec') }, { boundaryPolicyArn: iam('policy', 'AccessConnectorBoundary') }),
+    'iam.policyAttachment': req('h-8', 'iam.policyAttachment', { type: 'group', id: iam('group', 'Operators') }, { policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }),
     'ec2.ssmSession': req('h-6', 'ec2.ssmSession', person, { accountId: PROD, region: 'us-east-1', instanceIds: [instance] }),
     'ec2.localUser': req('h-7', 'ec2.localUser', person, { accountId: PROD, region: 'us-east-1', instanceIds: [instance], sshPublicKey: sshKey() }),
   };
