@@ -18,6 +18,7 @@ export type JobType = (typeof JOB_TYPES)[number];
 export const ACCESS_KINDS = [
   'sso.accountAssignment',
   'sso.groupMembership',
+  'sso.user',
   'iam.roleAssume',
   'iam.groupMembership',
   'iam.permissionsBoundary',

@@ -297,6 +297,7 @@ describe('the connector works with exactly what the templates grant', () => {
     const grants = [
       { accessKind: 'sso.accountAssignment', principal: { type: 'user', id: ssoUser('erin') }, target: { accountId: P, permissionSetArn: ps('ReadOnly') } },
       { accessKind: 'sso.groupMembership', principal: { type: 'user', id: ssoUser('dave') }, target: { groupId: ssoGroup('ReadOnly') } },
+      { accessKind: 'sso.user', principal: { type: 'user', id: 'zoe@example.com' }, target: { displayName: 'Zoe Zhang', givenName: 'Zoe', familyName: 'Zhang' } },
       { accessKind: 'iam.groupMembership', principal: { type: 'user', id: `arn:aws:iam::${P}:user/auditor` }, target: { groupName: 'Operators' } },
       { accessKind: 'iam.roleAssume', principal: { type: 'user', id: `arn:aws:iam::${P}:user/ci-bot` }, target: { roleArn: `arn:aws:iam::${D}:role/app-deployer` } },
       { accessKind: 'iam.permissionsBoundary', principal: { type: 'role', id: `arn:aws:iam::${P}:role/app-deployer` }, target: { boundaryPolicyArn: `arn:aws:iam::${P}:policy/AccessConnectorBoundary` } },
