@@ -140,6 +140,25 @@ describe('iam.policyAttachment', () => {
     expect(attachedTo(acct, 'role', 'app-deployer')).toEqual([deploy(acct)]);
   });
 
+  test('runner: a server error on the attach leaves the grant pending and holding; the retry attaches it as its own', async () => {
+    const d = deps();
+    const acct = '333333333303';
+    const r = req('group', iamArn(acct, 'group', 'Auditors'), READ_ONLY, 'g-5xx');
+    sim.faults.serverErrors({ service: 'iam', operation: 'AttachGroupPolicy' });
+    try {
+      await expect(runGrant(d, job(d, r))).rejects.toMatchObject({ code: 'ACCESS_UNCONFIRMED' });
+    } finally {
+      sim.faults.clear();
+    }
+    const g = (await d.ledger!.getGrant('g-5xx'))!;
+    expect([g.state, (await d.ledger!.getAccess(g.accessKey))!.holders]).toEqual(['pending', ['g-5xx']]);
+    expect(attachedTo(acct, 'group', 'Auditors')).toEqual([]);
+    expect(await runGrant(d, job(d, r))).toMatchObject({ state: 'granted', preExisting: false });
+    expect(attachedTo(acct, 'group', 'Auditors')).toEqual([READ_ONLY]);
+    expect(await runRevoke(d, { ...job(d, r), origin: 'job' })).toMatchObject({ state: 'revoked', preExisting: false });
+    expect(attachedTo(acct, 'group', 'Auditors')).toEqual([]);
+  });
+
   test('runner: the quota of managed policies per principal is one clear failure, sent once and never retried', async () => {
     const d = deps();
     const acct = '333333333304';

@@ -80,6 +80,24 @@ describe('sso.user', () => {
     expect(await runRevoke(d, { ...job(d, r), origin: 'job' })).toMatchObject({ state: 'revoked', note: 'already revoked' });
   });
 
+  test('a server error on CreateUser leaves the grant pending and holding; the retry creates the user as its own', async () => {
+    const d = deps();
+    const r = req('tara@example.com', 'g-tara', person('Tara', 'Tan'));
+    sim.faults.serverErrors({ service: 'identitystore', operation: 'CreateUser' });
+    try {
+      await expect(runGrant(d, job(d, r))).rejects.toMatchObject({ code: 'ACCESS_UNCONFIRMED' });
+    } finally {
+      sim.faults.clear();
+    }
+    const g = (await d.ledger!.getGrant('g-tara'))!;
+    expect([g.state, (await d.ledger!.getAccess(g.accessKey))!.holders]).toEqual(['pending', ['g-tara']]);
+    expect(await runGrant(d, job(d, r))).toMatchObject({ state: 'granted', preExisting: false });
+    const tara = named('tara@example.com')[0]!;
+    expect((await d.ledger!.getAccess(g.accessKey))!.kept).toEqual({ userId: tara.UserId });
+    await runRevoke(d, { ...job(d, r), origin: 'job' });
+    expect(named('tara@example.com')).toEqual([]);
+  });
+
   test('a user that existed before (in another case) is pre-existing and survives the revoke', async () => {
     const d = deps();
     const before = users().length;
@@ -186,7 +204,7 @@ describe('sso.user', () => {
     await ssoUser.facts(ctx, r);
     expect(await ssoUser.describe(ctx, r)).toEqual({ present: false });
     const kept = await ssoUser.grant(ctx, r, { present: false });
-    expect(await ssoUser.describe(ctx, r)).toEqual({ present: true });
+    expect(await ssoUser.describe(ctx, r)).toEqual({ present: true, observed: kept });
     expect(await ssoUser.revoke(ctx, r, kept ?? {})).toEqual({ notes: [`the user una@example.com (${String((kept as { userId: string }).userId)}) was deleted`] });
     // The simulator counts sso-admin operations under the service's endpoint name; their IAM prefix is sso.
     const used = Object.keys(sim.stats.snapshot().byOperation).filter((k) => !k.startsWith('sts:')).map((k) => k.replace(/^sso-admin:/, 'sso:')).sort();

@@ -112,7 +112,9 @@ export const ssoUser: AccessKindDef<Target> = {
   },
 
   async describe(ctx, req) {
-    return { present: (await userIdOf(ctx, userName(req))) !== undefined };
+    const userId = await userIdOf(ctx, userName(req));
+    // The id is kept when a grant whose answer was lost finds the user in place after all.
+    return userId === undefined ? { present: false } : { present: true, observed: { userId } };
   },
 
   async grant(ctx, req) {
