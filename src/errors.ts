@@ -212,6 +212,11 @@ export const ERROR_CODES = {
     meaning: 'A change was sent to AWS but its outcome could not be learnt (a server error or lost answer on the call, or the status of an asynchronous change could not be read), and reading the access back did not find it in place. AWS may have applied it, or may still. The grant stays pending in the ledger and keeps holding the access.',
     fix: 'Send the grant again with the same grantId: it finds the access in place or applies it. A revoke, or the sweeper at expiry, removes whatever was applied.',
   },
+  POLICY_ATTACHMENT_LIMIT: {
+    retryable: false,
+    meaning: 'AWS refused to attach the managed policy (iam.policyAttachment): the IAM user, role or group already has as many managed policies attached as its quota allows (10 by default, up to 20 with a quota increase). Nothing was attached; the connector does not retry.',
+    fix: 'Detach a managed policy the principal no longer needs, or revoke another time-bound attachment on it, or raise the "Managed policies per role/user" quota of the account in Service Quotas (groups are capped at 10); then send the grant again.',
+  },
   GRANT_REVOKING: {
     retryable: false,
     meaning: 'A grant job arrived for a grantId whose revoke started and did not finish (state revoking). A revoke is never undone by a grant.',

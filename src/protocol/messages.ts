@@ -18,9 +18,11 @@ export type JobType = (typeof JOB_TYPES)[number];
 export const ACCESS_KINDS = [
   'sso.accountAssignment',
   'sso.groupMembership',
+  'sso.user',
   'iam.roleAssume',
   'iam.groupMembership',
   'iam.permissionsBoundary',
+  'iam.policyAttachment',
   'ec2.ssmSession',
   'ec2.localUser',
 ] as const;

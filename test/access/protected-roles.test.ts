@@ -1,6 +1,6 @@
 // The roles no grant ever edits, through the real runner against the simulator, for every
 // kind that writes to an IAM role (iam.roleAssume: trust policy; iam.permissionsBoundary:
-// boundary; ec2.ssmSession: inline policy): the connector's own roles named in its
+// boundary; iam.policyAttachment: managed policies; ec2.ssmSession: inline policy): the connector's own roles named in its
 // configuration (CONNECTOR_ROLE_NAMES, whatever the integration says), the organization's
 // plumbing (OrganizationAccountAccessRole unless the policy file opts in,
 // AWSControlTowerExecution, AWSCloudFormationStackSetExecutionRole, stacksets-exec-*,
@@ -67,6 +67,7 @@ describe('protected roles through the runner', () => {
     return [
       { grantId: `g-ra-${n}`, accessKind: 'iam.roleAssume', principal: { type: 'user', id: `arn:aws:iam::${PROD}:user/ci-bot` }, target: { roleArn: arn }, expiresAt: inAnHour() },
       { grantId: `g-pb-${n}`, accessKind: 'iam.permissionsBoundary', principal: { type: 'role', id: arn }, target: { boundaryPolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' } },
+      { grantId: `g-pa-${n}`, accessKind: 'iam.policyAttachment', principal: { type: 'role', id: arn }, target: { policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' } },
       { grantId: `g-ssm-${n}`, accessKind: 'ec2.ssmSession', principal: { type: 'role', id: arn }, target: { accountId: PROD, region: 'us-east-1', instanceIds: [web1] } },
     ].map((r) => accessParamsSchema.parse(r));
   }

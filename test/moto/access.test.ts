@@ -13,6 +13,9 @@ import {
   GetRolePolicyCommand,
   GetUserCommand,
   IAMClient,
+  ListAttachedGroupPoliciesCommand,
+  ListAttachedRolePoliciesCommand,
+  ListAttachedUserPoliciesCommand,
   ListGroupsForUserCommand,
   GetAccountAuthorizationDetailsCommand,
   PutUserPermissionsBoundaryCommand,
@@ -517,6 +520,45 @@ describe('grant and revoke on the simulator and on moto', () => {
     expect(s.afterPre).toEqual(s.before);
     expect(s.again).toMatchObject({ state: 'granted', note: 'already granted' });
     expect(s.preGranted).toMatchObject({ state: 'granted', preExisting: true });
+    expect(history(s.ledger)).toEqual(['recorded', 'granted', 'granted', 'revoked:job']);
+    expect(r.moto).toEqual(r.simulator);
+  });
+
+  test('iam.policyAttachment: a role, a user and a group; grant, the same grant again, revoke; a pre-existing attachment survives its revoke', async () => {
+    const r = await onBoth(async (run) => {
+      const iam = await run.iam();
+      const names = (o: { AttachedPolicies?: { PolicyName?: string }[] }) => (o.AttachedPolicies ?? []).map((p) => p.PolicyName).sort();
+      const state = async () => ({
+        batchRunner: names(await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: 'batch-runner' }))),
+        alice: names(await iam.send(new ListAttachedUserPoliciesCommand({ UserName: 'alice' }))),
+        developers: names(await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName: 'developers' }))),
+      });
+      const developers = run.ids.iam.users.alice.replace(/:user\/.*$/, ':group/developers');
+      const s: Record<string, unknown> = { before: await state() };
+      const role = run.request('g-attach-role', 'iam.policyAttachment', { type: 'role', id: run.ids.iam.roles['batch-runner'] }, { policyArn: run.ids.iam.policies.DeployPolicy });
+      const user = run.request('g-attach-user', 'iam.policyAttachment', { type: 'user', id: run.ids.iam.users.alice }, { policyArn: run.ids.iam.policies.DeveloperBoundary });
+      s.roleGranted = await run.grant(role, 'job-1');
+      s.userGranted = await run.grant(user, 'job-2');
+      s.afterGrant = await state();
+      s.again = await run.grant(role, 'job-3');
+      s.roleRevoked = await run.revoke(role, 'job-4');
+      s.userRevoked = await run.revoke(user, 'job-5');
+      s.afterRevoke = await state();
+      s.ledger = await run.ledger('g-attach-role');
+      const pre = run.request('g-attach-pre', 'iam.policyAttachment', { type: 'group', id: developers }, { policyArn: run.ids.iam.policies.DeployPolicy });
+      s.preGranted = await run.grant(pre, 'job-6');
+      s.preRevoked = await run.revoke(pre, 'job-7');
+      s.afterPre = await state();
+      return run.norm(s);
+    });
+    const s = r.simulator as Record<string, unknown>;
+    expect(s.before).toEqual({ batchRunner: [], alice: [], developers: ['DeployPolicy'] });
+    expect(s.afterGrant).toEqual({ batchRunner: ['DeployPolicy'], alice: ['DeveloperBoundary'], developers: ['DeployPolicy'] });
+    expect(s.afterRevoke).toEqual(s.before);
+    expect(s.afterPre).toEqual(s.before);
+    expect(s.again).toMatchObject({ state: 'granted', note: 'already granted' });
+    expect(s.preGranted).toMatchObject({ state: 'granted', preExisting: true });
+    expect(s.preRevoked).toMatchObject({ state: 'revoked', preExisting: true });
     expect(history(s.ledger)).toEqual(['recorded', 'granted', 'granted', 'revoked:job']);
     expect(r.moto).toEqual(r.simulator);
   });

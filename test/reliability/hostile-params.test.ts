@@ -86,9 +86,11 @@ function bases(): Record<string, Json> {
   return {
     'sso.accountAssignment': req('h-1', 'sso.accountAssignment', person, { accountId: PROD, permissionSetArn: ps }),
     'sso.groupMembership': req('h-2', 'sso.groupMembership', person, { groupId: group }),
+    'sso.user': req('h-9', 'sso.user', { type: 'user', id: 'zoe@example.com' }, { displayName: 'Zoe Zhang', givenName: 'Zoe', familyName: 'Zhang', email: 'zoe@example.com' }),
     'iam.roleAssume': req('h-3', 'iam.roleAssume', { type: 'role', id: iam('role', 'lambda-exec') }, { roleArn: iam('role', 'app-deployer') }),
     'iam.groupMembership': req('h-4', 'iam.groupMembership', { type: 'user', id: iam('user', 'auditor') }, { groupName: 'Operators' }),
     'iam.permissionsBoundary': req('h-5', 'iam.permissionsBoundary', { type: 'role', id: iam('role', 'lambda-exec') }, { boundaryPolicyArn: iam('policy', 'AccessConnectorBoundary') }),
+    'iam.policyAttachment': req('h-8', 'iam.policyAttachment', { type: 'group', id: iam('group', 'Operators') }, { policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }),
     'ec2.ssmSession': req('h-6', 'ec2.ssmSession', person, { accountId: PROD, region: 'us-east-1', instanceIds: [instance] }),
     'ec2.localUser': req('h-7', 'ec2.localUser', person, { accountId: PROD, region: 'us-east-1', instanceIds: [instance], sshPublicKey: sshKey() }),
   };
@@ -112,7 +114,10 @@ const integration = (): Json => ({
  */
 function freeForm(kind: string, path: ReadonlyArray<string | number>): boolean {
   const p = path.join('.');
-  return (p === 'principal.userName' && kind !== 'ec2.localUser') || p === 'principal.email' || (p === 'principal.id' && kind === 'ec2.localUser');
+  // sso.user's display, given and family names are a person's names: stored as attribute
+  // values, never used as an identifier, a path or a policy.
+  const personName = kind === 'sso.user' && ['target.displayName', 'target.givenName', 'target.familyName'].includes(p);
+  return (p === 'principal.userName' && kind !== 'ec2.localUser') || p === 'principal.email' || (p === 'principal.id' && kind === 'ec2.localUser') || personName;
 }
 const PRINTABLE_FAMILIES = new Set(['shell', 'policy', 'traversal', 'homoglyph']);
 /**

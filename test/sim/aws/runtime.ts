@@ -178,6 +178,9 @@ export class SimRuntime {
     // AWS answers a call in an opt-in region the account has not enabled as if it did not
     // know the credentials (UnrecognizedClientException / InvalidClientTokenId).
     if (!svc.global && !regionEnabled(this.world, account, region)) throw commonError(svc.name, 'invalidToken');
+    // Credentials of an account that left ACTIVE (suspended, closing, closed) stop being
+    // accepted, sessions issued before included: AWS answers as for unknown credentials.
+    if (account.state !== 'ACTIVE') throw commonError(svc.name, 'invalidToken');
 
     await this.faults.passGate(svc.name, op, account.id, req.body);
     const hold = this.faults.holdMs(svc.name, op, account.id);

@@ -38,6 +38,8 @@ export interface IamState {
   /** Customer-managed policies by ARN. */
   policies: Map<string, ManagedPolicy>;
   aliases: string[];
+  /** Managed policies per user and per role, when raised from AWS's default of 10 (groups stay at 10). */
+  managedPoliciesQuota?: number;
 }
 
 export interface ManagedInstance {

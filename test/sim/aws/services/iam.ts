@@ -135,7 +135,8 @@ function setTags(tags: Tag[] | undefined, add: Tag[]): Tag[] {
 
 const MUTATING = ['UpdateAssumeRolePolicy', 'PutRolePermissionsBoundary', 'DeleteRolePermissionsBoundary',
   'PutUserPermissionsBoundary', 'DeleteUserPermissionsBoundary', 'TagRole', 'UntagRole', 'TagUser', 'UntagUser',
-  'AddUserToGroup', 'RemoveUserFromGroup', 'PutRolePolicy', 'DeleteRolePolicy'];
+  'AddUserToGroup', 'RemoveUserFromGroup', 'PutRolePolicy', 'DeleteRolePolicy',
+  'AttachUserPolicy', 'AttachRolePolicy', 'AttachGroupPolicy', 'DetachUserPolicy', 'DetachRolePolicy', 'DetachGroupPolicy'];
 
 export const iamService: ServiceDef = {
   name: 'iam',
@@ -340,6 +341,12 @@ export const iamService: ServiceDef = {
       r.inline = inline;
       return {};
     },
+    AttachUserPolicy: (ctx) => attachTo(ctx, user(ctx), 'PoliciesPerUser'),
+    AttachGroupPolicy: (ctx) => attachTo(ctx, group(ctx), 'PoliciesPerGroup'),
+    AttachRolePolicy: (ctx) => { const r = role(ctx); modifiable(r); return attachTo(ctx, r, 'PoliciesPerRole'); },
+    DetachUserPolicy: (ctx) => detachFrom(ctx, user(ctx)),
+    DetachGroupPolicy: (ctx) => detachFrom(ctx, group(ctx)),
+    DetachRolePolicy: (ctx) => { const r = role(ctx); modifiable(r); return detachFrom(ctx, r); },
     DeleteRolePolicy: (ctx) => {
       const r = role(ctx);
       modifiable(r);
@@ -369,4 +376,37 @@ function inlineGet(ctx: Ctx, m: Record<string, string> | undefined, kind: string
 function attachedList(ctx: Ctx, arns?: string[]) {
   const p = page(ctx, attachedOut(ctx.world, ctx.account, arns), ctx.op + String(ctx.input.UserName ?? ctx.input.GroupName ?? ctx.input.RoleName));
   return { AttachedPolicies: p.items, IsTruncated: p.IsTruncated, Marker: p.Marker };
+}
+
+/**
+ * IAM's default quota of managed policies attached to one user, role or group
+ * (reference_iam-quotas; users and roles may be raised to 20, groups not). An account may
+ * carry its own figure (a raised quota) in `iam.managedPoliciesQuota`.
+ */
+export const MANAGED_POLICIES_PER_PRINCIPAL = 10;
+const POLICY_ARN = /^arn:[\w-]+:iam::(\d{12}|aws):policy\/[\x21-\x7e]+$/;
+
+function policyArnInput(ctx: Ctx): string {
+  const a = str(ctx.input.PolicyArn) ?? '';
+  if (a.length < 20) throw validation('iam', `1 validation error detected: Value '${a}' at 'policyArn' failed to satisfy constraint: Member must have length greater than or equal to 20`);
+  if (!POLICY_ARN.test(a)) throw new SimError('InvalidInput', `ARN ${a} is not valid.`, 400);
+  return a;
+}
+/** Attaching an attached policy again succeeds and changes nothing, as in AWS. */
+function attachTo(ctx: Ctx, x: { attached?: string[] }, quota: string) {
+  const a = policyArnInput(ctx);
+  policy(ctx, a);
+  const list = x.attached ?? [];
+  if (list.includes(a)) return {};
+  const max = ctx.account.iam.managedPoliciesQuota ?? MANAGED_POLICIES_PER_PRINCIPAL;
+  const limit = quota === 'PoliciesPerGroup' ? MANAGED_POLICIES_PER_PRINCIPAL : max;
+  if (list.length >= limit) throw new SimError('LimitExceeded', `Cannot exceed quota for ${quota}: ${limit}`, 409);
+  x.attached = [...list, a];
+  return {};
+}
+function detachFrom(ctx: Ctx, x: { attached?: string[] }) {
+  const a = policyArnInput(ctx);
+  if (!x.attached?.includes(a)) throw noSuch(`Policy ${a} was not found.`);
+  x.attached = x.attached.filter((p) => p !== a);
+  return {};
 }

@@ -42,7 +42,7 @@ export const identityStoreService: ServiceDef = {
   iamPrefix: 'identitystore',
   eventSource: 'identitystore.amazonaws.com',
   family: () => 'identitycenter',
-  mutating: new Set(['CreateGroupMembership', 'DeleteGroupMembership']),
+  mutating: new Set(['CreateGroupMembership', 'DeleteGroupMembership', 'CreateUser', 'DeleteUser']),
   resource: (ctx) => `arn:${ctx.world.partition}:identitystore::${ctx.account.id}:identitystore/${str(ctx.input.IdentityStoreId)}`,
   ops: {
     ListUsers: (ctx) => {
@@ -104,6 +104,50 @@ export const identityStoreService: ServiceDef = {
       const m = { MembershipId: uuid(), GroupId: gid, UserId: uid };
       s.memberships.set(m.MembershipId, m);
       return { MembershipId: m.MembershipId, IdentityStoreId: s.identityStoreId };
+    },
+    GetUserId: (ctx) => {
+      const s = store(ctx);
+      const alt = ctx.input.AlternateIdentifier as { UniqueAttribute?: { AttributePath?: string; AttributeValue?: unknown }; ExternalId?: { Issuer?: string; Id?: string } } | undefined;
+      let u: SsoUser | undefined;
+      if (alt?.UniqueAttribute) {
+        const { AttributePath: path, AttributeValue: value } = alt.UniqueAttribute;
+        if (path?.toLowerCase() !== 'username' || typeof value !== 'string') throw validation('identitystore', 'Invalid AlternateIdentifier');
+        u = [...s.users.values()].find((x) => x.UserName.toLowerCase() === value.toLowerCase());
+      } else if (alt?.ExternalId) {
+        u = [...s.users.values()].find((x) => x.ExternalIds?.some((e) => e.Issuer === alt.ExternalId!.Issuer && e.Id === alt.ExternalId!.Id));
+      } else {
+        throw validation('identitystore', 'Invalid AlternateIdentifier');
+      }
+      if (!u) throw notFound('USER', undefined);
+      return { UserId: u.UserId, IdentityStoreId: s.identityStoreId };
+    },
+    /** Users of Identity Center's own directory: UserName unique ignoring case; DisplayName and Name required, as the service asks of them. */
+    CreateUser: (ctx) => {
+      const s = store(ctx);
+      const userName = str(ctx.input.UserName);
+      const name = ctx.input.Name as { GivenName?: string; FamilyName?: string } | undefined;
+      const displayName = str(ctx.input.DisplayName);
+      if (!userName || userName.length > 128) throw validation('identitystore', `1 validation error detected: Value at 'userName' failed to satisfy constraint: Member must have length between 1 and 128`);
+      if (!displayName) throw validation('identitystore', 'DisplayName is required');
+      if (!name?.GivenName || !name.FamilyName) throw validation('identitystore', 'Name.GivenName and Name.FamilyName are required');
+      if ([...s.users.values()].some((x) => x.UserName.toLowerCase() === userName.toLowerCase())) {
+        throw new SimError('ConflictException', 'Duplicate UserName', 400, { Reason: 'UNIQUENESS_CONSTRAINT_VIOLATION' });
+      }
+      const emails = (ctx.input.Emails as { Value: string; Type?: string; Primary?: boolean }[] | undefined) ?? [];
+      const id = `${s.identityStoreId.slice(2, 12)}-${uuid()}`;
+      s.users.set(id, {
+        UserId: id, UserName: userName, DisplayName: displayName, Name: { GivenName: name.GivenName, FamilyName: name.FamilyName },
+        Emails: emails.map((e) => ({ Value: e.Value, Type: e.Type ?? 'work', Primary: e.Primary ?? false })),
+      });
+      return { UserId: id, IdentityStoreId: s.identityStoreId };
+    },
+    /** Deleting a user ends its group memberships with it. */
+    DeleteUser: (ctx) => {
+      const s = store(ctx);
+      const id = str(ctx.input.UserId) ?? '';
+      if (!s.users.delete(id)) throw notFound('USER', id);
+      for (const [k, m] of s.memberships) if (m.UserId === id) s.memberships.delete(k);
+      return {};
     },
     DeleteGroupMembership: (ctx) => {
       const s = store(ctx);

@@ -41,6 +41,11 @@ export const stsService: ServiceDef = {
       const denied = () => commonError('sts', 'accessDenied', deniedMessage(session, 'sts:AssumeRole', roleArn, { allowed: false, explicitDeny: false }));
       const found = roleByArn(world, roleArn);
       if (!found || sim.faults.deniedAccounts.has(found.account.id)) throw denied();
+      // A role of an account that is not ACTIVE (suspended, closing, closed) cannot be
+      // assumed: AWS answers AccessDenied without a reason, never naming the account's state.
+      if (found.account.state !== 'ACTIVE') {
+        throw commonError('sts', 'accessDenied', `User: ${session.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+      }
       if (!checkAction(world, session, 'sts:AssumeRole', assumeRoleContext(world, roleArn)).allowed) throw denied();
       const callerAccount = world.accounts.get(session.accountId);
       const ok = trustAllows(world, found.role.trust, {
