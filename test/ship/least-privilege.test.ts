@@ -350,7 +350,7 @@ describe('the connector works with exactly what the templates grant', () => {
       { accessKind: 'iam.roleAssume', principal: { type: 'user', id: `arn:aws:iam::${P}:user/ci-bot` }, target: { roleArn: `arn:aws:iam::${D}:role/app-deployer` } },
       { accessKind: 'iam.permissionsBoundary', principal: { type: 'role', id: `arn:aws:iam::${P}:role/app-deployer` }, target: { boundaryPolicyArn: `arn:aws:iam::${P}:policy/AccessConnectorBoundary` } },
       { accessKind: 'iam.permissionsBoundary', principal: { type: 'user', id: `arn:aws:iam::${P}:user/ci-bot` }, target: { boundaryPolicyArn: `arn:aws:iam::${P}:policy/AccessConnectorBoundary` } },
-      { accessKind: 'iam.policyAttachment', principal: { type: 'role', id: `arn:aws:iam::${P}:role/lambda-exec` }, target: { policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' } },
+      { accessKind: 'iam.policyAttachment', principal: { type: 'role', id: `arn:aws:iam::${P}:role/app-deployer` }, target: { policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' } },
       { accessKind: 'iam.policyAttachment', principal: { type: 'user', id: `arn:aws:iam::${P}:user/auditor` }, target: { policyArn: `arn:aws:iam::${P}:policy/DeployPolicy` } },
       { accessKind: 'iam.policyAttachment', principal: { type: 'group', id: `arn:aws:iam::${P}:group/Auditors` }, target: { policyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' } },
       { accessKind: 'ec2.ssmSession', principal: { type: 'role', id: `arn:aws:iam::${P}:role/app-deployer` }, target: { accountId: P, region: 'us-east-1', instanceIds: [instance(P, 'us-east-1', 'web-1')] } },
