@@ -4,8 +4,6 @@
 // change, never pre-existing access), a revoke job naming other access than the ledger
 // records, a grant arriving for a half-done revoke, and a job that gives up waiting for
 // the ledger lock.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Ledger } from '../../src/access/ledger.js';
 import { accessParamsSchema } from '../../src/access/params.js';
 import { kindOf } from '../../src/access/registry.js';
 import { contextFor, runGrant, runRevoke, type AccessDeps } from '../../src/access/run-access.js';
@@ -21,10 +19,8 @@ import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
-import { testConfig } from '../helpers/config.js';
-import { declaredActions } from '../../src/permissions.js';
+import { testAccessDeps } from '../helpers/access-deps.js';
 
-const TABLE = 'access-connector-ledger';
 /** An assignment operation stays IN_PROGRESS this long in simulator time: until the test moves the clock. */
 const SLOW_MS = 600_000;
 /** The time scale at which the same operation takes 60 ms (other tests' grants finish on their own). */
@@ -40,13 +36,11 @@ describe('grant outcomes under faults', () => {
 
   /** A fresh process. Two SDK attempts per call: a fault on every attempt is final soon. */
   function deps(over: Partial<Config> = {}, ledgerSleep?: (ms: number) => Promise<void>): AccessDeps {
-    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1, maxAttempts: 2 });
-    runtimes.push(aws);
-    const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
-    const ledger = new Ledger({ client, table: TABLE, owner: `test-${runtimes.length}`, now: () => clock,
+    return testAccessDeps({
+      runtimes, log: logs.log, now: () => clock, maxAttempts: 2, config: { ssoMaxOutstandingAssignments: 10, ...over },
       // The lock wait is measured on the monotonic clock: the test's clock stands for both.
-      monotonic: () => clock, ...(ledgerSleep && { sleep: ledgerSleep }) });
-    return { aws, ledger, config: { ...testConfig(), ssoMaxOutstandingAssignments: 10, ...over } as Config, log: logs.log, now: () => clock };
+      ledger: { monotonic: () => clock, ...(ledgerSleep && { sleep: ledgerSleep }) },
+    });
   }
   const sso = () => sim.world.sso!;
   const userId = (name: string) => [...sso().users.values()].find((u) => u.UserName === `${name}@example.com`)!.UserId;

@@ -4,29 +4,24 @@
 // attachment, the sweeper detaches at expiry, the quota of managed policies per principal is
 // one clear failure (never retried), and the policy file refuses denied policies and roles.
 // Hostile input and protected roles are refused before any AWS call.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { iamPolicyAttachment } from '../../src/access/kinds/iam-policy-attachment.js';
-import { Ledger } from '../../src/access/ledger.js';
 import { accessParamsSchema } from '../../src/access/params.js';
 import { admitAccess } from '../../src/access/policy.js';
 import { runGrant, runRevoke, type AccessDeps } from '../../src/access/run-access.js';
 import { sweepOnce } from '../../src/access/sweeper.js';
 import type { AccessContext, AccessRequest } from '../../src/access/types.js';
 import { AwsRuntime } from '../../src/aws/runtime.js';
-import { declaredActions } from '../../src/permissions.js';
-import type { Config } from '../../src/config.js';
 import { ConnectorError } from '../../src/errors.js';
 import { policySchema, type Policy } from '../../src/policy/schema.js';
 import { integrationSchema, type Integration } from '../../src/protocol/messages.js';
 import { accessContextFor, codeOf, entryPoints } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
-import { testConfig } from '../helpers/config.js';
+import { testAccessDeps } from '../helpers/access-deps.js';
 import { captureLog } from '../helpers/log.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
 
 type Target = { policyArn: string };
-const TABLE = 'access-connector-ledger';
 const iamArn = (acct: string, type: 'user' | 'role' | 'group', name: string, path = '/') => `arn:aws:iam::${acct}:${type}${path}${name}`;
 const READ_ONLY = 'arn:aws:iam::aws:policy/ReadOnlyAccess';
 const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess';
@@ -65,13 +60,8 @@ describe('iam.policyAttachment', () => {
   });
 
   /** A connector process with its ledger in the simulator's DynamoDB, and the policy file `policy`. */
-  function deps(policy?: Policy): AccessDeps {
-    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1, maxAttempts: 2 });
-    runtimes.push(aws);
-    const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
-    const ledger = new Ledger({ client, table: TABLE, owner: `test-${runtimes.length}`, now: () => clock });
-    return { aws, ledger, config: { ...testConfig(), ...(policy && { policy }) } as Config, log: logs.log, now: () => clock };
-  }
+  const deps = (policy?: Policy): AccessDeps =>
+    testAccessDeps({ runtimes, log: logs.log, now: () => clock, maxAttempts: 2, ...(policy && { config: { policy } }) });
   const job = (d: AccessDeps, r: AccessRequest<Target>, expiresAt?: string) => {
     const request = accessParamsSchema.parse({ ...r, ...(expiresAt && { expiresAt }) });
     return { jobId: `job-${Math.random()}`, integration, request, signal: new AbortController().signal, log: d.log };

@@ -3,28 +3,23 @@
 // deleted; overlapping grants share one user; a user that still holds access is left in
 // place; an external identity source refuses the kind unless the policy file allows it;
 // hostile input is refused before any AWS call.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ssoUser } from '../../src/access/kinds/sso-user.js';
-import { Ledger } from '../../src/access/ledger.js';
 import { accessParamsSchema } from '../../src/access/params.js';
 import { runGrant, runRevoke, type AccessDeps } from '../../src/access/run-access.js';
 import { sweepOnce } from '../../src/access/sweeper.js';
 import type { AccessRequest } from '../../src/access/types.js';
 import { AwsRuntime } from '../../src/aws/runtime.js';
-import { declaredActions } from '../../src/permissions.js';
-import type { Config } from '../../src/config.js';
 import type { ConnectorError } from '../../src/errors.js';
 import { policySchema, type Policy } from '../../src/policy/schema.js';
 import { integrationSchema, type Integration } from '../../src/protocol/messages.js';
 import { accessContextFor, codeOf, entryPoints } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
-import { testConfig } from '../helpers/config.js';
+import { testAccessDeps } from '../helpers/access-deps.js';
 import { captureLog } from '../helpers/log.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
 
 type Target = { displayName: string; givenName: string; familyName: string; email?: string };
-const TABLE = 'access-connector-ledger';
 const person = (given: string, family: string): Target => ({ displayName: `${given} ${family}`, givenName: given, familyName: family });
 
 function req(name: string, grantId: string, target: Target = person('Zoe', 'Zhang')): AccessRequest<Target> {
@@ -51,13 +46,8 @@ describe('sso.user', () => {
     await sim.close();
   });
 
-  function deps(policy?: Policy): AccessDeps {
-    const aws = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test', log: logs.log, quotaShare: 1, maxAttempts: 2 });
-    runtimes.push(aws);
-    const client = aws.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: aws.broker('us-east-1').base() });
-    const ledger = new Ledger({ client, table: TABLE, owner: `test-${runtimes.length}`, now: () => clock });
-    return { aws, ledger, config: { ...testConfig(), ...(policy && { policy }) } as Config, log: logs.log, now: () => clock };
-  }
+  const deps = (policy?: Policy): AccessDeps =>
+    testAccessDeps({ runtimes, log: logs.log, now: () => clock, maxAttempts: 2, ...(policy && { config: { policy } }) });
   const job = (d: AccessDeps, r: AccessRequest<Target>, expiresAt?: string) => ({
     jobId: `job-${Math.random()}`, integration, request: accessParamsSchema.parse({ ...r, ...(expiresAt && { expiresAt }) }), signal: new AbortController().signal, log: d.log,
   });
