@@ -157,7 +157,7 @@ job-public-key.pem: |
      depending on the consumer, so the value the chart shows would not be the one used. */}}
 {{- define "access-connector.env" -}}
 {{- $fullname := include "access-connector.fullname" . -}}
-{{- $policy := or .Values.existingPolicyConfigMap .Values.policy -}}
+{{- $policy := or .Values.existingPolicyConfigMap .Values.policy .Values.baselinePolicy -}}
 {{- $ca := or .Values.controlPlane.existingCaConfigMap .Values.controlPlane.caBundle -}}
 {{- $proxy := or .Values.proxy.existingSecret .Values.proxy.httpsProxy -}}
 - name: CONNECTOR_ID
