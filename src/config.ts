@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseJobKeys, type JobKey } from './protocol/signature.js';
-import { loadPolicyFile, parsePolicy, type Policy } from './policy/schema.js';
+import { loadPolicyFile, parsePolicyText, type Policy } from './policy/schema.js';
 import { EXIT } from './exit-codes.js';
 
 export const EXIT_CONFIG = EXIT.CONFIG;
@@ -316,7 +316,8 @@ export function loadConfig(env: Env = process.env, opts: { daemon?: boolean } = 
     // Two sources would leave the operator guessing which veto applies.
     if (policyFile !== undefined) throw new ConfigError('CONNECTOR_POLICY', 'is set together with CONNECTOR_POLICY_FILE; give the policy one way only');
     try {
-      policy = parsePolicy(policyText, 'CONNECTOR_POLICY');
+      // ConfigError names the variable; the parser names the document and each problem's place.
+      policy = parsePolicyText(policyText, 'document');
     } catch (err) {
       throw new ConfigError('CONNECTOR_POLICY', (err as Error).message);
     }

@@ -1,13 +1,20 @@
 // Problems in a file an operator wrote (the policy file, an integration or params file),
 // reported all at once, each with its line and column, and never cut: fixing one problem
 // per start-up is a slow way to learn about ten.
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import type { z } from 'zod';
+
+// The YAML parser loads with the first file it reads, not with the daemon: most daemons
+// read no operator file at all (no policy file, no CLI command). Synchronous, because
+// configuration is read synchronously at start-up.
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = (): typeof import('yaml') => (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
 
 /** Parses JSON or YAML (YAML is a superset of JSON); on syntax errors, lists every one. */
 export function parseJsonOrYaml(text: string): { doc: unknown } | { problems: string[] } {
-  const lc = new LineCounter();
-  const d = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const lc = new (yaml().LineCounter)();
+  const d = yaml().parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (d.errors.length > 0) {
     return { problems: d.errors.map((e) => `${at(lc, e.pos[0])}${e.message}`) };
   }
@@ -25,8 +32,8 @@ export function parseJson(text: string): { doc: unknown } | { problems: string[]
 
 /** Every schema issue, each prefixed with the line and column of the value (or key) it is about. */
 export function locateIssues(text: string, issues: readonly z.core.$ZodIssue[]): string[] {
-  const lc = new LineCounter();
-  const d = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const lc = new (yaml().LineCounter)();
+  const d = yaml().parseDocument(text, { lineCounter: lc, prettyErrors: false });
   return issues.flatMap((i) => {
     const where = i.path.map(String).join('.') || '(top level)';
     // One line per unknown key, at the key itself.
@@ -43,7 +50,7 @@ function offsetOf(d: Document, issuePath: IssuePath): number | undefined {
   let path = issuePath.map((p) => (typeof p === 'symbol' ? String(p) : p));
   for (;;) {
     const node = path.length === 0 ? d.contents : d.getIn(path, true);
-    if (isNode(node) && node.range) return node.range[0];
+    if (yaml().isNode(node) && node.range) return node.range[0];
     if (path.length === 0) return undefined;
     path = path.slice(0, -1);
   }
@@ -52,9 +59,9 @@ function offsetOf(d: Document, issuePath: IssuePath): number | undefined {
 function keyOffset(d: Document, issuePath: IssuePath, key: string): number | undefined {
   const path = issuePath.map((p) => (typeof p === 'symbol' ? String(p) : p));
   const node = path.length === 0 ? d.contents : d.getIn(path, true);
-  if (!isMap(node)) return undefined;
-  const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
-  return pair && isNode(pair.key) && pair.key.range ? pair.key.range[0] : undefined;
+  if (!yaml().isMap(node)) return undefined;
+  const pair = node.items.find((p) => yaml().isScalar(p.key) && String(p.key.value) === key);
+  return pair && yaml().isNode(pair.key) && pair.key.range ? pair.key.range[0] : undefined;
 }
 
 function at(lc: LineCounter, offset: number | undefined): string {

@@ -111,7 +111,7 @@ export function loadPolicyFile(path: string): Policy {
   } catch (err) {
     throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
-  return parsePolicy(text, path);
+  return parsePolicyText(text, path);
 }
 
 /**
@@ -119,7 +119,7 @@ export function loadPolicyFile(path: string): Policy {
  * messages (a file, or CONNECTOR_POLICY). Throws an Error naming every problem with its
  * line and column.
  */
-export function parsePolicy(text: string, path: string): Policy {
+export function parsePolicyText(text: string, path: string): Policy {
   // YAML is a superset of JSON, so one parser serves both forms.
   const read = parseJsonOrYaml(text);
   if ('problems' in read) throw new Error(fileProblems(path, read.problems.map((p) => `not valid JSON or YAML: ${p}`)));

@@ -57,6 +57,8 @@ describe('lazy loading', () => {
     const idle = loaded();
     expect(idle.some((m) => m.endsWith('/dist/src/daemon/daemon.js'))).toBe(true);
     expect(idle.filter((m) => /node_modules\/(@aws-sdk|@smithy)\//.test(m))).toEqual([]);
+    // No policy file: the YAML parser is not loaded either (src/files.ts).
+    expect(idle.filter((m) => /node_modules\/yaml\//.test(m))).toEqual([]);
     expect(ours(idle, 'sync/sources')).toEqual([]);
     expect(ours(idle, 'access/kinds')).toEqual([]);
     expect(ours(idle, 'access')).toEqual([]);

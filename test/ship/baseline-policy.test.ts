@@ -81,7 +81,7 @@ describe('CONNECTOR_POLICY: the policy document in an environment variable', () 
     const fromEnv = loadConfig({ ...base, CONNECTOR_POLICY: source() }, { daemon: false }).policy;
     expect(fromEnv).toEqual(loadPolicyFile(SOURCE));
     expect(() => loadConfig({ ...base, CONNECTOR_POLICY: source(), CONNECTOR_POLICY_FILE: SOURCE }, { daemon: false })).toThrow(/^CONNECTOR_POLICY: is set together with CONNECTOR_POLICY_FILE/);
-    expect(() => loadConfig({ ...base, CONNECTOR_POLICY: 'version: 1\nreadonly: true\n' }, { daemon: false })).toThrow(/^CONNECTOR_POLICY: CONNECTOR_POLICY: line 2, column 1: \(top level\): Unrecognized key.*readonly/);
+    expect(() => loadConfig({ ...base, CONNECTOR_POLICY: 'version: 1\nreadonly: true\n' }, { daemon: false })).toThrow(/^CONNECTOR_POLICY: document: line 2, column 1: \(top level\): Unrecognized key.*readonly/);
     expect(() => loadConfig({ ...base, CONNECTOR_POLICY: 'version: 1\naccounts:\n  denyManagementAcount: true\n' }, { daemon: false })).toThrow(/denyManagementAcount/);
   });
 
