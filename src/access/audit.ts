@@ -42,6 +42,8 @@ export interface AuditQuery {
   end: Date;
   /** At most this many events (default 50, at most 1000), newest first. */
   max?: number;
+  /** Read as the management identity (the management account's own events) instead of the member role. */
+  asManagement?: boolean;
 }
 
 /** Why the query cannot be sent, or undefined. Checked before any AWS call. */
@@ -65,7 +67,7 @@ export async function auditEvents(ctx: AccessContext, q: AuditQuery): Promise<Au
   }
   const max = q.max ?? AUDIT_DEFAULT_MAX;
   try {
-    const ct = await ctx.session.memberClient(CloudTrailClient, q.accountId, q.region);
+    const ct = q.asManagement ? await ctx.session.managementClient(CloudTrailClient, q.region) : await ctx.session.memberClient(CloudTrailClient, q.accountId, q.region);
     // One event more than asked for tells whether more exist; LookupEvents may answer
     // empty pages with a NextToken, so the number of calls is bounded too.
     const maxCalls = Math.ceil((max + 1) / pageSize('cloudTrailLookup')) + 2;

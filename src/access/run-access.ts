@@ -428,7 +428,11 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   if (integration.enableAudit && 'grantedAt' in result && result.grantedAt) {
     const who = auditIdentity(req);
     if (who) {
-      out.audit = await auditEvents(ctx, { ...who, region: integration.region, start: new Date(result.grantedAt), end: new Date(now()) });
+      // sso.user's own use is signing in to Identity Center: recorded in the management account, in Identity Center's region.
+      const where = who.accountId === 'management'
+        ? { accountId: (await ctx.session.managementIdentity()).accountId, region: integration.ssoRegion ?? integration.region, asManagement: true }
+        : { accountId: who.accountId, region: integration.region };
+      out.audit = await auditEvents(ctx, { ...where, username: who.username, start: new Date(result.grantedAt), end: new Date(now()) });
     }
   }
   return out;
@@ -477,7 +481,12 @@ async function releaseHolder(ledger: Ledger, accessKey: string, grantId: string)
 }
 
 /** Whose CloudTrail events belong to the grant: the user name AWS records for sessions under it. */
-export function auditIdentity(req: AccessRequest): { accountId: string; username: string } | undefined {
+/**
+ * The account and CloudTrail user name whose events a revoke's audit lists, or undefined
+ * when no user name stands for the grant (docs/access.md, "Audit"). `management` stands
+ * for the management account, known only once the session is.
+ */
+export function auditIdentity(req: AccessRequest): { accountId: string | 'management'; username: string } | undefined {
   const t = req.target as Record<string, unknown>;
   const arnAccount = (arn: unknown) => (typeof arn === 'string' ? arn.split(':')[4] : undefined);
   switch (req.accessKind) {
@@ -491,8 +500,14 @@ export function auditIdentity(req: AccessRequest): { accountId: string; username
       const account = arnAccount(t.roleArn);
       return account ? { accountId: account, username: roleSessionNameFor(req.principal.id) } : undefined;
     }
+    case 'sso.user':
+      // principal.id is the user name the grant created or found.
+      return { accountId: 'management', username: req.principal.id };
+    case 'iam.policyAttachment':
     case 'iam.groupMembership':
     case 'iam.permissionsBoundary': {
+      // A group is not a CloudTrail user name: its members act under their own.
+      if (req.principal.type === 'group') return undefined;
       const account = arnAccount(req.principal.id);
       const name = req.principal.id.split('/').pop();
       return account && name ? { accountId: account, username: name } : undefined;

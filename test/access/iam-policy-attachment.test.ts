@@ -118,6 +118,25 @@ describe('iam.policyAttachment', () => {
     expect(attachedTo(acct, 'user', 'breakglass')).toEqual([ADMIN]);
   });
 
+  test('enableAudit: the revoke lists the events of the user or role in its account; a group has no user name to look up', async () => {
+    const d = deps();
+    const acct = '333333333301';
+    const audited = { ...integration, enableAudit: true };
+    const auditJob = (r: AccessRequest<Target>) => ({ ...job(d, r), integration: audited });
+    const user = req('user', iamArn(acct, 'user', 'auditor'), READ_ONLY, 'g-audit-user');
+    await runGrant(d, auditJob(user));
+    sim.admin.addTrailEvent({ accountId: acct, region: integration.region, eventName: 'ListBuckets', eventSource: 's3.amazonaws.com', username: 'auditor', eventTime: clock + 1000 });
+    sim.admin.addTrailEvent({ accountId: acct, region: integration.region, eventName: 'DeleteBucket', eventSource: 's3.amazonaws.com', username: 'someone-else', eventTime: clock + 1000 });
+    clock += 5000;
+    expect((await runRevoke(d, { ...auditJob(user), origin: 'job' })).audit?.events.map((e) => [e.eventName, e.accountId])).toEqual([['ListBuckets', acct]]);
+    const group = req('group', iamArn(acct, 'group', 'Auditors'), READ_ONLY, 'g-audit-group');
+    await runGrant(d, auditJob(group));
+    clock += 5000;
+    const out = await runRevoke(d, { ...auditJob(group), origin: 'job' });
+    expect(out.state).toBe('revoked');
+    expect(out.audit).toBeUndefined();
+  });
+
   test('runner: overlapping grants share one attachment, detached when the last one ends; the sweeper ends it at expiry', async () => {
     const d = deps();
     const acct = '333333333303';

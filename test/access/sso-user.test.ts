@@ -71,6 +71,23 @@ describe('sso.user', () => {
     expect(await runRevoke(d, { ...job(d, r), origin: 'job' })).toMatchObject({ state: 'revoked', note: 'already revoked' });
   });
 
+  test('enableAudit: the revoke lists the user\'s own events, found in the management account in Identity Center\'s region', async () => {
+    const d = deps();
+    const r = req('uma@example.com', 'g-uma', person('Uma', 'Ueda'));
+    // The integration's region is not Identity Center's: sign-in events are only in the latter.
+    const audited = integrationSchema.parse({ ...integration, enableAudit: true, region: 'eu-west-1', ssoRegion: 'us-east-1' });
+    const mgmt = integration.roleArn!.split(':')[4]!;
+    await runGrant(d, { ...job(d, r), integration: audited });
+    sim.admin.addTrailEvent({ accountId: mgmt, region: 'us-east-1', eventName: 'Authenticate', eventSource: 'sso.amazonaws.com', username: 'uma@example.com', eventTime: clock + 1000 });
+    // The same user name elsewhere is not the grant's: another region, another account.
+    sim.admin.addTrailEvent({ accountId: mgmt, region: 'eu-west-1', eventName: 'Federate', eventSource: 'sso.amazonaws.com', username: 'uma@example.com', eventTime: clock + 1000 });
+    sim.admin.addTrailEvent({ accountId: '333333333301', region: 'eu-west-1', eventName: 'GetObject', eventSource: 's3.amazonaws.com', username: 'uma@example.com', eventTime: clock + 1000 });
+    clock += 5000;
+    const out = await runRevoke(d, { ...job(d, r), integration: audited, origin: 'job' });
+    expect(out.audit).toMatchObject({ truncated: false });
+    expect(out.audit?.events.map((e) => [e.eventName, e.accountId, e.region])).toEqual([['Authenticate', mgmt, 'us-east-1']]);
+  });
+
   test('a server error on CreateUser leaves the grant pending and holding; the retry creates the user as its own', async () => {
     const d = deps();
     const r = req('tara@example.com', 'g-tara', person('Tara', 'Tan'));
