@@ -82,6 +82,8 @@ export const DECLARED_ACTIONS: readonly string[] = [
   'sso:DescribePermissionSetProvisioningStatus',
   'sso:GetInlinePolicyForPermissionSet',
   'sso:GetPermissionsBoundaryForPermissionSet',
+  'sso:ListAccountAssignmentCreationStatus',
+  'sso:ListAccountAssignmentDeletionStatus',
   'sso:ListAccountAssignments',
   'sso:ListAccountAssignmentsForPrincipal',
   'sso:ListCustomerManagedPolicyReferencesInPermissionSet',

@@ -14,6 +14,8 @@ import {
   DescribeAccountAssignmentCreationStatusCommand,
   DescribeAccountAssignmentDeletionStatusCommand,
   DescribePermissionSetCommand,
+  ListAccountAssignmentCreationStatusCommand,
+  ListAccountAssignmentDeletionStatusCommand,
   ListAccountAssignmentsCommand,
   ListCustomerManagedPolicyReferencesInPermissionSetCommand,
   ListInstancesCommand,
@@ -220,6 +222,48 @@ function describeRef(a: AssignmentRef): string {
   return `${a.principalType.toLowerCase()} ${a.principalId} in account ${a.accountId} with permission set ${a.permissionSetArn}`;
 }
 
+/** Pages of the IN_PROGRESS list read per round; more than this many running operations and each is described instead. */
+const SHARED_LIST_MAX_PAGES = 3;
+
+/**
+ * Status reads shared by the operations of one instance and verb that are still running
+ * after their first read. One List…Status filtered on IN_PROGRESS answers for all of them
+ * (one call instead of one Describe each); only an operation that has left that list is
+ * described, once, for its outcome and failure reason, which the list does not carry. A
+ * list that cannot be read, or lags behind a new request, only costs that Describe.
+ */
+class SharedStatusReads {
+  waiting = 0;
+  private round: { startedAt: number; ids: Promise<Set<string> | undefined> } | undefined;
+
+  /** The ids AWS listed as running, from a list taken after `createdAt`; undefined when unknown. */
+  inProgress(now: number, createdAt: number, list: () => Promise<Set<string>>): Promise<Set<string> | undefined> {
+    // A round still in flight, or ended within the shortest poll interval, was taken after
+    // the request existed: reuse it rather than list again.
+    if (this.round && this.round.startedAt >= createdAt && now - this.round.startedAt < POLL_FIRST_MS) return this.round.ids;
+    const ids = list().catch(() => undefined);
+    this.round = { startedAt: now, ids };
+    return ids;
+  }
+}
+const sharedReads = new Map<string, SharedStatusReads>();
+
+/** The running requests of the instance for `verb`, or an error when there are too many to list cheaply. */
+async function listInProgress(sso: SSOAdminClient, inst: SsoInstanceInfo, verb: 'create' | 'delete'): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let token: string | undefined;
+  for (let pages = 0; pages < SHARED_LIST_MAX_PAGES; pages++) {
+    const input = { InstanceArn: inst.instanceArn, Filter: { Status: 'IN_PROGRESS' as const }, MaxResults: 100, NextToken: token };
+    const out = verb === 'create'
+      ? await sso.send(new ListAccountAssignmentCreationStatusCommand(input)).then((o) => ({ items: o.AccountAssignmentsCreationStatus, next: o.NextToken }))
+      : await sso.send(new ListAccountAssignmentDeletionStatusCommand(input)).then((o) => ({ items: o.AccountAssignmentsDeletionStatus, next: o.NextToken }));
+    for (const m of out.items ?? []) if (m.RequestId) ids.add(m.RequestId);
+    token = out.next;
+    if (!token) return ids;
+  }
+  throw new Error('too many running operations to list');
+}
+
 /** Polls an assignment operation until AWS says SUCCEEDED; FAILED and the deadline are errors. */
 async function waitForStatus(
   ctx: AccessContext,
@@ -228,6 +272,26 @@ async function waitForStatus(
   inst: SsoInstanceInfo,
   first: AccountAssignmentOperationStatus | undefined,
   describe: (requestId: string) => Promise<AccountAssignmentOperationStatus | undefined>,
+  list: () => Promise<Set<string>>,
+): Promise<void> {
+  const shared = sharedReads.get(`${verb}|${inst.instanceArn}`) ?? new SharedStatusReads();
+  sharedReads.set(`${verb}|${inst.instanceArn}`, shared);
+  shared.waiting++;
+  try {
+    await pollStatus(ctx, verb, a, inst, first, describe, (createdAt) => shared.waiting > 1 ? shared.inProgress(ctx.now(), createdAt, list) : Promise.resolve(undefined));
+  } finally {
+    if (--shared.waiting === 0) sharedReads.delete(`${verb}|${inst.instanceArn}`);
+  }
+}
+
+async function pollStatus(
+  ctx: AccessContext,
+  verb: 'create' | 'delete',
+  a: AssignmentRef,
+  inst: SsoInstanceInfo,
+  first: AccountAssignmentOperationStatus | undefined,
+  describe: (requestId: string) => Promise<AccountAssignmentOperationStatus | undefined>,
+  running: (createdAt: number) => Promise<Set<string> | undefined>,
 ): Promise<void> {
   const requestId = first?.RequestId;
   if (!requestId) throw new ConnectorError('AWS_ERROR', `sso-admin: ${verb} of the assignment of ${describeRef(a)} returned no request id`);
@@ -255,6 +319,9 @@ async function waitForStatus(
     // After a first wait that was too short, from the short interval again.
     wait = reads === 0 && learned !== undefined ? POLL_FIRST_MS : Math.min(POLL_MAX_MS, wait * 2);
     reads++;
+    // Past the first read the operation is a slow one: while others of the instance wait
+    // too, their shared list tells whether it still runs, and only its end is described.
+    if (reads > 1 && (await running(started))?.has(requestId)) continue;
     try {
       status = await describe(requestId);
     } catch (err) {
@@ -290,7 +357,8 @@ export async function createAssignment(ctx: AccessContext, a: AssignmentRef): Pr
   await assignmentSlot(ctx, inst, async () => {
     const r = await slowDownRetry(ctx, () => sendChange(() => sso.send(new CreateAccountAssignmentCommand(assignmentInput(inst, a)))));
     await waitForStatus(ctx, 'create', a, inst, r.AccountAssignmentCreationStatus, async (id) =>
-      (await sso.send(new DescribeAccountAssignmentCreationStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentCreationRequestId: id }))).AccountAssignmentCreationStatus);
+      (await sso.send(new DescribeAccountAssignmentCreationStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentCreationRequestId: id }))).AccountAssignmentCreationStatus,
+    () => listInProgress(sso, inst, 'create'));
   });
 }
 
@@ -307,7 +375,8 @@ export async function deleteAssignment(ctx: AccessContext, a: AssignmentRef): Pr
       throw err;
     }
     await waitForStatus(ctx, 'delete', a, inst, r.AccountAssignmentDeletionStatus, async (id) =>
-      (await sso.send(new DescribeAccountAssignmentDeletionStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentDeletionRequestId: id }))).AccountAssignmentDeletionStatus);
+      (await sso.send(new DescribeAccountAssignmentDeletionStatusCommand({ InstanceArn: inst.instanceArn, AccountAssignmentDeletionRequestId: id }))).AccountAssignmentDeletionStatus,
+    () => listInProgress(sso, inst, 'delete'));
     return 'deleted';
   });
 }

@@ -53,3 +53,30 @@ test('after the first operation, an assignment is read about once until done, fo
   expect(calls('DescribeAccountAssignmentCreationStatus')).toBeLessThanOrEqual(7);
   expect(calls('DescribeAccountAssignmentDeletionStatus')).toBeLessThanOrEqual(7);
 });
+
+test('operations that run long while others wait share one IN_PROGRESS list, and each is described only at its first read and at its end', async () => {
+  // A second simulator whose operations take 3 s: each needs several reads after the first.
+  const slow = await startAwsSimulator({ world: 'demo', sso: { assignmentDelayMs: 3000 } });
+  const undo = useAwsEnv(slow.env);
+  const rt = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test-slow', log: logs.log, quotaShare: 1 });
+  try {
+    const client = rt.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: rt.broker('us-east-1').base() });
+    const deps: AccessDeps = { aws: rt, ledger: new Ledger({ client, table: 'access-connector-ledger', owner: 'polling-slow' }), config: { ...testConfig(), ssoMaxOutstandingAssignments: 10 } as Config, log: logs.log };
+    const sso = slow.world.sso!;
+    const users = [...sso.users.values()].slice(0, 8);
+    const ps = [...sso.permissionSets.values()].find((p) => p.name === 'ReadOnly')!.arn;
+    const calls = (op: string) => slow.stats.snapshot().byOperation[`sso-admin:${op}`]?.calls ?? 0;
+    const reqs = users.map((u, i) => accessParamsSchema.parse({ grantId: `g-slow-${i}`, accessKind: 'sso.accountAssignment', principal: { type: 'user', id: u.UserId, userName: u.UserName }, target: { accountId: MEMBER, permissionSetArn: ps } }));
+    const job = (req: (typeof reqs)[number]) => ({ jobId: `job-${req.grantId}`, integration, request: req, signal: new AbortController().signal, log: logs.log });
+    const granted = await Promise.all(reqs.map((r) => runGrant(deps, job(r))));
+    expect(granted.map((g) => g.state)).toEqual(reqs.map(() => 'granted'));
+    for (const r of reqs) expect(slow.admin.hasAssignment({ accountId: MEMBER, permissionSetArn: ps, principalType: 'USER', principalId: r.principal.id })).toBe(true);
+    // Read one by one, 8 operations of 3 s would need about 5 Describes each (40).
+    expect(calls('DescribeAccountAssignmentCreationStatus')).toBeLessThanOrEqual(2 * reqs.length);
+    expect(calls('ListAccountAssignmentCreationStatus')).toBeGreaterThanOrEqual(1);
+  } finally {
+    rt.destroy();
+    undo();
+    await slow.close();
+  }
+});

@@ -264,6 +264,8 @@ const NOT_EXERCISED: Record<string, string> = {
   'connector dynamodb:UpdateItem': 'renews a ledger lock held for more than 30 s (test/access/ledger.test.ts covers it)',
   'management resource-explorer-2:ListViews': 'only when the default view of the aggregator region is filtered or missing (test/sync/ec2-resources.test.ts)',
   'member ssm:ListTagsForResource': 'only for hybrid (mi-) managed nodes, whose tags DescribeInstanceInformation omits (test/sync/ec2-resources.test.ts)',
+  'management sso:ListAccountAssignmentCreationStatus': 'only when assignment operations outlast their first status read while others wait (test/access/assignment-polling.test.ts)',
+  'management sso:ListAccountAssignmentDeletionStatus': 'the same for deletions',
 };
 
 function cli(sim: AwsSimulator, args: string[], env: Record<string, string> = { LEDGER_TABLE: TABLE }): Promise<{ code: number | null; stdout: string; stderr: string }> {

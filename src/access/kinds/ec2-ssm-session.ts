@@ -356,6 +356,7 @@ export const ec2SsmSession: AccessKindDef<Target> = {
     'sso:CreatePermissionSet', 'sso:GetInlinePolicyForPermissionSet', 'sso:PutInlinePolicyToPermissionSet',
     'sso:ListPermissionSetsProvisionedToAccount', 'sso:ProvisionPermissionSet', 'sso:DescribePermissionSetProvisioningStatus', 'sso:DeletePermissionSet',
     'sso:CreateAccountAssignment', 'sso:DescribeAccountAssignmentCreationStatus', 'sso:DeleteAccountAssignment', 'sso:DescribeAccountAssignmentDeletionStatus',
+    'sso:ListAccountAssignmentCreationStatus', 'sso:ListAccountAssignmentDeletionStatus',
     ...INSTANCE_FACT_ACTIONS,
   ],
 

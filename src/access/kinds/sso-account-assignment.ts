@@ -38,6 +38,9 @@ export const ssoAccountAssignment: AccessKindDef<Target> = {
     'sso:DescribeAccountAssignmentCreationStatus',
     'sso:DeleteAccountAssignment',
     'sso:DescribeAccountAssignmentDeletionStatus',
+    // Shared status reads of operations that run long (src/access/identity-center.ts).
+    'sso:ListAccountAssignmentCreationStatus',
+    'sso:ListAccountAssignmentDeletionStatus',
   ],
 
   // Not the instance: a permission set ARN already names its instance.
