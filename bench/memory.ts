@@ -2,7 +2,7 @@
 // reference control plane and the AWS simulator's demo organization, measured after its
 // welcome with no job sent. Prints one JSON line of figures; asserts nothing.
 //
-//   node dist/bench/memory.js [--idle-s 15] [--runs 3] [--heap-mb 160]
+//   node dist/bench/memory.js [--idle-s 15] [--runs 3] [--heap-mb 160] [--malloc-arenas 0]
 //
 // idleRssMb              resident set (VmRSS) --idle-s after the welcome, no LEDGER_TABLE
 // idleRssWithSweeperMb   the same with LEDGER_TABLE on the simulator's DynamoDB table: the
@@ -31,6 +31,8 @@ const idleS = arg('idle-s', 15);
 const runs = Math.max(1, arg('runs', 3));
 /** V8 heap cap (MB) as docs/operations.md recommends for a container; 0 = Node's defaults. */
 const heapMb = arg('heap-mb', 160);
+/** glibc MALLOC_ARENA_MAX for the connector; 0 = glibc's default (8 arenas per core). */
+const mallocArenas = arg('malloc-arenas', 0);
 
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -57,6 +59,7 @@ async function once(withLedger: boolean): Promise<Sample> {
       CONNECTOR_TOKEN: 'test-token',
       LOG_LEVEL: 'warn',
       ...(heapMb > 0 && { NODE_OPTIONS: `--max-old-space-size=${heapMb} --max-semi-space-size=4` }),
+      ...(mallocArenas > 0 && { MALLOC_ARENA_MAX: String(mallocArenas) }),
       ...sim.env,
       ...(withLedger && table && { LEDGER_TABLE: table.name }),
     },
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
       idleSeconds: idleS,
       runs,
       heapMb: heapMb || 'default',
+      mallocArenas: mallocArenas || 'default',
       idleRssMb: r1(median(plain.map((s) => s.rssMb))),
       idleRssWithSweeperMb: r1(median(sweeping.map((s) => s.rssMb))),
       startToConnectedMs: Math.round(median([...plain, ...sweeping].map((s) => s.startToConnectedMs))),
