@@ -22,7 +22,7 @@ import {
   RemoveUserFromGroupCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { DeleteGroupMembershipCommand, GetGroupMembershipIdCommand, ListGroupMembershipsCommand, IdentitystoreClient } from '@aws-sdk/client-identitystore';
+import { DeleteGroupMembershipCommand, GetGroupMembershipIdCommand, ListGroupMembershipsCommand, ListUsersCommand, IdentitystoreClient } from '@aws-sdk/client-identitystore';
 import {
   DeleteAccountAssignmentCommand,
   DescribeAccountAssignmentDeletionStatusCommand,
@@ -483,6 +483,45 @@ describe('grant and revoke on the simulator and on moto', () => {
     expect(s.granted).toMatchObject({ state: 'granted', preExisting: false });
     expect((s.granted as AccessOutput).accessDetails.instructions).toContain('which gives ReadOnly in 1 account');
     expect(s.again).toMatchObject({ state: 'granted', note: 'already granted' });
+    expect(s.preGranted).toMatchObject({ state: 'granted', preExisting: true });
+    expect(s.preRevoked).toMatchObject({ state: 'revoked', preExisting: true });
+    expect(history(s.ledger)).toEqual(['recorded', 'granted', 'granted', 'revoked:job']);
+    expect(r.moto).toEqual(r.simulator);
+  });
+
+  test('sso.user: grant creates the user, the same grant again changes nothing, revoke deletes it; a user that was there survives its revoke', async () => {
+    const r = await onBoth(async (run) => {
+      const ic = run.ids.identityCenter;
+      const store = await run.identityStore();
+      const userNames = async () => ((await store.send(new ListUsersCommand({ IdentityStoreId: ic.identityStoreId }))).Users ?? []).map((u) => u.UserName).sort();
+      const target = { displayName: 'Zoe Zhang', givenName: 'Zoe', familyName: 'Zhang', email: 'zoe@example.com' };
+      const req = run.request('g-sso-user', 'sso.user', { type: 'user', id: 'zoe' }, target);
+      const s: Record<string, unknown> = { before: await userNames() };
+      s.granted = await run.grant(req, 'job-1');
+      s.afterGrant = await userNames();
+      s.again = await run.grant(req, 'job-2');
+      s.afterAgain = await userNames();
+      s.revoked = await run.revoke(req, 'job-3');
+      s.afterRevoke = await userNames();
+      s.ledger = await run.ledger('g-sso-user');
+      const pre = run.request('g-sso-user-pre', 'sso.user', { type: 'user', id: 'dave' }, { displayName: 'Dave', givenName: 'Dave', familyName: 'Doe' });
+      s.preGranted = await run.grant(pre, 'job-4');
+      s.preRevoked = await run.revoke(pre, 'job-5');
+      s.afterPre = await userNames();
+      // The id of the user the grant created is made by each backend in its own format.
+      return JSON.parse(JSON.stringify(run.norm(s)).replace(/\(([0-9a-f]{10}-)?[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\)/g, '(<created user id>)')) as Record<string, unknown>;
+    });
+    const s = r.simulator as Record<string, unknown>;
+    expect(s.revoked).toMatchObject({ note: 'the user zoe (<created user id>) was deleted' });
+    expect(s.before).toEqual(expect.arrayContaining(['dave']));
+    expect(s.before).not.toContain('zoe');
+    expect(s.afterGrant).toEqual([...(s.before as string[]), 'zoe'].sort());
+    expect(s.afterAgain).toEqual(s.afterGrant);
+    expect(s.afterRevoke).toEqual(s.before);
+    expect(s.afterPre).toEqual(s.before);
+    expect(s.granted).toMatchObject({ state: 'granted', preExisting: false });
+    expect(s.again).toMatchObject({ state: 'granted', note: 'already granted' });
+    expect(s.revoked).toMatchObject({ state: 'revoked', preExisting: false });
     expect(s.preGranted).toMatchObject({ state: 'granted', preExisting: true });
     expect(s.preRevoked).toMatchObject({ state: 'revoked', preExisting: true });
     expect(history(s.ledger)).toEqual(['recorded', 'granted', 'granted', 'revoked:job']);
