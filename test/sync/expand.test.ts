@@ -175,6 +175,25 @@ test('a membership deleted since: its derived access is gone in the next sync, w
   expect(cp.violations).toEqual([]);
 });
 
+test('a directory that cannot be read completely: every account\'s expansion is failed (no deletion may be inferred), the assignments themselves stay complete', async () => {
+  sim.faults.serverErrors({ service: 'identitystore', operation: 'ListGroupMemberships' });
+  try {
+    const { result, entities, output } = await sync({ mode: 'full', expand: true });
+    expect(result.status).toBe('succeeded');
+    expect(output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'failed' });
+    const expansion = output.coverage.filter((c) => c.source === 'sso-effective-access');
+    expect(expansion.length).toBeGreaterThan(1);
+    expect(expansion.every((c) => c.status === 'failed')).toBe(true);
+    expect(output.coverage.filter((c) => c.source === 'sso-assignments').every((c) => c.status === 'complete')).toBe(true);
+    const errors = output.errors as Array<{ source: string; accountId: string; code: string }>;
+    expect(errors.filter((e) => e.source === 'sso-effective-access').map((e) => e.accountId).sort()).toEqual(expansion.map((c) => c.accountId).sort());
+    // What is sent is still true: direct assignments expand without the directory.
+    expect(entities.some((e) => e.kind === 'sso.effectiveAccess' && e.attributes['via'] === 'direct')).toBe(true);
+  } finally {
+    sim.faults.clear();
+  }
+});
+
 describe('a generated organization of 40 accounts', () => {
   let big: AwsSimulator;
   let bigCp: ReferenceControlPlane;
