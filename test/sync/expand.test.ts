@@ -240,4 +240,36 @@ describe('a generated organization of 40 accounts', () => {
     expect((result.stats as { expand?: unknown }).expand).toEqual({ derived, memberships: w.sso!.memberships.size, groups: expect.any(Number), users: expect.any(Number) });
     expect(bigCp.violations).toEqual([]);
   });
+
+  test('resumed from a cursor taken mid-expansion: the directory is read again, and the batches up to the cursor plus the resumed sync hold every derived entity', async () => {
+    const w = big.world;
+    const bigIntegration = {
+      ...integration,
+      roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
+      externalId: w.connector.externalId,
+      memberRoleName: w.connector.memberRoleName,
+      ssoRegion: w.sso!.region,
+    };
+    const params = { mode: 'full', expand: true };
+    const first = bigCp.sendJob({ jobType: 'sync', integration: bigIntegration, params });
+    expect((await bigCp.waitForResult(first.jobId, 120_000)).status).toBe('succeeded');
+    const frames = bigCp.unique().filter((f) => f.frame?.['type'] === 'sync.batch' && f.frame['jobId'] === first.jobId).map((f) => f.frame!);
+    // The first batch with effective access: the directory is complete by then, most accounts' assignments not yet.
+    const n = frames.findIndex((f) => (f['entities'] as Entity[]).some((e) => e.kind === 'sso.effectiveAccess'));
+    expect(n).toBeGreaterThan(0);
+    const upTo = frames.slice(0, n + 1).flatMap((f) => f['entities'] as Entity[]);
+
+    const resumed = bigCp.sendJob({ jobType: 'sync', integration: bigIntegration, params: { ...params, resumeFrom: frames[n]!['cursor'] } });
+    const result = await bigCp.waitForResult(resumed.jobId, 120_000);
+    expect(result.status).toBe('succeeded');
+    const again = bigCp.unique().filter((f) => f.frame?.['type'] === 'sync.batch' && f.frame['jobId'] === resumed.jobId).flatMap((f) => f.frame!['entities'] as Entity[]);
+    // Some accounts' assignments were read again (else this would test nothing)…
+    expect(again.filter((e) => e.kind === 'sso.accountAssignment').length).toBeGreaterThan(0);
+    // …and together the two hold exactly the truth.
+    const truth = big.groundTruth({ ...settings, expand: true });
+    expect(refs([...upTo, ...again])).toEqual(refs(truth.entities));
+    const cov = (result.output as { coverage: Coverage[] }).coverage;
+    expect(cov.find((c) => c.source === 'sso')).toMatchObject({ status: 'complete' });
+    expect(cov.filter((c) => c.source === 'sso-effective-access').every((c) => c.status === 'complete')).toBe(true);
+  });
 });
