@@ -9,6 +9,8 @@ import { canonicalRefs, entityIds } from '../sim/aws/entity-ids.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import type { Entity } from '../../src/protocol/messages.js';
+import { encodeCursor, paramsHash } from '../../src/sync/cursor.js';
+import { checkResumeCursor, syncParams } from '../../src/sync/run-sync.js';
 
 const DERIVED = ['sso.effectiveAccess', 'sso.permissionSetPolicy', 'iam.groupPolicy'];
 const integration = demoIntegration({ id: 'int-expand', resourceTypes: ['sso' as const, 'iam' as const] });
@@ -61,6 +63,15 @@ test('expand off (absent or false): no derived entity, no derived field, no expa
     expect(refs(entities)).toEqual(refs(sim.groundTruth(settings).entities));
   }
   expect(cp.violations).toEqual([]);
+});
+
+test('resume cursors: `expand: false` hashes as absent (cursors made before the param existed still resume); `expand: true` is other params', () => {
+  const plain = syncParams.parse({ mode: 'full' });
+  const cursor = encodeCursor('int-expand', paramsHash(plain), 'fingerprint', [0]);
+  expect(paramsHash(syncParams.parse({ mode: 'full', expand: false }))).toBe(paramsHash(plain));
+  expect(checkResumeCursor('int-expand', syncParams.parse({ mode: 'full', expand: false, resumeFrom: cursor }))).toBeUndefined();
+  expect(checkResumeCursor('int-expand', syncParams.parse({ mode: 'full', expand: true, resumeFrom: cursor }))).toMatch(/other sync params/);
+  expect(syncParams.safeParse({ mode: 'full', expand: 'yes' }).success).toBe(false);
 });
 
 test('expand on: exactly the ground truth (facts and derived), none duplicated, each derived one marked and traced to facts of the same sync', async () => {
