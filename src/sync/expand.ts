@@ -39,6 +39,9 @@ export class Expansion {
   /** Settles once the `sso` unit is over (complete or not); never rejects. */
   readonly directory: Promise<void> = new Promise((r) => (this.resolveDirectory = r));
 
+  /** Account names by id, rebuilt when discovery has added accounts (plan.accounts grows). */
+  private names = new Map<string, string>();
+
   constructor(private readonly plan: SyncPlan) {}
 
   /** Whether a unit must be read even when a resume cursor or a delta would skip it: the directory feeds every account's expansion. */
@@ -155,12 +158,13 @@ export class Expansion {
     const { permissionSetArn: ps, permissionSetName: psName, principalType: type, principalId } = a.attributes as Record<string, unknown>;
     const accountId = a.accountId;
     if (typeof ps !== 'string' || typeof principalId !== 'string' || !accountId) return;
-    const account = this.plan.accounts.find((x) => x.id === accountId);
+    if (this.names.size !== this.plan.accounts.length) this.names = new Map(this.plan.accounts.map((x) => [x.id, x.name]));
+    const accountName = this.names.get(accountId) ?? accountId;
     const p = this.plan.partition;
     const one = (userId: string, via: { groupId: string; membershipId: string } | undefined): Entity => ({
       kind: 'sso.effectiveAccess',
       id: ids.effectiveAccess(ps, accountId, userId, via ? { groupId: via.groupId } : 'direct'),
-      name: `${typeof psName === 'string' ? psName : ps} for user ${userId} in ${account?.name ?? accountId}${via ? ` via group ${via.groupId}` : ''}`,
+      name: `${typeof psName === 'string' ? psName : ps} for user ${userId} in ${accountName}${via ? ` via group ${via.groupId}` : ''}`,
       ...where(a),
       ...(a.parentId !== undefined && { parentId: a.parentId }),
       derived: true,

@@ -121,6 +121,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const batcher = new Batcher((entities, c) => ctx.emitBatch(entities, c), cursor);
   const userAttributes = ctx.config.policy?.sync.userAttributes;
   const expansion = params.expand ? new Expansion(plan) : undefined;
+  // No directory to wait for (`sso` not synced: then no assignments either): never wait for it.
+  if (expansion && !sources.some((s) => s.name === 'sso')) expansion.directoryDone({ status: 'failed', code: 'INTERNAL_ERROR' });
 
   const contextFor = (unit: SyncUnit): SourceContext => ({
     session,
