@@ -3,9 +3,12 @@
 // per call, time-scaled by k. Prints one JSON line of figures; asserts nothing.
 //
 //   node dist/bench/sync.js [--accounts 1000] [--seed 1] [--k 10] [--latency-ms 30] [--share 0.5]
-//                           [--delta-changes 20]
+//                           [--delta-changes 20] [--expand]
 // --delta-changes N: after the full sync, N IAM changes in N accounts appear in CloudTrail
 // and a delta sync runs; its wall time and AWS calls are reported as fractions of the full's.
+// --expand: the sync asks for derived entities (params `expand: true`, docs/sync.md "Effective
+// access (expand)") and is checked against the ground truth with them; run once with and once
+// without to see what expanding costs (docs/performance.md).
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
@@ -31,6 +34,7 @@ const share = arg('share', 0.5);
  */
 const heapMb = arg('heap-mb', 160);
 const deltaChanges = arg('delta-changes', 0);
+const expand = process.argv.includes('--expand');
 
 /** Peak resident set of a process, from /proc (VmHWM), in MB. */
 function peakRssMb(pid: number): number | undefined {
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
     memberRoleName: sim.world.connector.memberRoleName,
     ssoRegion: sim.world.sso?.region ?? 'us-east-1',
   };
-  const settings = { type: 'aws-organization' as const };
+  const settings = { type: 'aws-organization' as const, ...(expand && { expand: true }) };
   const truth = sim.groundTruth(settings);
   // The resources source reads the management account's organization view.
   const floor = sim.floor(settings, { quotaShare: share, timeScale: k, latencyMs, resourcesVia: 'management-view' });
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
   await cp.waitForSession(15_000);
   sim.stats.reset();
   const t0 = Date.now();
-  const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full' } });
+  const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full', ...(expand && { expand: true }) } });
   // A connector that dies (out of memory under --heap-mb, say) ends the run with its reason.
   const died = connector.exited.then((e) => {
     throw new Error(`connector exited (code ${e.code}, signal ${e.signal}) before the result:\n${connector.output().split('\n').slice(-15).join('\n')}`);
@@ -115,10 +119,12 @@ async function main(): Promise<void> {
 
   const seen = new Map<string, number>();
   let entities = 0;
+  let derivedEntities = 0;
   for (const f of cp.unique()) {
     if (f.frame?.['type'] !== 'sync.batch' || f.frame['jobId'] !== jobId) continue;
-    for (const e of f.frame['entities'] as Array<{ kind: string; id: string }>) {
+    for (const e of f.frame['entities'] as Array<{ kind: string; id: string; derived?: boolean }>) {
       entities++;
+      if (e.derived) derivedEntities++;
       const key = `${e.kind} ${e.id}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }
@@ -148,7 +154,9 @@ async function main(): Promise<void> {
       latencyMs,
       quotaShare: share,
       heapMb: heapMb || 'default',
+      expand,
       entities,
+      ...(expand && { derivedEntities, expandState: (result.stats as Record<string, unknown>)['expand'] }),
       truthEntities: truth.entities.length,
       wallSeconds: Number(wallSeconds.toFixed(1)),
       floorSeconds: Number(floor.floorSeconds.toFixed(1)),

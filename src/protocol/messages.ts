@@ -46,6 +46,11 @@ export const ENTITY_KINDS = [
   'iam.policy',
   'ec2.managedInstance',
   'resource',
+  // Derived entities (sync params `expand: true`, docs/sync.md "Effective access (expand)"):
+  // inferences from the facts above, each marked `derived: true`.
+  'sso.effectiveAccess',
+  'sso.permissionSetPolicy',
+  'iam.groupPolicy',
 ] as const;
 export type EntityKind = (typeof ENTITY_KINDS)[number];
 
@@ -181,6 +186,8 @@ export const entitySchema = z.object({
   tags: z.record(z.string(), z.string()).optional(),
   owner: z.string().optional(),
   deleted: z.boolean().optional(),
+  /** An inference from other entities (sync params `expand`), not a fact read from AWS; `attributes.derivedFrom` names the facts. */
+  derived: z.boolean().optional(),
   attributes: z.record(z.string(), z.unknown()),
 });
 export type Entity = z.infer<typeof entitySchema>;

@@ -23,6 +23,9 @@ interface CursorBody {
 
 export function paramsHash(params: Record<string, unknown>): string {
   const { resumeFrom: _r, ...rest } = params;
+  // `expand: false` means absent: left out, so a sync that sends it hashes (and resumes)
+  // as one that never heard of it.
+  if (rest['expand'] !== true) delete rest['expand'];
   const sorted = JSON.stringify(rest, Object.keys(rest).sort());
   return createHash('sha256').update(sorted).digest('base64url').slice(0, 16);
 }

@@ -126,7 +126,7 @@ export class DeltaView {
   }
 
   /** Whether `unit` can be skipped because nothing in its feed changed since `since`. */
-  async verdict(unit: SyncUnit): Promise<DeltaVerdict> {
+  async verdict(unit: SyncUnit, opts: { expand?: boolean } = {}): Promise<DeltaVerdict> {
     switch (unit.source) {
       case 'iam':
         return this.iam(unit.accountId);
@@ -138,7 +138,10 @@ export class DeltaView {
       case 'sso-assignments': {
         const ic = await this.identityCenterChanges(unit.region);
         if (!ic) return { unchanged: false, why: 'feed unavailable' };
-        return ic.allAccounts || ic.accounts.has(unit.accountId) ? { unchanged: false, why: 'assignment events' } : { unchanged: true };
+        if (ic.allAccounts || ic.accounts.has(unit.accountId)) return { unchanged: false, why: 'assignment events' };
+        // Expanded, an account's effective access also changes with the directory (a user
+        // added to an assigned group): src/sync/expand.ts.
+        return opts.expand && ic.directory ? { unchanged: false, why: 'directory events (expand)' } : { unchanged: true };
       }
       default:
         return { unchanged: false, why: 'no change feed' };

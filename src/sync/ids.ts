@@ -20,4 +20,11 @@ export const ids = {
   managedInstance: (partition: string, region: string, accountId: string, instanceId: string) =>
     `arn:${partition}:ec2:${region}:${accountId}:instance/${instanceId}`,
   resource: (arn: string) => arn,
+  // Derived entities (src/sync/expand.ts): built only from the ids of the facts they come
+  // from, so the same facts give the same id in every sync. `via` is `direct` or the
+  // Identity Store group id the user reaches the account through.
+  effectiveAccess: (permissionSetArn: string, accountId: string, userId: string, via: { groupId: string } | 'direct') =>
+    `${permissionSetArn}|${accountId}|USER|${userId}|via:${via === 'direct' ? 'direct' : `GROUP/${via.groupId}`}`,
+  permissionSetPolicy: (permissionSetArn: string, policyArn: string) => `${permissionSetArn}|policy|${policyArn}`,
+  groupPolicy: (groupArn: string, policyArn: string) => `${groupArn}|policy|${policyArn}`,
 };

@@ -13,6 +13,7 @@ import { decodeCursor, encodeCursor, paramsHash, unitsFingerprint } from './curs
 import { accountState } from './sources/organization.js';
 import { isRegionDisabled } from './sources/ec2.js';
 import { DeltaView } from './delta.js';
+import { Expansion } from './expand.js';
 import { unitKey, type AccountInfo, type EntitySource, type ProgressFigures, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
 export const syncParams = z.object({
@@ -20,6 +21,11 @@ export const syncParams = z.object({
   since: z.iso.datetime({ offset: true }).optional(),
   accountIds: z.array(z.string().regex(/^\d{12}$/, 'must be 12-digit account ids')).max(10_000).optional(),
   resumeFrom: z.string().max(16 * 1024).optional(),
+  /**
+   * Also emit derived entities: effective access and policy attachments (src/sync/expand.ts).
+   * Optional, absent = false: a control plane that never sends it sees no change.
+   */
+  expand: z.boolean().optional(),
 });
 export type SyncParams = z.infer<typeof syncParams>;
 
@@ -114,6 +120,9 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const cursor = () => (fingerprint ? (lastCursor = encodeCursor(integration.id, phash, fingerprint, completed)) : undefined);
   const batcher = new Batcher((entities, c) => ctx.emitBatch(entities, c), cursor);
   const userAttributes = ctx.config.policy?.sync.userAttributes;
+  const expansion = params.expand ? new Expansion(plan) : undefined;
+  // No directory to wait for (`sso` not synced: then no assignments either): never wait for it.
+  if (expansion && !sources.some((s) => s.name === 'sso')) expansion.directoryDone({ status: 'failed', code: 'INTERNAL_ERROR' });
 
   const contextFor = (unit: SyncUnit): SourceContext => ({
     session,
@@ -139,6 +148,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   });
 
   let deletedCount = 0;
+  let derivedCount = 0;
   // Progress: units found and units done are separate figures (found grows during
   // discovery), and entities count as they are read. Set before units exist; see below.
   let report: () => void = () => {};
@@ -146,6 +156,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const record = (e: Entity) => {
     if (e.deleted) deletedCount++;
     else counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+    if (e.derived) derivedCount++;
     read++;
     report();
     return batcher.add(e);
@@ -154,7 +165,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // One cause (an account whose member role cannot be assumed) fails every unit of that
   // account: warn once per account and cause, the other units at debug.
   const warned = new Set<string>();
-  const fail = (unit: SyncUnit, err: unknown, status: 'failed' | 'skipped') => {
+  const fail = (unit: SyncUnit, err: unknown, status: 'failed' | 'skipped'): { status: 'failed' | 'skipped'; code: string } => {
     const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
     const message = err instanceof Error ? err.message.slice(0, 500) : String(err);
     coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status, ...(status === 'skipped' && { reason: 'regionDisabled' as const }) });
@@ -162,6 +173,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     const first = !warned.has(`${unit.accountId}|${code}|${message}`);
     warned.add(`${unit.accountId}|${code}|${message}`);
     log[first ? 'warn' : 'debug']({ event: 'sync.unit_failed', accountId: unit.accountId, source: unit.source, region: unit.region, code }, `sync unit ${unitKey(unit)} ${status}: ${message}${first ? '' : ' (as above)'}`);
+    return { status, code };
   };
 
   const delta =
@@ -187,35 +199,56 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   let stopped = false;
   const runOne = async (pos: number): Promise<void> => {
     const { unit, source } = units[pos]!;
-    if (signal.aborted) return;
-    if (skip.has(pos)) {
-      completed.add(pos);
-      coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
-    } else if (delta && (await delta.verdict(unit)).unchanged) {
-      // Nothing in this unit's change feed since `since`: not read; the control plane keeps
-      // what it has for it (skipped, so it infers no deletions there). It is deliberately
-      // not marked completed: a resumed sync must ask the feed again, never report it complete.
-      coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
-    } else {
-      try {
-        for await (const e of source.read(contextFor(unit))) {
-          if (stopped) return;
-          await record(e);
-        }
+    // With expand, the directory is read even when a cursor or a delta would skip it.
+    const mustRead = expansion?.mustRead(unit) ?? false;
+    let ended: Parameters<Expansion['coverage']>[1] | undefined;
+    try {
+      if (signal.aborted) return;
+      if (skip.has(pos) && !mustRead) {
         completed.add(pos);
         coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
-      } catch (err) {
-        if (signal.aborted || isAbortError(err)) throw err;
-        fail(unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
+        ended = { status: 'complete' };
+      } else if (delta && !mustRead && (await delta.verdict(unit, { expand: expansion !== undefined })).unchanged) {
+        // Nothing in this unit's change feed since `since`: not read; the control plane keeps
+        // what it has for it (skipped, so it infers no deletions there). It is deliberately
+        // not marked completed: a resumed sync must ask the feed again, never report it complete.
+        coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
+        ended = { status: 'skipped', reason: 'unchanged' };
+      } else {
+        try {
+          for await (const e of source.read(contextFor(unit))) {
+            if (stopped) return;
+            await record(e);
+            if (expansion) for (const d of expansion.derive(e)) await record(d);
+          }
+          completed.add(pos);
+          coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
+          ended = { status: 'complete' };
+        } catch (err) {
+          if (signal.aborted || isAbortError(err)) throw err;
+          ended = fail(unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
+        }
+      }
+      done++;
+      report();
+    } finally {
+      if (expansion && unit.source === 'sso') expansion.directoryDone(ended?.status === 'complete' ? { status: 'complete' } : { status: 'failed', code: ended?.code ?? 'JOB_CANCELLED' });
+      if (expansion && unit.source === 'sso-assignments' && ended) {
+        const { entry, error } = expansion.coverage(unit, ended);
+        coverage.push(entry);
+        if (error) errors.push({ accountId: entry.accountId, source: entry.source, region: entry.region, ...error });
       }
     }
-    done++;
-    report();
+  };
+  // With expand, an account's assignments wait (outside the queue) for the whole directory.
+  const startUnit = (pos: number): Promise<void> => {
+    const gate = expansion?.gate(units[pos]!.unit);
+    return gate ? gate.then(() => (stopped || signal.aborted ? undefined : queue.add(() => runOne(pos)))) : queue.add(() => runOne(pos));
   };
   const plan1 = (source: EntitySource, p: SyncPlan, start: boolean) => {
     for (const unit of source.units(p)) {
       const pos = units.push({ unit, source }) - 1;
-      if (start) running.push(queue.add(() => runOne(pos)));
+      if (start) running.push(startUnit(pos));
     }
   };
   // A resumed sync must know whether its cursor still matches the plan before it skips
@@ -248,6 +281,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     // Without the organization there is no plan: stop what started and fail the sync.
     stopped = true;
     queue.clear();
+    expansion?.directoryDone({ status: 'failed', code: 'JOB_CANCELLED' });
     await Promise.allSettled(running);
     throw err;
   }
@@ -265,7 +299,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     const c = decodeCursor(params.resumeFrom!);
     if (c.fingerprint === fingerprint) skip = c.completed;
     else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
-    for (let pos = 1; pos < units.length; pos++) running.push(queue.add(() => runOne(pos)));
+    for (let pos = 1; pos < units.length; pos++) running.push(startUnit(pos));
   }
   if (delta && sources.some((x) => x.name === 'sso')) {
     // Deletions the feed names exactly are sent as such; the rest show through the units
@@ -285,7 +319,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const coverageGaps: CoverageGap[] = [...gaps.values()]
     .map((g) => ({ action: g.action, reason: g.reason, accounts: [...g.accounts].sort() }))
     .sort((a, b) => a.action.localeCompare(b.action) || a.reason.localeCompare(b.reason));
-  return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor, coverageGaps), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
+  return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor, coverageGaps), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length, ...(expansion && { expand: { derived: derivedCount, ...expansion.held } }) } };
 }
 
 export function buildOutput(

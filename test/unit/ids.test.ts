@@ -15,6 +15,10 @@ test('the connector and the simulator build the same id for every kind, in every
       [ids.managedInstance(p, 'eu-west-1', '222222222222', 'i-1'), entityIds.managedInstance(p, 'eu-west-1', '222222222222', 'i-1')],
       [ids.accessKey(`arn:${p}:iam::2:user/a`, 'AKIA1'), entityIds.accessKey(`arn:${p}:iam::2:user/a`, 'AKIA1')],
       [ids.accountAssignment(`arn:${p}:sso:::permissionSet/i/ps`, '2', 'USER', 'u'), entityIds.accountAssignment(`arn:${p}:sso:::permissionSet/i/ps`, '2', 'USER', 'u')],
+      [ids.effectiveAccess(`arn:${p}:sso:::permissionSet/i/ps`, '2', 'u', 'direct'), entityIds.effectiveAccess(`arn:${p}:sso:::permissionSet/i/ps`, '2', 'u')],
+      [ids.effectiveAccess(`arn:${p}:sso:::permissionSet/i/ps`, '2', 'u', { groupId: 'g' }), entityIds.effectiveAccess(`arn:${p}:sso:::permissionSet/i/ps`, '2', 'u', 'g')],
+      [ids.permissionSetPolicy(`arn:${p}:sso:::permissionSet/i/ps`, `arn:${p}:iam::aws:policy/ReadOnlyAccess`), entityIds.permissionSetPolicy(`arn:${p}:sso:::permissionSet/i/ps`, `arn:${p}:iam::aws:policy/ReadOnlyAccess`)],
+      [ids.groupPolicy(`arn:${p}:iam::2:group/g`, `arn:${p}:iam::aws:policy/ReadOnlyAccess`), entityIds.groupPolicy(`arn:${p}:iam::2:group/g`, `arn:${p}:iam::aws:policy/ReadOnlyAccess`)],
     ];
     for (const [ours, theirs] of cases) expect(ours).toBe(theirs);
     expect(ids.account(p, '2', org)).toMatch(new RegExp(`^arn:${p}:`));

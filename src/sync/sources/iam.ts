@@ -224,7 +224,8 @@ export function createIamSource(opts: IamSourceOptions = {}): EntitySource {
     name: 'iam',
     scope: 'account',
     resourceType: 'iam',
-    entityKinds: ['iam.user', 'iam.accessKey', 'iam.group', 'iam.role', 'iam.policy'],
+    // iam.groupPolicy: derived in this unit with sync params `expand` (src/sync/expand.ts).
+    entityKinds: ['iam.user', 'iam.accessKey', 'iam.group', 'iam.role', 'iam.policy', 'iam.groupPolicy'],
     requiredActions: ['iam:GetAccountAuthorizationDetails', 'iam:ListRoles', 'iam:ListAccessKeys', 'iam:GetAccessKeyLastUsed'],
     units: (plan) => plan.accounts.map((a) => ({ source: 'iam', accountId: a.id, region: 'global' })),
     read: (ctx) => readAccount(ctx, maxItems),

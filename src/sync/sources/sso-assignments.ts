@@ -76,7 +76,8 @@ export const ssoAssignmentsSource: EntitySource = {
   name: 'sso-assignments',
   scope: 'account',
   resourceType: 'sso',
-  entityKinds: ['sso.accountAssignment'],
+  // sso.effectiveAccess: derived in this unit with sync params `expand` (src/sync/expand.ts).
+  entityKinds: ['sso.accountAssignment', 'sso.effectiveAccess'],
   requiredActions: ['sso:ListInstances', 'sso:DescribePermissionSet', 'sso:ListPermissionSetsProvisionedToAccount', 'sso:ListAccountAssignments'],
   units: (plan: SyncPlan): SyncUnit[] => plan.accounts.map((a) => ({ source: 'sso-assignments', accountId: a.id, region: ssoRegion(plan) })),
   read: (ctx) => assignments(ctx),

@@ -259,7 +259,8 @@ export const ssoSource: EntitySource = {
   name: 'sso',
   scope: 'global',
   resourceType: 'sso',
-  entityKinds: ['sso.instance', 'sso.permissionSet', 'sso.user', 'sso.group', 'sso.groupMembership'],
+  // sso.permissionSetPolicy: derived in this unit with sync params `expand` (src/sync/expand.ts).
+  entityKinds: ['sso.instance', 'sso.permissionSet', 'sso.user', 'sso.group', 'sso.groupMembership', 'sso.permissionSetPolicy'],
   requiredActions: [
     'sso:ListInstances',
     'sso:ListPermissionSets',

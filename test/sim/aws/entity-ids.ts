@@ -7,7 +7,8 @@ export type EntityKind =
   | 'aws.organization' | 'aws.root' | 'aws.organizationalUnit' | 'aws.account'
   | 'sso.instance' | 'sso.permissionSet' | 'sso.user' | 'sso.group' | 'sso.groupMembership' | 'sso.accountAssignment'
   | 'iam.user' | 'iam.accessKey' | 'iam.group' | 'iam.role' | 'iam.policy'
-  | 'ec2.managedInstance' | 'resource';
+  | 'ec2.managedInstance' | 'resource'
+  | 'sso.effectiveAccess' | 'sso.permissionSetPolicy' | 'iam.groupPolicy';
 
 export interface EntityRef { kind: EntityKind; id: string }
 
@@ -38,6 +39,17 @@ export const entityIds = {
   managedInstance: (partition: string, region: string, accountId: string, instanceId: string) =>
     `arn:${partition}:ec2:${region}:${accountId}:instance/${instanceId}`,
   resource: (resourceArn: string) => resourceArn,
+  /**
+   * Derived entities (sync params `expand: true`). Effective access: one per user, account,
+   * permission set and path (a direct USER assignment, or a GROUP assignment of a group
+   * the user is in): `<psArn>|<accountId>|USER|<userId>|via:direct` or `…|via:GROUP/<groupId>`.
+   */
+  effectiveAccess: (permissionSetArn: string, accountId: string, userId: string, viaGroupId?: string) =>
+    `${permissionSetArn}|${accountId}|USER|${userId}|via:${viaGroupId === undefined ? 'direct' : `GROUP/${viaGroupId}`}`,
+  /** A managed policy a permission set carries: `<psArn>|policy|<policyArn>`. */
+  permissionSetPolicy: (permissionSetArn: string, policyArn: string) => `${permissionSetArn}|policy|${policyArn}`,
+  /** A managed policy attached to an IAM group: `<groupArn>|policy|<policyArn>`. */
+  groupPolicy: (groupArn: string, policyArn: string) => `${groupArn}|policy|${policyArn}`,
 };
 
 /** Partition of an ARN (`arn:aws-us-gov:…` → `aws-us-gov`). */

@@ -22,6 +22,8 @@ export interface IntegrationSettings {
   accountId?: string;
   roleArn?: string;
   ssoRegion?: string;
+  /** Sync params `expand`: the derived entities too (docs/sync.md, "Effective access (expand)"). */
+  expand?: boolean;
 }
 
 export interface Scope {
@@ -91,6 +93,16 @@ export function groundTruth(w: World, s: IntegrationSettings): GroundTruth {
     for (const a of sso.assignments.values()) {
       if (entered.has(a.accountId)) add('sso.accountAssignment', entityIds.accountAssignment(a.permissionSetArn, a.accountId, a.principalType, a.principalId));
     }
+    if (s.expand) {
+      // Who reaches which account with which permission set: a USER assignment directly,
+      // a GROUP assignment through each membership of that group.
+      for (const a of sso.assignments.values()) {
+        if (!entered.has(a.accountId)) continue;
+        if (a.principalType === 'USER') add('sso.effectiveAccess', entityIds.effectiveAccess(a.permissionSetArn, a.accountId, a.principalId));
+        else for (const m of sso.memberships.values()) if (m.GroupId === a.principalId) add('sso.effectiveAccess', entityIds.effectiveAccess(a.permissionSetArn, a.accountId, m.UserId, m.GroupId));
+      }
+      for (const ps of sso.permissionSets.values()) for (const pol of ps.managed) add('sso.permissionSetPolicy', entityIds.permissionSetPolicy(ps.arn, pol));
+    }
   }
 
   for (const a of sc.entered) {
@@ -100,7 +112,10 @@ export function groundTruth(w: World, s: IntegrationSettings): GroundTruth {
         add('iam.user', entityIds.iam(ua));
         for (const k of u.accessKeys ?? []) add('iam.accessKey', entityIds.accessKey(ua, k.id));
       }
-      for (const g of a.iam.groups.values()) add('iam.group', entityIds.iam(arn.group(w, a.id, g)));
+      for (const g of a.iam.groups.values()) {
+        add('iam.group', entityIds.iam(arn.group(w, a.id, g)));
+        if (s.expand) for (const pol of g.attached ?? []) add('iam.groupPolicy', entityIds.groupPolicy(arn.group(w, a.id, g), pol));
+      }
       for (const r of a.iam.roles.values()) add('iam.role', entityIds.iam(arn.role(w, a.id, r)));
       // Customer-managed policies only. AWS-managed ones are AWS's catalogue, the same in
       // every account: a sync refers to them by ARN in attachments and boundaries, and does
