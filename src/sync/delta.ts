@@ -10,9 +10,19 @@
 // Per source: `iam` — the account's IAM events (global, logged in the partition's home
 // region); `sso` and `sso-assignments` — Identity Center and Identity Store events in the
 // management account's Identity Center region (assignment events name the account they
-// change; permission-set events change every account). `organization`, `ec2` and
-// `resources` have no usable feed (instances register and report without management
-// events; Resource Explorer keeps no change history) and are always read in full.
+// change; permission-set events change every account); `organization` — Organizations
+// events in the management account (global, home region). `ec2` and `resources` have no
+// usable feed (instances register and report without management events; Resource
+// Explorer keeps no change history): a delta does not read them and says so per unit
+// (`skipped`, reason `noChangeFeed`); a full sync refreshes them.
+//
+// The organization unit is special: the plan needs the tree whatever the feed says. With
+// no Organizations event but tag changes, the tree is walked without its tag reads (one
+// organizations:ListTagsForResource per account and OU, the bottleneck of a large
+// organization), the unit is reported unchanged, and only what may have changed is sent:
+// the resources a TagResource/UntagResource event names, and every account that is not
+// ACTIVE (AWS suspends accounts, and finishes closing them, without an Organizations
+// event). Any other Organizations write event reads the unit in full.
 //
 // CloudTrail delivers events up to ~15 minutes late, so the feed is read from 20 minutes
 // before `since`. If the feed cannot be read (no permission, throttled away), the unit is
@@ -109,10 +119,40 @@ function deletedEntity(partition: string, e: FeedEvent): Entity | undefined {
   return kind && id ? { kind, id, name: id, deleted: true, attributes: { deletedBy: e.name } } : undefined;
 }
 
-export type DeltaVerdict = { unchanged: true } | { unchanged: false; why: string };
+/**
+ * `skip: 'unchanged'`: the unit's feed shows no change, it is not read. `skip:
+ * 'noChangeFeed'`: the unit has no feed, a delta does not read it (the control plane keeps
+ * what it has; only a full sync refreshes it). Otherwise the unit is read in full.
+ */
+export type DeltaVerdict = { skip: 'unchanged' | 'noChangeFeed' } | { skip?: undefined; why: string };
+
+/** Sources a delta cannot see changes of (see the header). */
+const NO_FEED_SOURCES = new Set(['ec2', 'resources']);
+/** Organizations events that change tags only, naming the resource in `resourceId`. */
+const ORGANIZATION_TAG_EVENTS = new Set(['TagResource', 'UntagResource']);
+
+/**
+ * A delta's view of the organization unit when its feed shows no structural change: the
+ * tree is walked for the plan, tags are read only where `readsTags` says, and the runner
+ * sends only what `sends` accepts.
+ */
+export class OrganizationDelta {
+  constructor(private readonly retagged: ReadonlySet<string>) {}
+  /** Whether the walk reads the tags of this root, OU or account (`state` for accounts). */
+  readsTags(resourceId: string, state?: string): boolean {
+    return this.retagged.has(resourceId) || (state !== undefined && state !== 'ACTIVE');
+  }
+  /** Whether the runner sends this entity of the walk (the rest is unchanged). */
+  sends(e: Entity): boolean {
+    const resourceId = e.kind === 'aws.account' ? e.accountId : e.kind === 'aws.organizationalUnit' ? e.attributes['ouId'] : e.kind === 'aws.root' ? e.attributes['rootId'] : undefined;
+    const state = e.kind === 'aws.account' ? String(e.attributes['state']) : undefined;
+    return typeof resourceId === 'string' && this.readsTags(resourceId, state);
+  }
+}
 
 export class DeltaView {
   private readonly start: Date;
+  private organizationView: Promise<OrganizationDelta | { why: string }> | undefined;
   private identityCenter: Promise<{ directory: boolean; allAccounts: boolean; accounts: Set<string>; deleted: Entity[] } | undefined> | undefined;
 
   constructor(
@@ -127,22 +167,50 @@ export class DeltaView {
 
   /** Whether `unit` can be skipped because nothing in its feed changed since `since`. */
   async verdict(unit: SyncUnit): Promise<DeltaVerdict> {
+    if (NO_FEED_SOURCES.has(unit.source)) return { skip: 'noChangeFeed' };
     switch (unit.source) {
       case 'iam':
         return this.iam(unit.accountId);
       case 'sso': {
         const ic = await this.identityCenterChanges(unit.region);
-        if (!ic) return { unchanged: false, why: 'feed unavailable' };
-        return ic.directory ? { unchanged: false, why: 'Identity Center events' } : { unchanged: true };
+        if (!ic) return { why: 'feed unavailable' };
+        return ic.directory ? { why: 'Identity Center events' } : { skip: 'unchanged' };
       }
       case 'sso-assignments': {
         const ic = await this.identityCenterChanges(unit.region);
-        if (!ic) return { unchanged: false, why: 'feed unavailable' };
-        return ic.allAccounts || ic.accounts.has(unit.accountId) ? { unchanged: false, why: 'assignment events' } : { unchanged: true };
+        if (!ic) return { why: 'feed unavailable' };
+        return ic.allAccounts || ic.accounts.has(unit.accountId) ? { why: 'assignment events' } : { skip: 'unchanged' };
       }
       default:
-        return { unchanged: false, why: 'no change feed' };
+        return { why: 'no change feed' };
     }
+  }
+
+  /**
+   * The organization unit in this delta: an OrganizationDelta when the management account's
+   * Organizations events since `since` change tags at most, else why it is read in full.
+   */
+  organization(): Promise<OrganizationDelta | { why: string }> {
+    this.organizationView ??= (async () => {
+      if (this.plan.integration.type !== 'aws-organization') return { why: 'not an organization' };
+      try {
+        const ct = await this.session.managementClient(CloudTrailClient, globalEventRegion(this.plan.partition));
+        const retagged = new Set<string>();
+        for await (const e of feed(ct, this.start, 'organizations.amazonaws.com')) {
+          if (e.source !== 'organizations.amazonaws.com' || e.readOnly) continue;
+          const resourceId = param(e.parameters, 'resourceId');
+          // Anything else (accounts created, moved, closed, removed or joined, OUs created,
+          // renamed or deleted, policies…) or a tag event without its resource: read in full.
+          if (!ORGANIZATION_TAG_EVENTS.has(e.name) || !resourceId) return { why: `organizations ${e.name}` };
+          retagged.add(resourceId);
+        }
+        return new OrganizationDelta(retagged);
+      } catch (err) {
+        this.unavailable('Organizations events', err);
+        return { why: 'feed unavailable' };
+      }
+    })();
+    return this.organizationView;
   }
 
   /** Identity Center entities deleted since `since` (sent with `deleted: true`). */
@@ -154,12 +222,12 @@ export class DeltaView {
     try {
       const ct = await this.session.memberClient(CloudTrailClient, accountId, globalEventRegion(this.plan.partition));
       for await (const e of feed(ct, this.start, 'iam.amazonaws.com')) {
-        if (e.source === 'iam.amazonaws.com' && !e.readOnly) return { unchanged: false, why: `iam ${e.name}` };
+        if (e.source === 'iam.amazonaws.com' && !e.readOnly) return { why: `iam ${e.name}` };
       }
-      return { unchanged: true };
+      return { skip: 'unchanged' };
     } catch (err) {
       this.unavailable(`IAM events of ${accountId}`, err);
-      return { unchanged: false, why: 'feed unavailable' };
+      return { why: 'feed unavailable' };
     }
   }
 

@@ -12,7 +12,7 @@ import { Batcher } from './batcher.js';
 import { decodeCursor, encodeCursor, paramsHash, unitsFingerprint } from './cursor.js';
 import { accountState } from './sources/organization.js';
 import { isRegionDisabled } from './sources/ec2.js';
-import { DeltaView } from './delta.js';
+import { DeltaView, OrganizationDelta, type DeltaVerdict } from './delta.js';
 import { unitKey, type AccountInfo, type EntitySource, type ProgressFigures, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
 export const syncParams = z.object({
@@ -28,8 +28,12 @@ export interface CoverageEntry {
   source: string;
   region: string;
   status: 'complete' | 'failed' | 'skipped';
-  /** Why a unit was skipped (an optional field protocol v1 allows): `unchanged` in a delta, `regionDisabled`. */
-  reason?: 'unchanged' | 'regionDisabled';
+  /**
+   * Why a unit was skipped (an optional field protocol v1 allows): in a delta `unchanged`
+   * (its feed shows no change) or `noChangeFeed` (no feed: only a full sync refreshes it);
+   * `regionDisabled`.
+   */
+  reason?: 'unchanged' | 'noChangeFeed' | 'regionDisabled';
 }
 /** Attributes left unknown because an optional read was denied, unsupported or failing (src/sync/optional.ts). */
 export interface CoverageGap {
@@ -188,14 +192,16 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const runOne = async (pos: number): Promise<void> => {
     const { unit, source } = units[pos]!;
     if (signal.aborted) return;
+    let verdict: DeltaVerdict | undefined;
     if (skip.has(pos)) {
       completed.add(pos);
       coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
-    } else if (delta && (await delta.verdict(unit)).unchanged) {
-      // Nothing in this unit's change feed since `since`: not read; the control plane keeps
-      // what it has for it (skipped, so it infers no deletions there). It is deliberately
-      // not marked completed: a resumed sync must ask the feed again, never report it complete.
-      coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
+    } else if (delta && (verdict = await delta.verdict(unit)).skip) {
+      // Nothing in this unit's change feed since `since`, or no feed at all: not read; the
+      // control plane keeps what it has for it (skipped, so it infers no deletions there).
+      // It is deliberately not marked completed: a resumed sync must ask the feed again,
+      // never report it complete.
+      coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: verdict.skip });
     } else {
       try {
         for await (const e of source.read(contextFor(unit))) {
@@ -229,8 +235,12 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   for (const s of sources) if (s.scope === 'global') plan1(s, plan, streaming);
   const entered: AccountInfo[] = [];
   ctx.progress('discovery', 0);
+  // A delta whose Organizations feed shows tag changes at most walks the tree for the plan
+  // but sends only what may have changed (src/sync/delta.ts, OrganizationDelta).
+  const orgDelta = delta ? await delta.organization() : undefined;
+  const quietOrg = orgDelta instanceof OrganizationDelta ? orgDelta : undefined;
   try {
-    for await (const e of organization.read(contextFor(orgUnit))) {
+    for await (const e of organization.read({ ...contextFor(orgUnit), ...(quietOrg && { organizationDelta: quietOrg }) })) {
       if (e.kind === 'aws.organization' && e.arn && e.attributes['managementAccountId']) {
         plan.organization = { id: e.name, arn: e.arn, managementAccountId: String(e.attributes['managementAccountId']) };
       }
@@ -242,7 +252,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
           for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
         }
       }
-      await record(e);
+      if (!quietOrg || quietOrg.sends(e)) await record(e);
     }
   } catch (err) {
     // Without the organization there is no plan: stop what started and fail the sync.
@@ -257,8 +267,9 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // 2. The plan is complete: from now on batches carry cursors.
   discovering = false;
   fingerprint = unitsFingerprint(units.map((u) => u.unit));
-  coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
-  completed.add(0);
+  if (quietOrg) coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'skipped', reason: 'unchanged' });
+  else coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
+  completed.add(0); // a resumed sync runs the organization unit again whatever the cursor says
   done++; // the organization unit itself
   report();
   if (!streaming) {

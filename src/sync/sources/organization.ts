@@ -21,7 +21,9 @@ import { tagRecord, type EntitySource, type SourceContext, type SyncPlan } from 
 import { optionalRead, optionalTags, withUnknowns } from '../optional.js';
 
 /** Tags are optional: without them the tree is still discovered (and the sync can run). */
-async function tagsOf(ctx: SourceContext, org: OrganizationsClient, resourceId: string) {
+async function tagsOf(ctx: SourceContext, org: OrganizationsClient, resourceId: string, state?: string) {
+  // A delta with no Organizations change: this entity is not sent, so its tags are not read.
+  if (ctx.organizationDelta && !ctx.organizationDelta.readsTags(resourceId, state)) return optionalTags(ctx.plan.integration, undefined);
   const tags = await optionalRead(ctx, 'organizations:ListTagsForResource', async () => {
     const list: Array<{ Key?: string; Value?: string }> = [];
     for await (const page of paginate(async (t) => {
@@ -73,7 +75,7 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
       })) {
         for (const a of page) {
           if (!a.Id || integ.excludeAccountIds.includes(a.Id)) continue;
-          const tags = await tagsOf(ctx, org, a.Id);
+          const tags = await tagsOf(ctx, org, a.Id, accountState(a));
           const arn = ids.account(plan.partition, a.Id, orgRef);
           yield {
             kind: 'aws.account',
