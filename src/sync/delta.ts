@@ -152,6 +152,7 @@ export class OrganizationDelta {
 
 export class DeltaView {
   private readonly start: Date;
+  private readonly warned = new Set<string>();
   private organizationView: Promise<OrganizationDelta | { why: string }> | undefined;
   private identityCenter: Promise<{ directory: boolean; allAccounts: boolean; accounts: Set<string>; deleted: Entity[] } | undefined> | undefined;
 
@@ -206,7 +207,7 @@ export class DeltaView {
         }
         return new OrganizationDelta(retagged);
       } catch (err) {
-        this.unavailable('Organizations events', err);
+        this.unavailable('organizations', 'Organizations events', err);
         return { why: 'feed unavailable' };
       }
     })();
@@ -226,7 +227,7 @@ export class DeltaView {
       }
       return { skip: 'unchanged' };
     } catch (err) {
-      this.unavailable(`IAM events of ${accountId}`, err);
+      this.unavailable('iam', `IAM events of ${accountId}`, err);
       return { why: 'feed unavailable' };
     }
   }
@@ -254,16 +255,19 @@ export class DeltaView {
         }
         return out;
       } catch (err) {
-        this.unavailable('Identity Center events', err);
+        this.unavailable('identity-center', 'Identity Center events', err);
         return undefined;
       }
     })();
     return this.identityCenter;
   }
 
-  private unavailable(what: string, err: unknown): void {
+  /** Warns once per feed (the IAM feed of many accounts is one warning, naming the first). */
+  private unavailable(feed: 'iam' | 'organizations' | 'identity-center', what: string, err: unknown): void {
     const code = (err as { code?: string } | null)?.code ?? 'AWS_ERROR';
     this.log.debug({ code }, `cannot read ${what}`);
+    if (this.warned.has(feed)) return;
+    this.warned.add(feed);
     this.warn('DELTA_FEED_UNAVAILABLE', `cannot read ${what} (${code}); read in full instead`);
   }
 }

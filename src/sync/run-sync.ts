@@ -170,9 +170,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
 
   const delta =
     params.mode === 'delta' && params.since !== undefined
-      ? new DeltaView(session, plan, new Date(params.since), log, (code, message) => {
-          if (!warnings.some((w) => w.code === code)) warnings.push({ code, message });
-        })
+      ? new DeltaView(session, plan, new Date(params.since), log, (code, message) => warnings.push({ code, message }))
       : undefined;
 
   // Regions first: account units start while discovery is still walking the tree.

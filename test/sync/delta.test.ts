@@ -62,8 +62,9 @@ test('only the units with changes in their feed are read; the rest are skipped a
   expect(status('sso-assignments', assigned)).toMatchObject({ status: 'complete' });
   expect(status('sso-assignments', iamChanged)).toMatchObject({ status: 'skipped', reason: 'unchanged' });
   expect(status('sso', DEMO_MANAGEMENT_ACCOUNT)).toMatchObject({ status: 'skipped', reason: 'unchanged' });
-  expect(status('organization', DEMO_MANAGEMENT_ACCOUNT)).toMatchObject({ status: 'complete' });
-  // What the delta sent: the organization, IAM of the changed account only, assignments of
+  // No Organizations event: the tree is walked for the plan, not re-sent (delta-sources.test.ts).
+  expect(status('organization', DEMO_MANAGEMENT_ACCOUNT)).toMatchObject({ status: 'skipped', reason: 'unchanged' });
+  // What the delta sent: the accounts not ACTIVE, IAM of the changed account only, assignments of
   // the changed account only — each exactly as the full sync has them.
   const iamAccounts = new Set(delta.entities.filter((e) => e.kind.startsWith('iam.')).map((e) => e.accountId));
   expect([...iamAccounts]).toEqual([iamChanged]);
