@@ -143,6 +143,9 @@ test('after changes with deletions, the full sync merged with the delta holds ex
 
   const delta = await run({ mode: 'delta', since });
   expect(delta.output.deleted).toBe(2);
+  // The view holds the truth although the delta left the tree, instances and resources unread.
+  expect(delta.org).toMatchObject({ status: 'skipped', reason: 'unchanged' });
+  expect(delta.output.coverage.filter((c) => c.source === 'ec2' || c.source === 'resources').every((c) => c.reason === 'noChangeFeed')).toBe(true);
   expect(delta.output.coverage.find((c) => c.source === 'iam' && c.accountId === a!.id)).toMatchObject({ status: 'complete' });
   view.applyDelta(delta.entities, delta.output.coverage);
   expect(view.compare(canonicalRefs(sim.groundTruth(settings).entities))).toEqual({ missing: [], extra: [] });
@@ -151,6 +154,9 @@ test('after changes with deletions, the full sync merged with the delta holds ex
 });
 
 test('any other Organizations write event (an account moved) reads the organization in full', async () => {
+  // Before the move, the feed holds tag events at most: the tree's tags are not read.
+  const before = await run({ mode: 'delta', since: new Date().toISOString() });
+  expect(before.org).toMatchObject({ status: 'skipped', reason: 'unchanged' });
   const account = activeMembers()[0]!;
   const ou = [...sim.world.ous.values()].find((o) => o.id !== account.parentId && o.name !== 'Suspended')!;
   const since = new Date().toISOString();
