@@ -102,7 +102,8 @@ async function main(): Promise<void> {
     const d = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'delta', since } });
     const dr = await Promise.race([cp.waitForResult(d.jobId, 30 * 60_000), died]);
     const dWall = (Date.now() - t1) / 1000;
-    const dCalls = sim.stats.snapshot().total.calls;
+    const dStats = sim.stats.snapshot();
+    const dCalls = dStats.total.calls;
     const coverage = ((dr.output as { coverage?: Array<{ accountId: string; source: string; region: string; status: string; reason?: string }> } | undefined)?.coverage ?? []);
     // The control plane's view: the full sync, then the delta applied to it, against the
     // ground truth after the changes.
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
       extra: after.extra.length,
       ...(after.extra.length > 0 && { extraSample: after.extra.slice(0, 3) }),
       duplicated: [...sentTwice.values()].filter((x) => x > 1).length,
+      callsByService: Object.fromEntries(Object.entries(dStats.byService).map(([k, v]) => [k, v.calls])),
       wallSeconds: Number(dWall.toFixed(1)),
       awsCalls: dCalls,
       wallFractionOfFull: Number((dWall / wallSeconds).toFixed(3)),
