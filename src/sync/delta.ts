@@ -130,6 +130,12 @@ export type DeltaVerdict = { skip: 'unchanged' | 'noChangeFeed' } | { skip?: und
 const NO_FEED_SOURCES = new Set(['ec2', 'resources']);
 /** Organizations events that change tags only, naming the resource in `resourceId`. */
 const ORGANIZATION_TAG_EVENTS = new Set(['TagResource', 'UntagResource']);
+/**
+ * Organizations events that change nothing the organization unit sends: policies and
+ * their attachments are not entities (the root's `policyTypes` change only with
+ * Enable/DisablePolicyType, which read the unit in full).
+ */
+const ORGANIZATION_POLICY_EVENTS = new Set(['CreatePolicy', 'UpdatePolicy', 'DeletePolicy', 'AttachPolicy', 'DetachPolicy']);
 
 /**
  * A delta's view of the organization unit when its feed shows no structural change: the
@@ -198,7 +204,7 @@ export class DeltaView {
         const ct = await this.session.managementClient(CloudTrailClient, globalEventRegion(this.plan.partition));
         const retagged = new Set<string>();
         for await (const e of feed(ct, this.start, 'organizations.amazonaws.com')) {
-          if (e.source !== 'organizations.amazonaws.com' || e.readOnly) continue;
+          if (e.source !== 'organizations.amazonaws.com' || e.readOnly || ORGANIZATION_POLICY_EVENTS.has(e.name)) continue;
           const resourceId = param(e.parameters, 'resourceId');
           // Anything else (accounts created, moved, closed, removed or joined, OUs created,
           // renamed or deleted, policies…) or a tag event without its resource: read in full.

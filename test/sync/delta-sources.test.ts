@@ -106,10 +106,12 @@ test('when the Organizations feed cannot be read, the organization is read in fu
   }
 });
 
-test('a TagResource event: the tagged account is read and sent with its new tags, nothing else of the tree', async () => {
+test('a TagResource event (and an SCP attached): the tagged account is read and sent with its new tags, nothing else of the tree', async () => {
   const account = activeMembers()[0]!;
   const since = new Date().toISOString();
   sim.admin.tagOrganizationResource({ resourceId: account.id, tags: { 'cost-center': 'cc-42' } });
+  // An SCP attached meanwhile changes nothing the organization unit sends.
+  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: 'us-east-1', eventSource: 'organizations.amazonaws.com', eventName: 'AttachPolicy', username: 'admin', requestParameters: { policyId: 'p-examplescp', targetId: account.id } });
   const delta = await run({ mode: 'delta', since });
   expect(delta.org).toMatchObject({ status: 'skipped', reason: 'unchanged' });
   expect(delta.calledTimes('organizations:ListTagsForResource')).toBe(1 + notActive().length);
