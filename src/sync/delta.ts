@@ -124,7 +124,22 @@ function deletedEntity(partition: string, e: FeedEvent): Entity | undefined {
  * 'noChangeFeed'`: the unit has no feed, a delta does not read it (the control plane keeps
  * what it has; only a full sync refreshes it). Otherwise the unit is read in full.
  */
-export type DeltaVerdict = { skip: 'unchanged' | 'noChangeFeed' } | { skip?: undefined; why: string };
+export type DeltaVerdict = { skip: 'unchanged' | 'noChangeFeed'; refresh?: DirectoryRefresh } | { skip?: undefined; why: string };
+
+/**
+ * The `sso` unit of a delta whose Identity Store events name every change exactly (users
+ * and groups created or updated, memberships created in a named group or deleted by id):
+ * the unit is reported unchanged, and the runner still reads and sends what can have
+ * changed (every user and group, which is a few pages, and the memberships of `groups`),
+ * not the permission sets nor the other groups' memberships (one call per group, the bulk
+ * of the unit). Deleted memberships are sent as `deleted: true` entities.
+ */
+export interface DirectoryRefresh {
+  groups: ReadonlySet<string>;
+}
+
+/** Identity Store events whose change the refresh above sends in full. */
+const DIRECTORY_UPSERT_EVENTS = new Set(['CreateUser', 'UpdateUser', 'CreateGroup', 'UpdateGroup']);
 
 /** Sources a delta cannot see changes of (see the header). */
 const NO_FEED_SOURCES = new Set(['ec2', 'resources']);
@@ -160,7 +175,9 @@ export class DeltaView {
   private readonly start: Date;
   private readonly warned = new Set<string>();
   private organizationView: Promise<OrganizationDelta | { why: string }> | undefined;
-  private identityCenter: Promise<{ directory: boolean; allAccounts: boolean; accounts: Set<string>; deleted: Entity[] } | undefined> | undefined;
+  private identityCenter:
+    | Promise<{ directory: boolean; refresh: boolean; groups: Set<string>; allAccounts: boolean; accounts: Set<string>; deleted: Entity[] } | undefined>
+    | undefined;
 
   constructor(
     private readonly session: IntegrationSession,
@@ -181,7 +198,8 @@ export class DeltaView {
       case 'sso': {
         const ic = await this.identityCenterChanges(unit.region);
         if (!ic) return { why: 'feed unavailable' };
-        return ic.directory ? { why: 'Identity Center events' } : { skip: 'unchanged' };
+        if (ic.directory) return { why: 'Identity Center events' };
+        return ic.refresh ? { skip: 'unchanged', refresh: { groups: ic.groups } } : { skip: 'unchanged' };
       }
       case 'sso-assignments': {
         const ic = await this.identityCenterChanges(unit.region);
@@ -243,7 +261,7 @@ export class DeltaView {
     this.identityCenter ??= (async () => {
       try {
         const ct = await this.session.managementClient(CloudTrailClient, region);
-        const out = { directory: false, allAccounts: false, accounts: new Set<string>(), deleted: [] as Entity[] };
+        const out = { directory: false, refresh: false, groups: new Set<string>(), allAccounts: false, accounts: new Set<string>(), deleted: [] as Entity[] };
         for await (const e of feed(ct, this.start)) {
           if (!IDENTITY_CENTER_SOURCES.has(e.source) || e.readOnly) continue;
           const gone = deletedEntity(this.plan.partition, e);
@@ -252,9 +270,18 @@ export class DeltaView {
             const target = e.parameters['targetId'] ?? e.parameters['TargetId'];
             if (typeof target === 'string') out.accounts.add(target);
             else out.allAccounts = true;
+          } else if (e.source === 'identitystore.amazonaws.com' && DIRECTORY_UPSERT_EVENTS.has(e.name)) {
+            out.refresh = true;
+          } else if (e.source === 'identitystore.amazonaws.com' && e.name === 'CreateGroupMembership' && param(e.parameters, 'groupId')) {
+            out.refresh = true;
+            out.groups.add(param(e.parameters, 'groupId')!);
+          } else if (e.name === 'DeleteGroupMembership' && gone) {
+            // Sent exactly as deleted (above); nothing else changed.
+            out.refresh = true;
           } else {
-            // Users, groups, memberships or permission sets changed; a permission set
-            // change can change what every account's assignments mean.
+            // Users or groups deleted (their memberships go without events of their own),
+            // events without the ids we need, or permission sets changed (which can change
+            // what every account's assignments mean): read in full.
             out.directory = true;
             if (e.source === 'sso.amazonaws.com') out.allAccounts = true;
           }

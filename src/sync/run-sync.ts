@@ -194,7 +194,20 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     if (skip.has(pos)) {
       completed.add(pos);
       coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
-    } else if (delta && (verdict = await delta.verdict(unit)).skip) {
+    } else if (delta && (verdict = await delta.verdict(unit)).skip === 'unchanged' && verdict.refresh) {
+      // Unchanged but for what its feed names exactly (src/sync/delta.ts, DirectoryRefresh):
+      // that is read and sent; the unit stays skipped, so the control plane keeps the rest.
+      try {
+        for await (const e of source.read({ ...contextFor(unit), directoryRefresh: verdict.refresh })) {
+          if (stopped) return;
+          await record(e);
+        }
+        coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
+      } catch (err) {
+        if (signal.aborted || isAbortError(err)) throw err;
+        fail(unit, err, 'failed');
+      }
+    } else if (verdict?.skip) {
       // Nothing in this unit's change feed since `since`, or no feed at all: not read; the
       // control plane keeps what it has for it (skipped, so it infers no deletions there).
       // It is deliberately not marked completed: a resumed sync must ask the feed again,

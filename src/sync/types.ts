@@ -62,6 +62,12 @@ export interface SourceContext {
    * for the plan and not sent.
    */
   organizationDelta?: { readsTags(resourceId: string, state?: string): boolean };
+  /**
+   * `sso` unit of a delta whose Identity Store events name every change (src/sync/delta.ts,
+   * DirectoryRefresh): users and groups are read, memberships only of these groups, and
+   * permission sets not at all.
+   */
+  directoryRefresh?: { groups: ReadonlySet<string> };
 }
 
 /**

@@ -65,6 +65,7 @@ test('no Organizations event: the tree is walked without tag reads, reported unc
 test('ec2 and resources have no change feed: a delta does not read them and says so per unit', async () => {
   const full = await run({ mode: 'full' });
   expect(full.calledTimes('ssm:DescribeInstanceInformation')).toBeGreaterThan(0);
+  expect(full.calledTimes('resource-explorer-2:ListResources')).toBeGreaterThan(0);
   const delta = await run({ mode: 'delta', since: new Date().toISOString() });
   const units = delta.output.coverage.filter((c) => c.source === 'ec2' || c.source === 'resources');
   // The same units as the full sync, none of them read.
@@ -153,6 +154,37 @@ test('after changes with deletions, the full sync merged with the delta holds ex
   expect(view.compare(canonicalRefs(sim.groundTruth(settings).entities))).toEqual({ missing: [], extra: [] });
   // The deleted IAM user left the view (its unit was complete), with its access keys.
   expect([...view.entities.keys()].some((r) => r.includes(`:${a!.id}:user/auditor`))).toBe(false);
+});
+
+test('Identity Store events that name every change: users and groups re-listed, memberships of the named group only, permission sets not read; a deleted user reads the unit in full', async () => {
+  const sso = sim.world.sso!;
+  const since = new Date().toISOString();
+  const userId = `${sso.identityStoreId.slice(2, 12)}-0000-new-user`;
+  sso.users.set(userId, { UserId: userId, UserName: 'new@example.com', DisplayName: 'New User', Name: { GivenName: 'New', FamilyName: 'User' }, Emails: [] });
+  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: sso.region, eventSource: 'identitystore.amazonaws.com', eventName: 'CreateUser', username: 'admin', requestParameters: { identityStoreId: sso.identityStoreId, userName: 'new@example.com' } });
+  const groupId = [...sso.groups.keys()][0]!;
+  const membershipId = sim.admin.addGroupMembership({ groupId, userId });
+  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: sso.region, eventSource: 'identitystore.amazonaws.com', eventName: 'CreateGroupMembership', username: 'admin', requestParameters: { identityStoreId: sso.identityStoreId, groupId, memberId: { userId } } });
+
+  const delta = await run({ mode: 'delta', since });
+  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'skipped', reason: 'unchanged' });
+  expect(delta.entities.find((e) => e.kind === 'sso.user' && e.attributes['userId'] === userId)).toBeDefined();
+  expect(delta.entities.find((e) => e.kind === 'sso.groupMembership' && e.attributes['membershipId'] === membershipId)).toBeDefined();
+  expect(delta.entities.filter((e) => e.kind === 'sso.user').length).toBe(sso.users.size);
+  expect(delta.entities.filter((e) => e.kind === 'sso.group').length).toBe(sso.groups.size);
+  expect(new Set(delta.entities.filter((e) => e.kind === 'sso.groupMembership' && !e.deleted).map((e) => e.attributes['groupId']))).toEqual(new Set([groupId]));
+  expect(delta.calledTimes('identitystore:ListGroupMemberships')).toBe(1);
+  expect(delta.calledTimes('sso-admin:ListPermissionSets')).toBe(0);
+  expect(delta.entities.some((e) => e.kind === 'sso.permissionSet')).toBe(false);
+
+  // A user deleted takes its memberships with it, without events naming them: read in full.
+  sso.users.delete(userId);
+  sso.memberships.delete(membershipId);
+  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: sso.region, eventSource: 'identitystore.amazonaws.com', eventName: 'DeleteUser', username: 'admin', requestParameters: { identityStoreId: sso.identityStoreId, userId } });
+  const after = await run({ mode: 'delta', since });
+  expect(after.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'complete' });
+  expect(after.calledTimes('sso-admin:ListPermissionSets')).toBeGreaterThan(0);
+  expect(after.entities.find((e) => e.kind === 'sso.user' && e.deleted && e.id.endsWith(userId))).toBeDefined();
 });
 
 test('any other Organizations write event (an account moved) reads the organization in full', async () => {

@@ -96,8 +96,8 @@ test('Identity Center deletions the feed names exactly are sent with deleted: tr
   );
   expect(deleted).toHaveLength(2);
   expect((delta.result.output as { deleted: number }).deleted).toBe(2);
-  // The directory changed (a membership went), so the sso unit was read in full too.
-  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'complete' });
+  // The membership's deletion is exact: the sso unit is not read in full (delta-sources.test.ts).
+  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'skipped', reason: 'unchanged' });
 });
 
 test('an account whose feed cannot be read is read in full, with a warning', async () => {
