@@ -159,6 +159,10 @@ const ORGANIZATION_POLICY_EVENTS = new Set(['CreatePolicy', 'UpdatePolicy', 'Del
  */
 export class OrganizationDelta {
   constructor(private readonly retagged: ReadonlySet<string>) {}
+  /** Whether an OU's tags changed (then the tree is walked: an OU entity needs its path). */
+  get touchesOus(): boolean {
+    return [...this.retagged].some((id) => id.startsWith('ou-'));
+  }
   /** Whether the walk reads the tags of this root, OU or account (`state` for accounts). */
   readsTags(resourceId: string, state?: string): boolean {
     return this.retagged.has(resourceId) || (state !== undefined && state !== 'ACTIVE');

@@ -61,7 +61,7 @@ export interface SourceContext {
    * (src/sync/delta.ts): tags are read only where this says; the rest of the tree is walked
    * for the plan and not sent.
    */
-  organizationDelta?: { readsTags(resourceId: string, state?: string): boolean };
+  organizationDelta?: { readsTags(resourceId: string, state?: string): boolean; readonly touchesOus: boolean };
   /**
    * `sso` unit of a delta whose Identity Store events name every change (src/sync/delta.ts,
    * DirectoryRefresh): users and groups are read, memberships only of these groups, and

@@ -60,6 +60,11 @@ test('no Organizations event: the tree is walked without tag reads, reported unc
   // The plan was still made from the walk: every ACTIVE account has its IAM unit.
   const iamUnits = delta.output.coverage.filter((c) => c.source === 'iam').map((c) => c.accountId).sort();
   expect(iamUnits).toEqual([DEMO_MANAGEMENT_ACCOUNT, ...activeMembers().map((a) => a.id)].sort());
+  // Without excluded OUs the accounts' states come from ListAccounts, not the tree walk; the
+  // accounts sent are exactly what a full sync sends for them (OU path and parent included).
+  expect(delta.calledTimes('organizations:ListAccountsForParent')).toBe(0);
+  const full = await run({ mode: 'full' });
+  for (const e of orgKinds) expect(e).toEqual(full.entities.find((f) => f.id === e.id));
 });
 
 test('ec2 and resources have no change feed: a delta does not read them and says so per unit', async () => {
