@@ -10,7 +10,8 @@
 // Per source: `iam` — the account's IAM events (global, logged in the partition's home
 // region); `sso` and `sso-assignments` — Identity Center and Identity Store events in the
 // management account's Identity Center region (assignment events name the account they
-// change; permission-set events change every account); `organization` — Organizations
+// change; permission-set events change every account; Identity Store events that name
+// what they change refresh only that: DirectoryRefresh); `organization` — Organizations
 // events in the management account (global, home region). `ec2` and `resources` have no
 // usable feed (instances register and report without management events; Resource
 // Explorer keeps no change history): a delta does not read them and says so per unit
