@@ -42,7 +42,9 @@ const FEED_RETENTION_MS = 89 * 24 * 3600_000;
 /** What delta syncs call besides the sources' own actions (management and member roles). */
 export const DELTA_ACTIONS = ['cloudtrail:LookupEvents'] as const;
 
-const IDENTITY_CENTER_SOURCES = new Set(['sso.amazonaws.com', 'identitystore.amazonaws.com', 'sso-directory.amazonaws.com']);
+// identitystore-scim: what an external identity provider provisions through SCIM (users,
+// groups, and memberships through PatchGroup), logged in the Identity Center region.
+const IDENTITY_CENTER_SOURCES = new Set(['sso.amazonaws.com', 'identitystore.amazonaws.com', 'identitystore-scim.amazonaws.com', 'sso-directory.amazonaws.com']);
 const ASSIGNMENT_EVENTS = new Set(['CreateAccountAssignment', 'DeleteAccountAssignment']);
 
 /** Region where a partition logs its global services' events (IAM, Organizations). */

@@ -128,6 +128,19 @@ test('a resumed delta asks the feed again for units that were unchanged; they ar
   }
 });
 
+// Regression: events of SCIM provisioning (identitystore-scim) were not read as changes.
+test('a membership an identity provider adds through SCIM makes the sso unit read in full', async () => {
+  const sso = sim.world.sso!;
+  const since = new Date().toISOString();
+  const groupId = [...sso.groups.keys()][1]!;
+  const userId = [...sso.users.keys()][1]!;
+  const membershipId = sim.admin.addGroupMembership({ groupId, userId });
+  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: sso.region, eventSource: 'identitystore-scim.amazonaws.com', eventName: 'PatchGroup', username: 'scim', requestParameters: { tenantId: 'x' } });
+  const delta = await run({ mode: 'delta', since });
+  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'complete' });
+  expect(delta.entities.some((e) => e.kind === 'sso.groupMembership' && (e.attributes as { membershipId?: string }).membershipId === membershipId)).toBe(true);
+});
+
 test('delta without since is rejected as invalid', async () => {
   const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'delta' } });
   const r = await cp.waitFor((f) => f.frame?.['type'] === 'job.rejected' && f.frame['jobId'] === jobId);
