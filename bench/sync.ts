@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       unitsComplete: coverage.filter((c) => c.status === 'complete').length,
       unitsSkippedUnchanged: skipped('unchanged'),
       unitsSkippedNoChangeFeed: skipped('noChangeFeed'),
-      unitsComplete_bySource: coverage.filter((c) => c.status === 'complete').reduce<Record<string, number>>((m, c) => ((m[c.source] = (m[c.source] ?? 0) + 1), m), {}),
+      completeBySource: coverage.filter((c) => c.status === 'complete').reduce<Record<string, number>>((m, c) => ((m[c.source] = (m[c.source] ?? 0) + 1), m), {}),
       entitiesSent: deltaEntities.length,
       deletedSent: deltaEntities.filter((e) => e.deleted).length,
       missing: after.missing.length,
