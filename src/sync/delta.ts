@@ -236,6 +236,13 @@ export class DeltaView {
           if (!ORGANIZATION_TAG_EVENTS.has(e.name) || !resourceId) return { why: `organizations ${e.name}` };
           retagged.add(resourceId);
         }
+        // An account's name and primary email change through the Account Management API
+        // (PutAccountName, AcceptPrimaryEmailUpdate…), logged under its own event source:
+        // the account each event names (the management account's own when none) is sent.
+        for await (const e of feed(ct, this.start, 'account.amazonaws.com')) {
+          if (e.source !== 'account.amazonaws.com' || e.readOnly) continue;
+          retagged.add(param(e.parameters, 'accountId') ?? this.plan.managementAccountId);
+        }
         return new OrganizationDelta(retagged);
       } catch (err) {
         this.unavailable('organizations', 'Organizations events', err);

@@ -126,6 +126,16 @@ test('a TagResource event (and an SCP attached): the tagged account is read and 
   expect(sent.find((e) => e.accountId === account.id)?.tags).toMatchObject({ 'cost-center': 'cc-42' });
 });
 
+test('an account renamed through the Account Management API is read and sent', async () => {
+  const account = activeMembers()[1]!;
+  const since = new Date().toISOString();
+  account.name = 'renamed-account';
+  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: 'us-east-1', eventSource: 'account.amazonaws.com', eventName: 'PutAccountName', username: 'admin', requestParameters: { accountId: account.id, accountName: 'renamed-account' } });
+  const delta = await run({ mode: 'delta', since });
+  expect(delta.org).toMatchObject({ status: 'skipped', reason: 'unchanged' });
+  expect(delta.entities.find((e) => e.kind === 'aws.account' && e.accountId === account.id)).toMatchObject({ name: 'renamed-account' });
+});
+
 test('after changes with deletions, the full sync merged with the delta holds exactly the ground truth', async () => {
   const full = await run({ mode: 'full' });
   const view = new Inventory();
