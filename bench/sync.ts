@@ -4,8 +4,11 @@
 //
 //   node dist/bench/sync.js [--accounts 1000] [--seed 1] [--k 10] [--latency-ms 30] [--share 0.5]
 //                           [--delta-changes 20] [--expand]
-// --delta-changes N: after the full sync, N IAM changes in N accounts appear in CloudTrail
-// and a delta sync runs; its wall time and AWS calls are reported as fractions of the full's.
+// --delta-changes N: after the full sync, N changes are made (bench/delta-changes.ts: IAM,
+// Identity Center and Organizations, deletions included, each logged in CloudTrail) and a
+// delta sync runs; its wall time and AWS calls are reported as fractions of the full's, and
+// the full sync merged with the delta (test/sim/control-plane/inventory.ts) is compared
+// with the ground truth after the changes.
 // --expand: the sync asks for derived entities (params `expand: true`, docs/sync.md "Effective
 // access (expand)") and is checked against the ground truth with them; run once with and once
 // without to see what expanding costs (docs/performance.md).
@@ -16,6 +19,8 @@ import { startAwsSimulator } from '../test/sim/aws/index.js';
 import { canonicalRefs } from '../test/sim/aws/entity-ids.js';
 import { ConnectorProcess } from '../test/helpers/process.js';
 import { MAIN_JS } from '../test/helpers/paths.js';
+import { Inventory } from '../test/sim/control-plane/inventory.js';
+import { makeChanges } from './delta-changes.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -94,22 +99,42 @@ async function main(): Promise<void> {
 
   let delta: Record<string, unknown> | undefined;
   if (deltaChanges > 0) {
-    // One IAM change in each of N member accounts, as CloudTrail logs it: N iam units change.
     const since = new Date().toISOString();
-    const changed = [...sim.world.accounts.values()].filter((a) => a.inOrg && a.state === 'ACTIVE' && a.id !== mgmt).slice(0, deltaChanges);
-    for (const a of changed) sim.admin.addTrailEvent({ accountId: a.id, region: 'us-east-1', eventSource: 'iam.amazonaws.com', eventName: 'TagRole', username: 'bench', resourceName: 'bench-role' });
+    const changes = makeChanges(sim, deltaChanges);
     sim.stats.reset();
     const t1 = Date.now();
     const d = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'delta', since } });
     const dr = await Promise.race([cp.waitForResult(d.jobId, 30 * 60_000), died]);
     const dWall = (Date.now() - t1) / 1000;
-    const dCalls = sim.stats.snapshot().total.calls;
-    const coverage = ((dr.output as { coverage?: Array<{ status: string; reason?: string }> } | undefined)?.coverage ?? []);
+    const dStats = sim.stats.snapshot();
+    const dCalls = dStats.total.calls;
+    const coverage = ((dr.output as { coverage?: Array<{ accountId: string; source: string; region: string; status: string; reason?: string }> } | undefined)?.coverage ?? []);
+    // The control plane's view: the full sync, then the delta applied to it, against the
+    // ground truth after the changes.
+    const batchesOf = (id: string) => cp.unique().filter((f) => f.frame?.['type'] === 'sync.batch' && f.frame['jobId'] === id).flatMap((f) => f.frame!['entities'] as Array<{ kind: string; id: string; accountId?: string; region?: string; deleted?: boolean }>);
+    const view = new Inventory();
+    view.applyFull(batchesOf(jobId));
+    const deltaEntities = batchesOf(d.jobId);
+    view.applyDelta(deltaEntities, coverage);
+    const after = view.compare(canonicalRefs(sim.groundTruth(settings).entities));
+    const sentTwice = new Map<string, number>();
+    for (const e of deltaEntities) sentTwice.set(`${e.kind} ${e.id}`, (sentTwice.get(`${e.kind} ${e.id}`) ?? 0) + 1);
+    const skipped = (reason: string) => coverage.filter((c) => c.status === 'skipped' && c.reason === reason).length;
     delta = {
       status: dr.status,
-      changedAccounts: changed.length,
+      changes,
       unitsComplete: coverage.filter((c) => c.status === 'complete').length,
-      unitsSkipped: coverage.filter((c) => c.status === 'skipped').length,
+      unitsSkippedUnchanged: skipped('unchanged'),
+      unitsSkippedNoChangeFeed: skipped('noChangeFeed'),
+      completeBySource: coverage.filter((c) => c.status === 'complete').reduce<Record<string, number>>((m, c) => ((m[c.source] = (m[c.source] ?? 0) + 1), m), {}),
+      entitiesSent: deltaEntities.length,
+      deletedSent: deltaEntities.filter((e) => e.deleted).length,
+      missing: after.missing.length,
+      ...(after.missing.length > 0 && { missingSample: after.missing.slice(0, 3) }),
+      extra: after.extra.length,
+      ...(after.extra.length > 0 && { extraSample: after.extra.slice(0, 3) }),
+      duplicated: [...sentTwice.values()].filter((x) => x > 1).length,
+      callsByService: Object.fromEntries(Object.entries(dStats.byService).map(([k, v]) => [k, v.calls])),
       wallSeconds: Number(dWall.toFixed(1)),
       awsCalls: dCalls,
       wallFractionOfFull: Number((dWall / wallSeconds).toFixed(3)),

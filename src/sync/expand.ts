@@ -94,8 +94,8 @@ export class Expansion {
    * unit ended: complete only when the unit and the directory both were (otherwise some
    * derived entity may be missing, and absence must not read as deletion).
    */
-  coverage(unit: SyncUnit, assignments: { status: 'complete' | 'failed' | 'skipped'; reason?: 'unchanged' | 'regionDisabled'; code?: string }): {
-    entry: { accountId: string; source: string; region: string; status: 'complete' | 'failed' | 'skipped'; reason?: 'unchanged' | 'regionDisabled' };
+  coverage(unit: SyncUnit, assignments: { status: 'complete' | 'failed' | 'skipped'; reason?: 'unchanged' | 'noChangeFeed' | 'regionDisabled'; code?: string }): {
+    entry: { accountId: string; source: string; region: string; status: 'complete' | 'failed' | 'skipped'; reason?: 'unchanged' | 'noChangeFeed' | 'regionDisabled' };
     error?: { code: string; message: string };
   } {
     const at = { accountId: unit.accountId, source: EFFECTIVE_ACCESS_SOURCE, region: unit.region };

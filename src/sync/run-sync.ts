@@ -12,7 +12,7 @@ import { Batcher } from './batcher.js';
 import { decodeCursor, encodeCursor, paramsHash, unitsFingerprint } from './cursor.js';
 import { accountState } from './sources/organization.js';
 import { isRegionDisabled } from './sources/ec2.js';
-import { DeltaView } from './delta.js';
+import { DeltaView, OrganizationDelta, type DeltaVerdict } from './delta.js';
 import { Expansion } from './expand.js';
 import { unitKey, type AccountInfo, type EntitySource, type ProgressFigures, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
@@ -34,8 +34,12 @@ export interface CoverageEntry {
   source: string;
   region: string;
   status: 'complete' | 'failed' | 'skipped';
-  /** Why a unit was skipped (an optional field protocol v1 allows): `unchanged` in a delta, `regionDisabled`. */
-  reason?: 'unchanged' | 'regionDisabled';
+  /**
+   * Why a unit was skipped (an optional field protocol v1 allows): in a delta `unchanged`
+   * (its feed shows no change) or `noChangeFeed` (no feed: only a full sync refreshes it);
+   * `regionDisabled`.
+   */
+  reason?: 'unchanged' | 'noChangeFeed' | 'regionDisabled';
 }
 /** Attributes left unknown because an optional read was denied, unsupported or failing (src/sync/optional.ts). */
 export interface CoverageGap {
@@ -178,9 +182,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
 
   const delta =
     params.mode === 'delta' && params.since !== undefined
-      ? new DeltaView(session, plan, new Date(params.since), log, (code, message) => {
-          if (!warnings.some((w) => w.code === code)) warnings.push({ code, message });
-        })
+      ? new DeltaView(session, plan, new Date(params.since), log, (code, message) => warnings.push({ code, message }))
       : undefined;
 
   // Regions first: account units start while discovery is still walking the tree.
@@ -199,21 +201,37 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   let stopped = false;
   const runOne = async (pos: number): Promise<void> => {
     const { unit, source } = units[pos]!;
-    // With expand, the directory is read even when a cursor or a delta would skip it.
+    // With expand, the directory is read in full even when a cursor or a delta would skip it.
     const mustRead = expansion?.mustRead(unit) ?? false;
     let ended: Parameters<Expansion['coverage']>[1] | undefined;
     try {
       if (signal.aborted) return;
+      let verdict: DeltaVerdict | undefined;
       if (skip.has(pos) && !mustRead) {
         completed.add(pos);
         coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
         ended = { status: 'complete' };
-      } else if (delta && !mustRead && (await delta.verdict(unit, { expand: expansion !== undefined })).unchanged) {
-        // Nothing in this unit's change feed since `since`: not read; the control plane keeps
-        // what it has for it (skipped, so it infers no deletions there). It is deliberately
-        // not marked completed: a resumed sync must ask the feed again, never report it complete.
-        coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
-        ended = { status: 'skipped', reason: 'unchanged' };
+      } else if (delta && !mustRead && (verdict = await delta.verdict(unit, { expand: expansion !== undefined })).skip === 'unchanged' && verdict.refresh) {
+        // Unchanged but for what its feed names exactly (src/sync/delta.ts, DirectoryRefresh):
+        // that is read and sent; the unit stays skipped, so the control plane keeps the rest.
+        try {
+          for await (const e of source.read({ ...contextFor(unit), directoryRefresh: verdict.refresh })) {
+            if (stopped) return;
+            await record(e);
+          }
+          coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
+          ended = { status: 'skipped', reason: 'unchanged' };
+        } catch (err) {
+          if (signal.aborted || isAbortError(err)) throw err;
+          ended = fail(unit, err, 'failed');
+        }
+      } else if (verdict?.skip) {
+        // Nothing in this unit's change feed since `since`, or no feed at all: not read; the
+        // control plane keeps what it has for it (skipped, so it infers no deletions there).
+        // It is deliberately not marked completed: a resumed sync must ask the feed again,
+        // never report it complete.
+        coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: verdict.skip });
+        ended = { status: 'skipped', reason: verdict.skip };
       } else {
         try {
           for await (const e of source.read(contextFor(unit))) {
@@ -262,8 +280,12 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   for (const s of sources) if (s.scope === 'global') plan1(s, plan, streaming);
   const entered: AccountInfo[] = [];
   ctx.progress('discovery', 0);
+  // A delta whose Organizations feed shows tag changes at most walks the tree for the plan
+  // but sends only what may have changed (src/sync/delta.ts, OrganizationDelta).
+  const orgDelta = delta ? await delta.organization() : undefined;
+  const quietOrg = orgDelta instanceof OrganizationDelta ? orgDelta : undefined;
   try {
-    for await (const e of organization.read(contextFor(orgUnit))) {
+    for await (const e of organization.read({ ...contextFor(orgUnit), ...(quietOrg && { organizationDelta: quietOrg }) })) {
       if (e.kind === 'aws.organization' && e.arn && e.attributes['managementAccountId']) {
         plan.organization = { id: e.name, arn: e.arn, managementAccountId: String(e.attributes['managementAccountId']) };
       }
@@ -275,7 +297,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
           for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
         }
       }
-      await record(e);
+      if (!quietOrg || quietOrg.sends(e)) await record(e);
     }
   } catch (err) {
     // Without the organization there is no plan: stop what started and fail the sync.
@@ -291,8 +313,9 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // 2. The plan is complete: from now on batches carry cursors.
   discovering = false;
   fingerprint = unitsFingerprint(units.map((u) => u.unit));
-  coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
-  completed.add(0);
+  if (quietOrg) coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'skipped', reason: 'unchanged' });
+  else coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
+  completed.add(0); // a resumed sync runs the organization unit again whatever the cursor says
   done++; // the organization unit itself
   report();
   if (!streaming) {

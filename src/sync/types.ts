@@ -56,6 +56,18 @@ export interface SourceContext {
   gap?(action: string, reason: 'denied' | 'unsupported' | 'unavailable', message: string): void;
   /** Identity Store user attributes the customer's policy lets leave the account (undefined = all). */
   userAttributes?: readonly string[];
+  /**
+   * Organization unit of a delta whose Organizations feed shows tag changes at most
+   * (src/sync/delta.ts): tags are read only where this says; the rest of the tree is walked
+   * for the plan and not sent.
+   */
+  organizationDelta?: { readsTags(resourceId: string, state?: string): boolean; readonly touchesOus: boolean };
+  /**
+   * `sso` unit of a delta whose Identity Store events name every change (src/sync/delta.ts,
+   * DirectoryRefresh): users and groups are read, memberships only of these groups, and
+   * permission sets not at all.
+   */
+  directoryRefresh?: { groups: ReadonlySet<string> };
 }
 
 /**

@@ -62,8 +62,9 @@ test('only the units with changes in their feed are read; the rest are skipped a
   expect(status('sso-assignments', assigned)).toMatchObject({ status: 'complete' });
   expect(status('sso-assignments', iamChanged)).toMatchObject({ status: 'skipped', reason: 'unchanged' });
   expect(status('sso', DEMO_MANAGEMENT_ACCOUNT)).toMatchObject({ status: 'skipped', reason: 'unchanged' });
-  expect(status('organization', DEMO_MANAGEMENT_ACCOUNT)).toMatchObject({ status: 'complete' });
-  // What the delta sent: the organization, IAM of the changed account only, assignments of
+  // No Organizations event: the tree is walked for the plan, not re-sent (delta-sources.test.ts).
+  expect(status('organization', DEMO_MANAGEMENT_ACCOUNT)).toMatchObject({ status: 'skipped', reason: 'unchanged' });
+  // What the delta sent: the accounts not ACTIVE, IAM of the changed account only, assignments of
   // the changed account only — each exactly as the full sync has them.
   const iamAccounts = new Set(delta.entities.filter((e) => e.kind.startsWith('iam.')).map((e) => e.accountId));
   expect([...iamAccounts]).toEqual([iamChanged]);
@@ -95,8 +96,8 @@ test('Identity Center deletions the feed names exactly are sent with deleted: tr
   );
   expect(deleted).toHaveLength(2);
   expect((delta.result.output as { deleted: number }).deleted).toBe(2);
-  // The directory changed (a membership went), so the sso unit was read in full too.
-  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'complete' });
+  // The membership's deletion is exact: the sso unit is not read in full (delta-sources.test.ts).
+  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'skipped', reason: 'unchanged' });
 });
 
 test('an account whose feed cannot be read is read in full, with a warning', async () => {
@@ -125,6 +126,19 @@ test('a resumed delta asks the feed again for units that were unchanged; they ar
   for (const u of unchanged) {
     expect(resumed.output.coverage.find((c) => c.source === u.source && c.accountId === u.accountId)).toMatchObject({ status: 'skipped', reason: 'unchanged' });
   }
+});
+
+// Regression: events of SCIM provisioning (identitystore-scim) were not read as changes.
+test('a membership an identity provider adds through SCIM makes the sso unit read in full', async () => {
+  const sso = sim.world.sso!;
+  const since = new Date().toISOString();
+  const groupId = [...sso.groups.keys()][1]!;
+  const userId = [...sso.users.keys()][1]!;
+  const membershipId = sim.admin.addGroupMembership({ groupId, userId });
+  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: sso.region, eventSource: 'identitystore-scim.amazonaws.com', eventName: 'PatchGroup', username: 'scim', requestParameters: { tenantId: 'x' } });
+  const delta = await run({ mode: 'delta', since });
+  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'complete' });
+  expect(delta.entities.some((e) => e.kind === 'sso.groupMembership' && (e.attributes as { membershipId?: string }).membershipId === membershipId)).toBe(true);
 });
 
 test('delta without since is rejected as invalid', async () => {

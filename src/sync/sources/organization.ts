@@ -6,7 +6,9 @@
 // belongs to, when the account may read it).
 import {
   DescribeOrganizationCommand,
+  ListAccountsCommand,
   ListAccountsForParentCommand,
+  ListParentsCommand,
   ListOrganizationalUnitsForParentCommand,
   ListRootsCommand,
   ListTagsForResourceCommand,
@@ -21,7 +23,9 @@ import { tagRecord, type EntitySource, type SourceContext, type SyncPlan } from 
 import { optionalRead, optionalTags, withUnknowns } from '../optional.js';
 
 /** Tags are optional: without them the tree is still discovered (and the sync can run). */
-async function tagsOf(ctx: SourceContext, org: OrganizationsClient, resourceId: string) {
+async function tagsOf(ctx: SourceContext, org: OrganizationsClient, resourceId: string, state?: string) {
+  // A delta with no Organizations change: this entity is not sent, so its tags are not read.
+  if (ctx.organizationDelta && !ctx.organizationDelta.readsTags(resourceId, state)) return optionalTags(ctx.plan.integration, undefined);
   const tags = await optionalRead(ctx, 'organizations:ListTagsForResource', async () => {
     const list: Array<{ Key?: string; Value?: string }> = [];
     for await (const page of paginate(async (t) => {
@@ -57,6 +61,11 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
   };
   const excluded = new Set(integ.excludeOrganizationalUnitIds);
   const roots = (await org.send(new ListRootsCommand({ MaxResults: pageSize('organizations') }))).Roots ?? [];
+  const delta = ctx.organizationDelta;
+  if (delta && excluded.size === 0 && !delta.touchesOus && roots.length === 1 && roots[0]?.Id && roots[0].Arn) {
+    yield* flatAccounts(ctx, org, { ...orgRef, arn: o.Arn }, { id: roots[0].Id, arn: roots[0].Arn, name: roots[0].Name, policyTypes: roots[0].PolicyTypes });
+    return;
+  }
   for (const root of roots) {
     if (!root.Id || !root.Arn) continue;
     const tags = await tagsOf(ctx, org, root.Id);
@@ -73,7 +82,7 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
       })) {
         for (const a of page) {
           if (!a.Id || integ.excludeAccountIds.includes(a.Id)) continue;
-          const tags = await tagsOf(ctx, org, a.Id);
+          const tags = await tagsOf(ctx, org, a.Id, accountState(a));
           const arn = ids.account(plan.partition, a.Id, orgRef);
           yield {
             kind: 'aws.account',
@@ -113,6 +122,71 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
   }
 }
 
+/**
+ * A delta with no structural Organizations change and no excluded OU (src/sync/delta.ts):
+ * the plan needs only each account's state, which ListAccounts gives 20 a page (the tree
+ * walk costs two calls per OU more). The accounts the runner sends (tagged since, or not
+ * ACTIVE) get their OU path from ListParents, so each is the entity a full sync would send.
+ */
+async function* flatAccounts(
+  ctx: SourceContext,
+  org: OrganizationsClient,
+  o: { managementAccountId: string; id: string; arn: string },
+  root: { id: string; arn: string; name: string | undefined; policyTypes: unknown[] | undefined },
+): AsyncGenerator<Entity> {
+  const { plan } = ctx;
+  const delta = ctx.organizationDelta!;
+  const rootEntityId = ids.root(root.arn);
+  if (delta.readsTags(root.id)) {
+    const tags = await tagsOf(ctx, org, root.id);
+    yield { kind: 'aws.root', id: rootEntityId, name: root.name ?? root.id, arn: root.arn, parentId: ids.organization(o.arn), ...tags.fields, attributes: withUnknowns({ rootId: root.id, policyTypes: root.policyTypes ?? [] }, tags.unknown) };
+  }
+  // OU ARNs as Organizations builds them (the same form the walk reads from AWS).
+  const ouArn = (ouId: string) => `arn:${plan.partition}:organizations::${o.managementAccountId}:ou/${o.id}/${ouId}`;
+  for await (const page of paginate(async (t) => {
+    const r = await org.send(new ListAccountsCommand({ MaxResults: pageSize('organizations'), NextToken: t }));
+    return { items: r.Accounts, next: r.NextToken };
+  })) {
+    for (const a of page) {
+      if (!a.Id || plan.integration.excludeAccountIds.includes(a.Id)) continue;
+      const state = accountState(a);
+      const arn = ids.account(plan.partition, a.Id, o);
+      const sent = delta.readsTags(a.Id, state);
+      // OU ids from the root down to the account's parent: only for accounts that are sent.
+      const path: string[] = [];
+      if (sent) {
+        for (let child = a.Id; ; ) {
+          const parent = (await org.send(new ListParentsCommand({ ChildId: child }))).Parents?.[0];
+          if (!parent?.Id || parent.Type !== 'ORGANIZATIONAL_UNIT') break;
+          path.unshift(parent.Id);
+          child = parent.Id;
+        }
+      }
+      const tags = await tagsOf(ctx, org, a.Id, state);
+      yield {
+        kind: 'aws.account',
+        id: arn,
+        name: a.Name ?? a.Id,
+        accountId: a.Id,
+        arn: a.Arn ?? arn,
+        parentId: path.length > 0 ? ids.organizationalUnit(ouArn(path[path.length - 1]!)) : rootEntityId,
+        ...tags.fields,
+        attributes: withUnknowns(
+          {
+            state,
+            email: a.Email,
+            joinedMethod: a.JoinedMethod,
+            joinedTimestamp: a.JoinedTimestamp?.toISOString(),
+            ouPath: path,
+            management: a.Id === o.managementAccountId,
+          },
+          tags.unknown,
+        ),
+      };
+    }
+  }
+}
+
 async function* singleAccount(ctx: SourceContext): AsyncGenerator<Entity> {
   const { plan } = ctx;
   const accountId = plan.managementAccountId;
@@ -139,6 +213,9 @@ export const organizationSource: EntitySource = {
     'organizations:ListOrganizationalUnitsForParent',
     'organizations:ListAccountsForParent',
     'organizations:ListTagsForResource',
+    // Deltas without a structural change (flatAccounts).
+    'organizations:ListAccounts',
+    'organizations:ListParents',
   ],
   units: (plan: SyncPlan) => [{ source: 'organization', accountId: plan.managementAccountId, region: 'global' }],
   read: (ctx) => (ctx.plan.integration.type === 'aws-account' ? singleAccount(ctx) : organizationEntities(ctx)),

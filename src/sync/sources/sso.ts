@@ -209,7 +209,9 @@ async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
     attributes: { identityStoreId: storeId, name: inst.Name, status: inst.Status, createdDate: inst.CreatedDate?.toISOString(), identitySource },
   };
 
-  yield* permissionSets(ctx, sso, instanceArn, inInstance);
+  // A delta's refresh: permission sets did not change (docs/sync.md, "Delta").
+  const refresh = ctx.directoryRefresh;
+  if (!refresh) yield* permissionSets(ctx, sso, instanceArn, inInstance);
 
   // Each group, then its memberships: only one page of groups is held at a time.
   for await (const page of paginate(async (t) => {
@@ -227,6 +229,7 @@ async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
         ...inInstance,
         attributes: { groupId: g.GroupId, displayName: g.DisplayName, description: g.Description, hasExternalIds: (g.ExternalIds?.length ?? 0) > 0 },
       };
+      if (refresh && !refresh.groups.has(g.GroupId)) continue;
       try {
         for await (const mp of paginate(async (t) => {
           const r = await store.send(new ListGroupMembershipsCommand({ IdentityStoreId: storeId, GroupId: g.GroupId, MaxResults: pageSize('identityStore'), NextToken: t }));

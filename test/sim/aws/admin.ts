@@ -203,12 +203,40 @@ export class SimAdmin {
   trailEvents(a: { accountId: string; region?: string }): TrailEvent[] {
     return this.account(a.accountId).trail.filter((e) => !a.region || e.region === a.region);
   }
-  addTrailEvent(a: { accountId: string; region?: string; eventName: string; username: string; resourceName?: string; eventSource?: string; eventTime?: number }): void {
+  /** A write event as CloudTrail would log it for a change made out of band; `requestParameters` as AWS logs them (camelCase). */
+  addTrailEvent(a: { accountId: string; region?: string; eventName: string; username: string; resourceName?: string; eventSource?: string; eventTime?: number; requestParameters?: Record<string, unknown> }): void {
     this.account(a.accountId).trail.push({
       EventId: uuid(), EventName: a.eventName, EventSource: a.eventSource ?? 'signin.amazonaws.com', EventTime: a.eventTime ?? this.rt.now(),
       Username: a.username, AccessKeyId: '', ReadOnly: 'false', Resources: a.resourceName ? [{ ResourceName: a.resourceName }] : [],
-      region: a.region ?? globalRegion(this.rt.world), detail: {},
+      region: a.region ?? globalRegion(this.rt.world), detail: a.requestParameters ? { requestParameters: a.requestParameters } : {},
     });
+  }
+  /**
+   * organizations:TagResource on the root, an OU or an account, as the management account
+   * would call it: the tags change and the event is logged in the management account, in
+   * the partition's home region (Organizations is global).
+   */
+  tagOrganizationResource(a: { resourceId: string; tags: Record<string, string>; username?: string }): void {
+    const w = this.rt.world;
+    const org = w.organization;
+    if (!org) throw new AdminError('the world has no organization');
+    const add = (old: { Key: string; Value: string }[] | undefined) => [
+      ...(old ?? []).filter((t) => !(t.Key in a.tags)), ...Object.entries(a.tags).map(([Key, Value]) => ({ Key, Value })),
+    ];
+    if (a.resourceId === org.rootId) org.rootTags = add(org.rootTags);
+    else if (w.ous.has(a.resourceId)) w.ous.get(a.resourceId)!.tags = add(w.ous.get(a.resourceId)!.tags);
+    else if (w.accounts.get(a.resourceId)?.inOrg) w.accounts.get(a.resourceId)!.tags = add(w.accounts.get(a.resourceId)!.tags);
+    else throw new AdminError(`no root, OU or account ${a.resourceId}`);
+    this.addTrailEvent({
+      accountId: org.managementAccountId, eventSource: 'organizations.amazonaws.com', eventName: 'TagResource', username: a.username ?? 'admin',
+      resourceName: a.resourceId, requestParameters: { resourceId: a.resourceId, tags: Object.entries(a.tags).map(([key, value]) => ({ key, value })) },
+    });
+  }
+  /** An IAM user deleted out of band (with its keys and group memberships); no event is logged: add it with addTrailEvent. */
+  deleteUser(a: { accountId: string; userName: string }): boolean {
+    const iam = this.account(a.accountId).iam;
+    for (const g of iam.groups.values()) g.members = g.members.filter((m) => m !== a.userName);
+    return iam.users.delete(a.userName);
   }
 
   /** Turn an account's Resource Explorer index in `region` into an aggregator or a local one (AWS's UpdateIndexType, out of band). */
