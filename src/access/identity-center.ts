@@ -274,63 +274,51 @@ async function waitForStatus(
   describe: (requestId: string) => Promise<AccountAssignmentOperationStatus | undefined>,
   list: () => Promise<Set<string>>,
 ): Promise<void> {
-  const shared = sharedReads.get(`${verb}|${inst.instanceArn}`) ?? new SharedStatusReads();
-  sharedReads.set(`${verb}|${inst.instanceArn}`, shared);
-  shared.waiting++;
-  try {
-    await pollStatus(ctx, verb, a, inst, first, describe, (createdAt) => shared.waiting > 1 ? shared.inProgress(ctx.now(), createdAt, list) : Promise.resolve(undefined));
-  } finally {
-    if (--shared.waiting === 0) sharedReads.delete(`${verb}|${inst.instanceArn}`);
-  }
-}
-
-async function pollStatus(
-  ctx: AccessContext,
-  verb: 'create' | 'delete',
-  a: AssignmentRef,
-  inst: SsoInstanceInfo,
-  first: AccountAssignmentOperationStatus | undefined,
-  describe: (requestId: string) => Promise<AccountAssignmentOperationStatus | undefined>,
-  running: (createdAt: number) => Promise<Set<string> | undefined>,
-): Promise<void> {
   const requestId = first?.RequestId;
   if (!requestId) throw new ConnectorError('AWS_ERROR', `sso-admin: ${verb} of the assignment of ${describeRef(a)} returned no request id`);
-  const started = ctx.now();
-  const deadline = started + POLL_DEADLINE_MS;
   const key = `${verb}|${inst.instanceArn}`;
-  let status: AccountAssignmentOperationStatus | undefined = first;
-  const learned = typicalMs.get(key);
-  let wait = Math.max(POLL_FIRST_MS, learned ?? 0);
-  let reads = 0;
-  for (;;) {
-    if (status?.Status === 'SUCCEEDED') {
-      if (reads > 0) learn(key, ctx.now() - started, reads);
-      return;
+  const shared = sharedReads.get(key) ?? new SharedStatusReads();
+  sharedReads.set(key, shared);
+  shared.waiting++;
+  try {
+    const started = ctx.now();
+    const deadline = started + POLL_DEADLINE_MS;
+    let status: AccountAssignmentOperationStatus | undefined = first;
+    const learned = typicalMs.get(key);
+    let wait = Math.max(POLL_FIRST_MS, learned ?? 0);
+    let reads = 0;
+    for (;;) {
+      if (status?.Status === 'SUCCEEDED') {
+        if (reads > 0) learn(key, ctx.now() - started, reads);
+        return;
+      }
+      if (status?.Status === 'FAILED') {
+        const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
+        // The one answer that proves the operation changed nothing.
+        throw unchanged(new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`));
+      }
+      if (ctx.now() >= deadline) {
+        throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
+      }
+      await ctx.sleep(wait);
+      // After a first wait that was too short, from the short interval again.
+      wait = reads === 0 && learned !== undefined ? POLL_FIRST_MS : Math.min(POLL_MAX_MS, wait * 2);
+      reads++;
+      // Past the first read the operation is a slow one: while others of the instance wait
+      // too, their shared list tells whether it still runs, and only its end is described.
+      if (reads > 1 && shared.waiting > 1 && (await shared.inProgress(ctx.now(), started, list))?.has(requestId)) continue;
+      try {
+        status = await describe(requestId);
+      } catch (err) {
+        // The status may not be readable at once (eventual consistency), and throttling that
+        // outlived the SDK's retries is no reason to abandon an operation AWS is running.
+        // Anything else ends the wait with the operation's outcome unknown: AWS may still
+        // finish it, so the caller must not take this for a failure (run-access.ts).
+        if (!isThrottle(err) && !isNotFound(err)) throw err;
+      }
     }
-    if (status?.Status === 'FAILED') {
-      const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
-      // The one answer that proves the operation changed nothing.
-      throw unchanged(new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`));
-    }
-    if (ctx.now() >= deadline) {
-      throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
-    }
-    await ctx.sleep(wait);
-    // After a first wait that was too short, from the short interval again.
-    wait = reads === 0 && learned !== undefined ? POLL_FIRST_MS : Math.min(POLL_MAX_MS, wait * 2);
-    reads++;
-    // Past the first read the operation is a slow one: while others of the instance wait
-    // too, their shared list tells whether it still runs, and only its end is described.
-    if (reads > 1 && (await running(started))?.has(requestId)) continue;
-    try {
-      status = await describe(requestId);
-    } catch (err) {
-      // The status may not be readable at once (eventual consistency), and throttling that
-      // outlived the SDK's retries is no reason to abandon an operation AWS is running.
-      // Anything else ends the wait with the operation's outcome unknown: AWS may still
-      // finish it, so the caller must not take this for a failure (run-access.ts).
-      if (!isThrottle(err) && !isNotFound(err)) throw err;
-    }
+  } finally {
+    if (--shared.waiting === 0) sharedReads.delete(key);
   }
 }
 

@@ -44,6 +44,33 @@ export function accountState(a: Pick<Account, 'State' | 'Status'>): string {
   return (a.State as string | undefined) ?? (a.Status as string | undefined) ?? 'UNKNOWN';
 }
 
+/** An account of the organization as the walk and a delta's flat listing both send it. */
+async function accountEntity(ctx: SourceContext, org: OrganizationsClient, a: Account & { Id: string }, at: { parentId: string; ouPath: string[]; orgRef: { managementAccountId: string; id: string } }): Promise<Entity> {
+  const state = accountState(a);
+  const tags = await tagsOf(ctx, org, a.Id, state);
+  const arn = ids.account(ctx.plan.partition, a.Id, at.orgRef);
+  return {
+    kind: 'aws.account',
+    id: arn,
+    name: a.Name ?? a.Id,
+    accountId: a.Id,
+    arn: a.Arn ?? arn,
+    parentId: at.parentId,
+    ...tags.fields,
+    attributes: withUnknowns(
+      {
+        state,
+        email: a.Email,
+        joinedMethod: a.JoinedMethod,
+        joinedTimestamp: a.JoinedTimestamp?.toISOString(),
+        ouPath: at.ouPath,
+        management: a.Id === at.orgRef.managementAccountId,
+      },
+      tags.unknown,
+    ),
+  };
+}
+
 async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity> {
   const { plan } = ctx;
   const integ = plan.integration;
@@ -82,28 +109,7 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
       })) {
         for (const a of page) {
           if (!a.Id || integ.excludeAccountIds.includes(a.Id)) continue;
-          const tags = await tagsOf(ctx, org, a.Id, accountState(a));
-          const arn = ids.account(plan.partition, a.Id, orgRef);
-          yield {
-            kind: 'aws.account',
-            id: arn,
-            name: a.Name ?? a.Id,
-            accountId: a.Id,
-            arn: a.Arn ?? arn,
-            parentId: parent.entityId,
-            ...tags.fields,
-            attributes: withUnknowns(
-              {
-                state: accountState(a),
-                email: a.Email,
-                joinedMethod: a.JoinedMethod,
-                joinedTimestamp: a.JoinedTimestamp?.toISOString(),
-                ouPath: parent.path,
-                management: a.Id === o.MasterAccountId,
-              },
-              tags.unknown,
-            ),
-          };
+          yield await accountEntity(ctx, org, { ...a, Id: a.Id }, { parentId: parent.entityId, ouPath: parent.path, orgRef });
         }
       }
       for await (const page of paginate(async (t) => {
@@ -149,9 +155,7 @@ async function* flatAccounts(
   })) {
     for (const a of page) {
       if (!a.Id || plan.integration.excludeAccountIds.includes(a.Id)) continue;
-      const state = accountState(a);
-      const arn = ids.account(plan.partition, a.Id, o);
-      const sent = delta.readsTags(a.Id, state);
+      const sent = delta.readsTags(a.Id, accountState(a));
       // OU ids from the root down to the account's parent: only for accounts that are sent.
       const path: string[] = [];
       if (sent) {
@@ -162,27 +166,7 @@ async function* flatAccounts(
           child = parent.Id;
         }
       }
-      const tags = await tagsOf(ctx, org, a.Id, state);
-      yield {
-        kind: 'aws.account',
-        id: arn,
-        name: a.Name ?? a.Id,
-        accountId: a.Id,
-        arn: a.Arn ?? arn,
-        parentId: path.length > 0 ? ids.organizationalUnit(ouArn(path[path.length - 1]!)) : rootEntityId,
-        ...tags.fields,
-        attributes: withUnknowns(
-          {
-            state,
-            email: a.Email,
-            joinedMethod: a.JoinedMethod,
-            joinedTimestamp: a.JoinedTimestamp?.toISOString(),
-            ouPath: path,
-            management: a.Id === o.managementAccountId,
-          },
-          tags.unknown,
-        ),
-      };
+      yield await accountEntity(ctx, org, { ...a, Id: a.Id }, { parentId: path.length > 0 ? ids.organizationalUnit(ouArn(path[path.length - 1]!)) : rootEntityId, ouPath: path, orgRef: o });
     }
   }
 }
