@@ -70,6 +70,9 @@ export function checkResumeCursor(integrationId: string, params: SyncParams): st
  */
 const UNIT_CONCURRENCY = 32;
 
+/** A sync encodes a fresh cursor at most this many times (plus the final one): see cursor() below. */
+const CURSOR_STEPS = 256;
+
 export interface SyncDeps {
   aws: AwsRuntime;
   sources: readonly EntitySource[];
@@ -88,8 +91,11 @@ export interface SyncJob {
   log: Logger;
   config: Pick<Config, 'policy'>;
   progress(phase: string, done: number, total?: number, figures?: ProgressFigures): void;
-  /** Sends one sync.batch; resolves once the job is back under its window of unacked batches. */
-  emitBatch(entities: Entity[], cursor?: string): Promise<void>;
+  /**
+   * Sends one sync.batch; resolves once the job is back under its window of unacked batches.
+   * `entitiesJson`: the entities' JSON, comma-separated, when the caller has it already.
+   */
+  emitBatch(entities: Entity[], cursor?: string, entitiesJson?: string): Promise<void>;
 }
 
 export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: unknown; stats: Record<string, unknown> }> {
@@ -111,8 +117,21 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const phash = paramsHash(params as Record<string, unknown>);
   let fingerprint = '';
   let lastCursor: string | undefined;
-  const cursor = () => (fingerprint ? (lastCursor = encodeCursor(integration.id, phash, fingerprint, completed)) : undefined);
-  const batcher = new Batcher((entities, c) => ctx.emitBatch(entities, c), cursor);
+  // Encoding a cursor costs O(units), and a large organization has tens of thousands of
+  // units and of batches: a batch carries the last cursor again until another
+  // 1/CURSOR_STEPS of the units have completed (one unit, in a small organization). The older cursor names fewer
+  // units than are complete, which is always safe (they are read again on resume).
+  let cursorStep = 1;
+  let cursorCompleted = -Infinity;
+  const cursor = (final: boolean) => {
+    if (!fingerprint) return undefined;
+    if (final || completed.size - cursorCompleted >= cursorStep) {
+      lastCursor = encodeCursor(integration.id, phash, fingerprint, completed);
+      cursorCompleted = completed.size;
+    }
+    return lastCursor;
+  };
+  const batcher = new Batcher((entities, c, json) => ctx.emitBatch(entities, c, json), cursor);
   const userAttributes = ctx.config.policy?.sync.userAttributes;
 
   const contextFor = (unit: SyncUnit): SourceContext => ({
@@ -257,6 +276,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // 2. The plan is complete: from now on batches carry cursors.
   discovering = false;
   fingerprint = unitsFingerprint(units.map((u) => u.unit));
+  cursorStep = Math.max(1, Math.floor(units.length / CURSOR_STEPS));
   coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
   completed.add(0);
   done++; // the organization unit itself
