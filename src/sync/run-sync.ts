@@ -70,6 +70,14 @@ export function checkResumeCursor(integrationId: string, params: SyncParams): st
  */
 const UNIT_CONCURRENCY = 32;
 
+/**
+ * Units planned and not yet started, beyond which discovery waits. Discovery (the
+ * Organizations bucket) usually sets the pace, but a connector short of CPU reads units
+ * slower than it finds accounts, and the backlog of an organization of 10,000 accounts
+ * would otherwise be tens of megabytes by the end of the walk.
+ */
+const MAX_QUEUED_UNITS = 2048;
+
 /** A sync encodes a fresh cursor at most this many times (plus the final one): see cursor() below. */
 const CURSOR_STEPS = 256;
 
@@ -109,7 +117,10 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   if (!organization) throw new Error('the organization source is not registered');
 
   const counts: Partial<Record<EntityKind, number>> = {};
-  const coverage: CoverageEntry[] = [];
+  // Coverage as it happens: one number per unit (its position × 4 + a code below), the
+  // entries made only for the output. A large organization has tens of thousands of units.
+  const coverageLog: number[] = [];
+  const cover = (pos: number, code: number) => coverageLog.push(pos * 4 + code);
   const errors: SyncError[] = [];
   const warnings: Array<{ code: string; message: string; accountId?: string }> = [];
   const gaps = new Map<string, { action: string; reason: CoverageGap['reason']; accounts: Set<string> }>();
@@ -173,10 +184,10 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // One cause (an account whose member role cannot be assumed) fails every unit of that
   // account: warn once per account and cause, the other units at debug.
   const warned = new Set<string>();
-  const fail = (unit: SyncUnit, err: unknown, status: 'failed' | 'skipped') => {
+  const fail = (pos: number, unit: SyncUnit, err: unknown, status: 'failed' | 'skipped') => {
     const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
     const message = err instanceof Error ? err.message.slice(0, 500) : String(err);
-    coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status, ...(status === 'skipped' && { reason: 'regionDisabled' as const }) });
+    cover(pos, status === 'failed' ? FAILED : SKIPPED_REGION_DISABLED);
     if (status === 'failed') errors.push({ accountId: unit.accountId, source: unit.source, region: unit.region, code, message });
     const first = !warned.has(`${unit.accountId}|${code}|${message}`);
     warned.add(`${unit.accountId}|${code}|${message}`);
@@ -197,7 +208,21 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // order is deterministic for a given organization (discovery walks it in AWS's order).
   const units: Array<{ unit: SyncUnit; source: EntitySource }> = [];
   const queue = new PQueue({ concurrency: UNIT_CONCURRENCY });
-  const running: Array<Promise<void>> = [];
+  // Units started and not yet settled (settled ones leave, so this stays small), and the
+  // first error one threw: runOne throws only when the sync is cancelled.
+  const running = new Set<Promise<void>>();
+  let thrown: { reason: unknown } | undefined;
+  const start = (pos: number) => {
+    const p = queue.add(() => runOne(pos));
+    running.add(p);
+    p.then(
+      () => running.delete(p),
+      (reason: unknown) => {
+        thrown ??= { reason };
+        running.delete(p);
+      },
+    );
+  };
   let done = 0;
   let discovering = true;
   report = () => ctx.progress('units', done, units.length, { unitsFound: units.length, unitsDone: done, discovering, entitiesRead: read });
@@ -209,12 +234,12 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     if (signal.aborted) return;
     if (skip.has(pos)) {
       completed.add(pos);
-      coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
+      cover(pos, COMPLETE);
     } else if (delta && (await delta.verdict(unit)).unchanged) {
       // Nothing in this unit's change feed since `since`: not read; the control plane keeps
       // what it has for it (skipped, so it infers no deletions there). It is deliberately
       // not marked completed: a resumed sync must ask the feed again, never report it complete.
-      coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
+      cover(pos, SKIPPED_UNCHANGED);
     } else {
       try {
         for await (const e of source.read(contextFor(unit))) {
@@ -222,19 +247,20 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
           await record(e);
         }
         completed.add(pos);
-        coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
+        cover(pos, COMPLETE);
       } catch (err) {
         if (signal.aborted || isAbortError(err)) throw err;
-        fail(unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
+        fail(pos, unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
       }
     }
     done++;
     report();
   };
+  const runUnit = start;
   const plan1 = (source: EntitySource, p: SyncPlan, start: boolean) => {
     for (const unit of source.units(p)) {
       const pos = units.push({ unit, source }) - 1;
-      if (start) running.push(queue.add(() => runOne(pos)));
+      if (start) runUnit(pos);
     }
   };
   // A resumed sync must know whether its cursor still matches the plan before it skips
@@ -259,6 +285,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
           entered.push(account);
           plan.accounts = entered;
           for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
+          if (queue.size > MAX_QUEUED_UNITS) await queue.onSizeLessThan(MAX_QUEUED_UNITS / 2);
         }
       }
       await record(e);
@@ -267,7 +294,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     // Without the organization there is no plan: stop what started and fail the sync.
     stopped = true;
     queue.clear();
-    await Promise.allSettled(running);
+    await Promise.allSettled([...running]);
     throw err;
   }
   plan.accounts = entered;
@@ -277,7 +304,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   discovering = false;
   fingerprint = unitsFingerprint(units.map((u) => u.unit));
   cursorStep = Math.max(1, Math.floor(units.length / CURSOR_STEPS));
-  coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
+  cover(0, COMPLETE);
   completed.add(0);
   done++; // the organization unit itself
   report();
@@ -285,7 +312,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     const c = decodeCursor(params.resumeFrom!);
     if (c.fingerprint === fingerprint) skip = c.completed;
     else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
-    for (let pos = 1; pos < units.length; pos++) running.push(queue.add(() => runOne(pos)));
+    for (let pos = 1; pos < units.length; pos++) start(pos);
   }
   if (delta && sources.some((x) => x.name === 'sso')) {
     // Deletions the feed names exactly are sent as such; the rest show through the units
@@ -295,17 +322,30 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   log.info({ event: 'sync.plan', accounts: plan.accounts.length, regions: plan.regions, units: units.length, resumedUnits: skip.size }, `sync plan: ${plan.accounts.length} accounts, ${units.length} units`);
 
   // 3. Wait for every unit. A unit that failed is in coverage; only cancellation throws.
-  const settled = await Promise.allSettled(running);
-  const thrown = settled.find((r) => r.status === 'rejected');
-  if (thrown && !signal.aborted) throw (thrown as PromiseRejectedResult).reason;
+  while (running.size > 0) await Promise.allSettled([...running]);
+  if (thrown && !signal.aborted) throw thrown.reason;
   const total = units.length;
   if (signal.aborted) throw signal.reason ?? new DOMException('cancelled', 'AbortError');
   await batcher.flush(true);
 
+  const coverage = coverageLog.map((v) => coverageEntry(units[v >> 2]!.unit, v & 3));
   const coverageGaps: CoverageGap[] = [...gaps.values()]
     .map((g) => ({ action: g.action, reason: g.reason, accounts: [...g.accounts].sort() }))
     .sort((a, b) => a.action.localeCompare(b.action) || a.reason.localeCompare(b.reason));
   return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor, coverageGaps), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length } };
+}
+
+// Coverage codes (coverageLog above).
+const COMPLETE = 0;
+const FAILED = 1;
+const SKIPPED_REGION_DISABLED = 2;
+const SKIPPED_UNCHANGED = 3;
+
+function coverageEntry(unit: SyncUnit, code: number): CoverageEntry {
+  const where = { accountId: unit.accountId, source: unit.source, region: unit.region };
+  if (code === COMPLETE) return { ...where, status: 'complete' };
+  if (code === FAILED) return { ...where, status: 'failed' };
+  return { ...where, status: 'skipped', reason: code === SKIPPED_UNCHANGED ? 'unchanged' : 'regionDisabled' };
 }
 
 export function buildOutput(
@@ -335,17 +375,22 @@ export function buildOutput(
   // units marked complete, and infers nothing for a unit it does not see, so leaving
   // entries out is always safe; failed and skipped entries are kept first because they say
   // what to fix.
-  if (Buffer.byteLength(JSON.stringify(out)) > OUTPUT_BUDGET_BYTES) {
+  // Sized entry by entry: the whole output of a large organization is megabytes of JSON,
+  // made only to be measured and dropped.
+  const size = (v: unknown) => Buffer.byteLength(JSON.stringify(v)) + 1;
+  let bytes = Buffer.byteLength(JSON.stringify({ ...out, coverage: [], errors: [] }));
+  for (const list of [coverage, errors]) for (let i = 0; i < list.length && bytes <= OUTPUT_BUDGET_BYTES; i++) bytes += size(list[i]);
+  if (bytes > OUTPUT_BUDGET_BYTES) {
     const kept: CoverageEntry[] = [];
     const omitted = { complete: 0, failed: 0, skipped: 0 };
     const errorsKept = errors.slice(0, 100).map((e) => ({ ...e, message: e.message.slice(0, 200) }));
     let room = OUTPUT_BUDGET_BYTES - Buffer.byteLength(JSON.stringify({ ...out, coverage: [], errors: errorsKept })) - 1024;
     const order = [...coverage.filter((c) => c.status === 'failed'), ...coverage.filter((c) => c.status === 'skipped'), ...coverage.filter((c) => c.status === 'complete')];
     for (const c of order) {
-      const size = Buffer.byteLength(JSON.stringify(c)) + 1;
-      if (size <= room) {
+      const n = size(c);
+      if (n <= room) {
         kept.push(c);
-        room -= size;
+        room -= n;
       } else omitted[c.status]++;
     }
     out['coverage'] = kept;
