@@ -3,7 +3,7 @@
 // per call, time-scaled by k. Prints one JSON line of figures; asserts nothing.
 //
 //   node dist/bench/sync.js [--accounts 1000] [--seed 1] [--k 10] [--latency-ms 30] [--share 0.5]
-//                           [--delta-changes 20] [--expand]
+//                           [--delta-changes 20] [--expand] [--cpu-prof DIR] [--malloc-arena-max N]
 // --delta-changes N: after the full sync, N changes are made (bench/delta-changes.ts: IAM,
 // Identity Center and Organizations, deletions included, each logged in CloudTrail) and a
 // delta sync runs; its wall time and AWS calls are reported as fractions of the full's, and
@@ -12,15 +12,19 @@
 // --expand: the sync asks for derived entities (params `expand: true`, docs/sync.md "Effective
 // access (expand)") and is checked against the ground truth with them; run once with and once
 // without to see what expanding costs (docs/performance.md).
+// --cpu-prof DIR: the connector writes a V8 CPU profile there when it exits.
+// --malloc-arena-max N: MALLOC_ARENA_MAX=N in the connector's environment (glibc's arenas).
+// At 10,000 accounts give the bench itself room: node --max-old-space-size=8192 dist/bench/sync.js …
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
 import { startAwsSimulator } from '../test/sim/aws/index.js';
+import { RefTally } from './ref-tally.js';
 import { canonicalRefs } from '../test/sim/aws/entity-ids.js';
-import { ConnectorProcess } from '../test/helpers/process.js';
-import { MAIN_JS } from '../test/helpers/paths.js';
 import { Inventory } from '../test/sim/control-plane/inventory.js';
 import { makeChanges } from './delta-changes.js';
+import { ConnectorProcess } from '../test/helpers/process.js';
+import { MAIN_JS } from '../test/helpers/paths.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,6 +43,8 @@ const share = arg('share', 0.5);
  */
 const heapMb = arg('heap-mb', 160);
 const deltaChanges = arg('delta-changes', 0);
+const cpuProfDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
+const mallocArenaMax = arg('malloc-arena-max', 0);
 const expand = process.argv.includes('--expand');
 
 /** Peak resident set of a process, from /proc (VmHWM), in MB. */
@@ -65,11 +71,41 @@ async function main(): Promise<void> {
     ssoRegion: sim.world.sso?.region ?? 'us-east-1',
   };
   const settings = { type: 'aws-organization' as const, ...(expand && { expand: true }) };
-  const truth = sim.groundTruth(settings);
+  // Only the truth's digests are kept (bench/ref-tally.ts): at 10,000 accounts its 3 million
+  // refs would otherwise stay in memory for the whole run.
+  const tally = new RefTally();
+  let truthEntities: number;
+  {
+    const truth = sim.groundTruth(settings);
+    truthEntities = truth.entities.length;
+    tally.expect(truth.entities);
+  }
   // The resources source reads the management account's organization view.
   const floor = sim.floor(settings, { quotaShare: share, timeScale: k, latencyMs, resourcesVia: 'management-view' });
 
-  const cp = await ReferenceControlPlane.start({ window: 16 });
+  // The control plane keeps no entities; the full sync's are tallied as they arrive, each
+  // batch once (first arrival of its id, as the protocol's dedupe does).
+  let fullJobId = '';
+  const batchIds = new Set<string>();
+  let entities = 0;
+  let derivedEntities = 0;
+  const cp = await ReferenceControlPlane.start({
+    window: 16,
+    // A delta is checked against the full sync's entities merged with its own: kept then.
+    keepBatchEntities: deltaChanges > 0,
+    onEvent: (ev) => {
+      if (ev.kind !== 'frame' || ev.direction !== 'in' || ev.frame?.['type'] !== 'sync.batch' || ev.frame['jobId'] !== fullJobId) return;
+      const id = String(ev.frame['id']);
+      if (batchIds.has(id)) return;
+      batchIds.add(id);
+      for (const e of ev.frame['entities'] as Array<{ kind: string; id: string; derived?: boolean }>) {
+        entities++;
+        if (e.derived) derivedEntities++;
+        tally.add(e.kind, e.id);
+      }
+    },
+  });
+  const nodeOptions = [heapMb > 0 && `--max-old-space-size=${heapMb} --max-semi-space-size=4`, cpuProfDir && `--cpu-prof --cpu-prof-dir=${cpuProfDir}`].filter(Boolean).join(' ');
   const connector = new ConnectorProcess(
     {
       CONNECTOR_ID: 'bench',
@@ -79,7 +115,8 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       AWS_QUOTA_SHARE: String(share),
       AWS_QUOTA_MULTIPLIER: String(k),
-      ...(heapMb > 0 && { NODE_OPTIONS: `--max-old-space-size=${heapMb} --max-semi-space-size=4` }),
+      ...(nodeOptions && { NODE_OPTIONS: nodeOptions }),
+      ...(mallocArenaMax > 0 && { MALLOC_ARENA_MAX: String(mallocArenaMax) }),
       ...sim.env,
     },
     { entry: MAIN_JS },
@@ -88,6 +125,7 @@ async function main(): Promise<void> {
   sim.stats.reset();
   const t0 = Date.now();
   const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full', ...(expand && { expand: true }) } });
+  fullJobId = jobId;
   // A connector that dies (out of memory under --heap-mb, say) ends the run with its reason.
   const died = connector.exited.then((e) => {
     throw new Error(`connector exited (code ${e.code}, signal ${e.signal}) before the result:\n${connector.output().split('\n').slice(-15).join('\n')}`);
@@ -142,26 +180,9 @@ async function main(): Promise<void> {
     };
   }
 
-  const seen = new Map<string, number>();
-  let entities = 0;
-  let derivedEntities = 0;
-  for (const f of cp.unique()) {
-    if (f.frame?.['type'] !== 'sync.batch' || f.frame['jobId'] !== jobId) continue;
-    for (const e of f.frame['entities'] as Array<{ kind: string; id: string; derived?: boolean }>) {
-      entities++;
-      if (e.derived) derivedEntities++;
-      const key = `${e.kind} ${e.id}`;
-      seen.set(key, (seen.get(key) ?? 0) + 1);
-    }
-  }
-  const expected = new Set(canonicalRefs(truth.entities));
-  const got = new Set(seen.keys());
-  const missingRefs = [...expected].filter((x) => !got.has(x));
-  const extraRefs = [...got].filter((x) => !expected.has(x));
-  const byKind = (refs: string[]) => refs.reduce<Record<string, number>>((m, r) => ((m[r.split(' ')[0]!] = (m[r.split(' ')[0]!] ?? 0) + 1), m), {});
-  const missing = missingRefs.length;
-  const extra = extraRefs.length;
-  const duplicated = [...seen.values()].filter((n) => n > 1).length;
+  const { missing, extra, duplicated, missingByKind, extraByKind, extraSample } = tally.result();
+  // Which refs are missing is only known from the truth again; recomputed only then.
+  const missingSample = missing > 0 ? tally.notReceived(sim.groundTruth(settings).entities) : [];
 
   connector.signal('SIGTERM');
   await connector.exited;
@@ -182,7 +203,7 @@ async function main(): Promise<void> {
       expand,
       entities,
       ...(expand && { derivedEntities, expandState: (result.stats as Record<string, unknown>)['expand'] }),
-      truthEntities: truth.entities.length,
+      truthEntities,
       wallSeconds: Number(wallSeconds.toFixed(1)),
       floorSeconds: Number(floor.floorSeconds.toFixed(1)),
       ratioToFloor: Number((wallSeconds / floor.floorSeconds).toFixed(2)),
@@ -191,11 +212,14 @@ async function main(): Promise<void> {
       throttles: simStats.total.throttled,
       connectorAwsCalls: stats['awsCalls'],
       cpuSeconds: Number(((stats['cpuMs'] ?? 0) / 1000).toFixed(1)),
+      cpuMsPer1000Entities: entities > 0 ? Number((((stats['cpuMs'] ?? 0) * 1000) / entities).toFixed(1)) : null,
       peakRssMb: rss,
+      benchPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      ...(mallocArenaMax > 0 && { mallocArenaMax }),
       missing,
-      ...(missing > 0 && { missingByKind: byKind(missingRefs), missingSample: missingRefs.slice(0, 3) }),
+      ...(missing > 0 && { missingByKind, missingSample }),
       extra,
-      ...(extra > 0 && { extraByKind: byKind(extraRefs), extraSample: extraRefs.slice(0, 3) }),
+      ...(extra > 0 && { extraByKind, extraSample }),
       duplicated,
       failedUnits: stats['failedUnits'],
       ...(delta && { delta }),

@@ -87,15 +87,46 @@ export interface BrokerOptions {
   region: string;
 }
 
+/**
+ * Sources kept, most recently used first out of eviction. A sync assumes the member role of
+ * every account, ten thousand in a large organization, and uses each for a few seconds
+ * (its units are planned together); an evicted source still serves whoever holds it, and
+ * the next use of its role assumes it again.
+ */
+const MAX_SOURCES = 1024;
+
 export class CredentialBroker {
   private readonly sources = new Map<string, CredentialSource>();
+
+  /** The source under `key`, now the most recently used. */
+  private cached(key: string): CredentialSource | undefined {
+    const src = this.sources.get(key);
+    if (src) {
+      this.sources.delete(key);
+      this.sources.set(key, src);
+    }
+    return src;
+  }
+
+  private keep(src: CredentialSource): void {
+    this.sources.set(src.key, src);
+    for (const oldest of this.sources.keys()) {
+      if (this.sources.size <= MAX_SOURCES) break;
+      this.sources.delete(oldest);
+    }
+  }
+
+  /** Sources held (for tests). */
+  get size(): number {
+    return this.sources.size;
+  }
 
   constructor(private readonly opts: BrokerOptions) {}
 
   /** The connector's own identity; `profile` names a profile in a mounted AWS config. */
   base(profile?: string): CredentialSource {
     const key = `base:${profile ?? ''}`;
-    let src = this.sources.get(key);
+    let src = this.cached(key);
     if (!src) {
       // The chain's own STS client (IRSA's AssumeRoleWithWebIdentity) shares our sockets
       // and so our proxy; the container credential endpoints are link-local and never proxied.
@@ -114,7 +145,7 @@ export class CredentialBroker {
         }
       });
       src = { key, ...m };
-      this.sources.set(key, src);
+      this.keep(src);
     }
     return src;
   }
@@ -126,12 +157,12 @@ export class CredentialBroker {
    */
   assume(roleArn: string, via: CredentialSource, externalId?: string, hop: 'management' | 'member' = 'management'): CredentialSource {
     const key = `${via.key}>${roleArn}|${externalId ?? ''}`;
-    let src = this.sources.get(key);
+    let src = this.cached(key);
     if (!src) {
       const chained = via.roleArn !== undefined;
       const m = memoized(() => this.assumeOnce(roleArn, via, externalId, chained, hop));
       src = { key, roleArn, ...m };
-      this.sources.set(key, src);
+      this.keep(src);
     }
     return src;
   }

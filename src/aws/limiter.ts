@@ -6,19 +6,29 @@ interface Bucket {
   last: number;
   queue: Array<{ resolve: () => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void }>;
   timer?: NodeJS.Timeout;
+  /** The rate of its last acquire, to tell when it is full again. */
+  rate: number;
 }
+
+/** Buckets made between two sweeps of idle ones. */
+const SWEEP_EVERY = 1024;
 
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  private made = 0;
 
   /** Waits for one token of `key` at `rate` per second (burst: one second of rate). */
   acquire(key: string, rate: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     let b = this.buckets.get(key);
     if (!b) {
-      b = { tokens: Math.max(1, rate), last: Date.now(), queue: [] };
+      // A sync makes buckets per account and region, tens of thousands in a large
+      // organization, and the process outlives it: forget the idle ones now and then.
+      if (++this.made % SWEEP_EVERY === 0) this.sweep();
+      b = { tokens: Math.max(1, rate), last: Date.now(), queue: [], rate };
       this.buckets.set(key, b);
     }
+    b.rate = rate;
     this.refill(b, rate);
     if (b.queue.length === 0 && b.tokens >= 1) {
       b.tokens -= 1;
@@ -37,6 +47,23 @@ export class RateLimiter {
       b.queue.push(waiter);
       this.schedule(b, rate);
     });
+  }
+
+  /**
+   * Drops every bucket that nobody waits on and that has refilled to its burst: it is then
+   * the same as the fresh bucket its next acquire would make.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [key, b] of this.buckets) {
+      const max = Math.max(1, b.rate);
+      if (b.queue.length === 0 && !b.timer && b.tokens + ((now - b.last) / 1000) * b.rate >= max) this.buckets.delete(key);
+    }
+  }
+
+  /** Buckets held (for tests). */
+  get size(): number {
+    return this.buckets.size;
   }
 
   private refill(b: Bucket, rate: number): void {

@@ -6,7 +6,7 @@ import PQueue from 'p-queue';
 import type { Config } from '../config.js';
 import { ERROR_CODES, isAbortError, toJobError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { errorFrame, refIdOf } from '../protocol/codec.js';
+import { errorFrame, preEncodeBatch, refIdOf } from '../protocol/codec.js';
 import {
   JOB_ID_PATTERN,
   MAX_BATCH_ENTITIES,
@@ -23,6 +23,7 @@ import {
   type JobResultFrame,
   type OutboundFrame,
   type RejectReason,
+  type SyncBatchFrame,
 } from '../protocol/messages.js';
 import { CLOCK_SKEW_MS, verifyJobSignature } from '../protocol/signature.js';
 import type { JobContext, JobHandler, JobOutcome, LazyJobHandler } from '../jobs/types.js';
@@ -323,10 +324,12 @@ export class Dispatcher {
         lastProgress = t;
         this.deps.send({ type: 'job.progress', id: randomUUID(), jobId: job.jobId, phase, done, ...(total !== undefined && { total }) });
       },
-      emitBatch: async (entities: Entity[], cursor?: string) => {
+      emitBatch: async (entities: Entity[], cursor?: string, entitiesJson?: string) => {
         if (entities.length > MAX_BATCH_ENTITIES) throw new Error(`a batch holds at most ${MAX_BATCH_ENTITIES} entities`);
         if (entry.state === 'finished') throw new DOMException('job already finished', 'AbortError');
-        this.deps.send({ type: 'sync.batch', id: randomUUID(), jobId: job.jobId, seq: seq++, entities, ...(cursor !== undefined && { cursor }) });
+        const frame: SyncBatchFrame = { type: 'sync.batch', id: randomUUID(), jobId: job.jobId, seq: seq++, entities, ...(cursor !== undefined && { cursor }) };
+        if (entitiesJson !== undefined) preEncodeBatch(frame, entitiesJson);
+        this.deps.send(frame);
         await this.deps.outbox.waitForWindow(job.jobId, signal);
       },
     };

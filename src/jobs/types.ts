@@ -26,8 +26,10 @@ export interface JobContext<P> {
   /**
    * Sends one sync.batch (≤ 500 entities, ≤ 1 MiB) and resolves once the job is back
    * under its window of unacked batches: the backpressure that bounds a sync's memory.
+   * `entitiesJson` (the entities' JSON, comma-separated), when given, is written into the
+   * frame as it is: the batcher has serialized each entity already, to size the batch.
    */
-  emitBatch(entities: Entity[], cursor?: string): Promise<void>;
+  emitBatch(entities: Entity[], cursor?: string, entitiesJson?: string): Promise<void>;
 }
 
 export interface JobOutcome {

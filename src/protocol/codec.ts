@@ -1,7 +1,7 @@
 // Turns a WebSocket message into a frame we can act on, or into the `error` frame that
 // answers it (docs/protocol.md, "General rules"). Nothing here throws: whatever a peer sends has an answer.
 import { randomUUID } from 'node:crypto';
-import { MAX_FRAME_BYTES, type ErrorFrame, type OutboundFrame } from './messages.js';
+import { MAX_FRAME_BYTES, type ErrorFrame, type OutboundFrame, type SyncBatchFrame } from './messages.js';
 
 export type Decoded =
   | { ok: true; raw: Record<string, unknown>; type: string; bytes: number }
@@ -66,8 +66,27 @@ export function decodeFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boo
   return { ok: true, raw, type: raw['type'], bytes };
 }
 
+/** Frames whose text was built from parts serialized earlier (preEncodeBatch), taken by their first encodeFrame. */
+const preEncoded = new WeakMap<OutboundFrame, string>();
+
+/**
+ * Gives a sync.batch its text from its entities' JSON (comma-separated), which the batcher
+ * made anyway to size the batch: the entities are then serialized once, not twice. The
+ * text is the same as JSON.stringify(frame) gives. It is used by the frame's first send
+ * and then dropped (a frame stays in the outbox until acked; a resend serializes again).
+ */
+export function preEncodeBatch(frame: SyncBatchFrame, entitiesJson: string): void {
+  const envelope = JSON.stringify({ ...frame, entities: [] });
+  // Inside a JSON string a quote is escaped, so this key can only be the frame's own.
+  const at = envelope.indexOf(EMPTY_ENTITIES);
+  preEncoded.set(frame, `${envelope.slice(0, at)}"entities":[${entitiesJson}]${envelope.slice(at + EMPTY_ENTITIES.length)}`);
+}
+const EMPTY_ENTITIES = '"entities":[]';
+
 export function encodeFrame(frame: OutboundFrame): string {
-  const text = JSON.stringify(frame);
+  let text = preEncoded.get(frame);
+  if (text !== undefined) preEncoded.delete(frame);
+  else text = JSON.stringify(frame);
   if (Buffer.byteLength(text, 'utf8') > MAX_FRAME_BYTES) {
     // Callers size their frames (sync batches split by bytes); reaching this is a bug.
     throw new Error(`outbound ${frame.type} frame exceeds ${MAX_FRAME_BYTES} bytes`);

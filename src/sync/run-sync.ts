@@ -80,6 +80,17 @@ export function checkResumeCursor(integrationId: string, params: SyncParams): st
  */
 const UNIT_CONCURRENCY = 32;
 
+/**
+ * Units planned and not yet started, beyond which discovery waits. Discovery (the
+ * Organizations bucket) usually sets the pace, but a connector short of CPU reads units
+ * slower than it finds accounts, and the backlog of an organization of 10,000 accounts
+ * would otherwise be tens of megabytes by the end of the walk.
+ */
+const MAX_QUEUED_UNITS = 2048;
+
+/** A sync encodes a fresh cursor at most this many times (plus the final one): see cursor() below. */
+const CURSOR_STEPS = 256;
+
 export interface SyncDeps {
   aws: AwsRuntime;
   sources: readonly EntitySource[];
@@ -98,8 +109,11 @@ export interface SyncJob {
   log: Logger;
   config: Pick<Config, 'policy'>;
   progress(phase: string, done: number, total?: number, figures?: ProgressFigures): void;
-  /** Sends one sync.batch; resolves once the job is back under its window of unacked batches. */
-  emitBatch(entities: Entity[], cursor?: string): Promise<void>;
+  /**
+   * Sends one sync.batch; resolves once the job is back under its window of unacked batches.
+   * `entitiesJson`: the entities' JSON, comma-separated, when the caller has it already.
+   */
+  emitBatch(entities: Entity[], cursor?: string, entitiesJson?: string): Promise<void>;
 }
 
 export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: unknown; stats: Record<string, unknown> }> {
@@ -113,7 +127,12 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   if (!organization) throw new Error('the organization source is not registered');
 
   const counts: Partial<Record<EntityKind, number>> = {};
-  const coverage: CoverageEntry[] = [];
+  // Coverage as it happens: one number per unit (its position × 8 + a code below), the
+  // entries made only for the output. A large organization has tens of thousands of units.
+  const coverageLog: number[] = [];
+  const cover = (pos: number, code: number) => coverageLog.push(pos * 8 + code);
+  // With expand: one entry per entered account for its effective access (not a planned unit).
+  const derivedCoverage: CoverageEntry[] = [];
   const errors: SyncError[] = [];
   const warnings: Array<{ code: string; message: string; accountId?: string }> = [];
   const gaps = new Map<string, { action: string; reason: CoverageGap['reason']; accounts: Set<string> }>();
@@ -121,8 +140,21 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const phash = paramsHash(params as Record<string, unknown>);
   let fingerprint = '';
   let lastCursor: string | undefined;
-  const cursor = () => (fingerprint ? (lastCursor = encodeCursor(integration.id, phash, fingerprint, completed)) : undefined);
-  const batcher = new Batcher((entities, c) => ctx.emitBatch(entities, c), cursor);
+  // Encoding a cursor costs O(units), and a large organization has tens of thousands of
+  // units and of batches: a batch carries the last cursor again until another
+  // 1/CURSOR_STEPS of the units have completed (one unit, in a small organization). The older cursor names fewer
+  // units than are complete, which is always safe (they are read again on resume).
+  let cursorStep = 1;
+  let cursorCompleted = -Infinity;
+  const cursor = (final: boolean) => {
+    if (!fingerprint) return undefined;
+    if (final || completed.size - cursorCompleted >= cursorStep) {
+      lastCursor = encodeCursor(integration.id, phash, fingerprint, completed);
+      cursorCompleted = completed.size;
+    }
+    return lastCursor;
+  };
+  const batcher = new Batcher((entities, c, json) => ctx.emitBatch(entities, c, json), cursor);
   const userAttributes = ctx.config.policy?.sync.userAttributes;
   const expansion = params.expand ? new Expansion(plan) : undefined;
   // No directory to wait for (`sso` not synced: then no assignments either): never wait for it.
@@ -169,10 +201,10 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // One cause (an account whose member role cannot be assumed) fails every unit of that
   // account: warn once per account and cause, the other units at debug.
   const warned = new Set<string>();
-  const fail = (unit: SyncUnit, err: unknown, status: 'failed' | 'skipped'): { status: 'failed' | 'skipped'; code: string } => {
+  const fail = (pos: number, unit: SyncUnit, err: unknown, status: 'failed' | 'skipped'): { status: 'failed' | 'skipped'; code: string } => {
     const code = err instanceof ConnectorError ? err.code : 'AWS_ERROR';
     const message = err instanceof Error ? err.message.slice(0, 500) : String(err);
-    coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status, ...(status === 'skipped' && { reason: 'regionDisabled' as const }) });
+    cover(pos, status === 'failed' ? FAILED : SKIPPED_REGION_DISABLED);
     if (status === 'failed') errors.push({ accountId: unit.accountId, source: unit.source, region: unit.region, code, message });
     const first = !warned.has(`${unit.accountId}|${code}|${message}`);
     warned.add(`${unit.accountId}|${code}|${message}`);
@@ -192,7 +224,21 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // order is deterministic for a given organization (discovery walks it in AWS's order).
   const units: Array<{ unit: SyncUnit; source: EntitySource }> = [];
   const queue = new PQueue({ concurrency: UNIT_CONCURRENCY });
-  const running: Array<Promise<void>> = [];
+  // Units started and not yet settled (settled ones leave, so this stays small), and the
+  // first error one threw: runOne throws only when the sync is cancelled.
+  const running = new Set<Promise<void>>();
+  let thrown: { reason: unknown } | undefined;
+  const start = (pos: number) => {
+    const p = queue.add(() => runOne(pos));
+    running.add(p);
+    p.then(
+      () => running.delete(p),
+      (reason: unknown) => {
+        thrown ??= { reason };
+        running.delete(p);
+      },
+    );
+  };
   let done = 0;
   let discovering = true;
   report = () => ctx.progress('units', done, units.length, { unitsFound: units.length, unitsDone: done, discovering, entitiesRead: read });
@@ -209,7 +255,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
       let verdict: DeltaVerdict | undefined;
       if (skip.has(pos) && !mustRead) {
         completed.add(pos);
-        coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
+        cover(pos, COMPLETE);
         ended = { status: 'complete' };
       } else if (delta && !mustRead && (verdict = await delta.verdict(unit, { expand: expansion !== undefined })).skip === 'unchanged' && verdict.refresh) {
         // Unchanged but for what its feed names exactly (src/sync/delta.ts, DirectoryRefresh):
@@ -219,18 +265,18 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
             if (stopped) return;
             await record(e);
           }
-          coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: 'unchanged' });
+          cover(pos, SKIPPED_UNCHANGED);
           ended = { status: 'skipped', reason: 'unchanged' };
         } catch (err) {
           if (signal.aborted || isAbortError(err)) throw err;
-          ended = fail(unit, err, 'failed');
+          ended = fail(pos, unit, err, 'failed');
         }
       } else if (verdict?.skip) {
         // Nothing in this unit's change feed since `since`, or no feed at all: not read; the
         // control plane keeps what it has for it (skipped, so it infers no deletions there).
         // It is deliberately not marked completed: a resumed sync must ask the feed again,
         // never report it complete.
-        coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'skipped', reason: verdict.skip });
+        cover(pos, verdict.skip === 'unchanged' ? SKIPPED_UNCHANGED : SKIPPED_NO_CHANGE_FEED);
         ended = { status: 'skipped', reason: verdict.skip };
       } else {
         try {
@@ -240,11 +286,11 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
             if (expansion) for (const d of expansion.derive(e)) await record(d);
           }
           completed.add(pos);
-          coverage.push({ accountId: unit.accountId, source: unit.source, region: unit.region, status: 'complete' });
+          cover(pos, COMPLETE);
           ended = { status: 'complete' };
         } catch (err) {
           if (signal.aborted || isAbortError(err)) throw err;
-          ended = fail(unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
+          ended = fail(pos, unit, err, isRegionDisabled(err) ? 'skipped' : 'failed');
         }
       }
       done++;
@@ -253,20 +299,24 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
       if (expansion && unit.source === 'sso') expansion.directoryDone(ended?.status === 'complete' ? { status: 'complete' } : { status: 'failed', code: ended?.code ?? 'JOB_CANCELLED' });
       if (expansion && unit.source === 'sso-assignments' && ended) {
         const { entry, error } = expansion.coverage(unit, ended);
-        coverage.push(entry);
+        derivedCoverage.push(entry);
         if (error) errors.push({ accountId: entry.accountId, source: entry.source, region: entry.region, ...error });
       }
     }
   };
   // With expand, an account's assignments wait (outside the queue) for the whole directory.
-  const startUnit = (pos: number): Promise<void> => {
+  const startUnit = (pos: number): void => {
     const gate = expansion?.gate(units[pos]!.unit);
-    return gate ? gate.then(() => (stopped || signal.aborted ? undefined : queue.add(() => runOne(pos)))) : queue.add(() => runOne(pos));
+    if (!gate) return start(pos);
+    const p = gate.then(() => (stopped || signal.aborted ? undefined : start(pos)));
+    running.add(p);
+    void p.then(() => running.delete(p));
   };
+
   const plan1 = (source: EntitySource, p: SyncPlan, start: boolean) => {
     for (const unit of source.units(p)) {
       const pos = units.push({ unit, source }) - 1;
-      if (start) running.push(startUnit(pos));
+      if (start) startUnit(pos);
     }
   };
   // A resumed sync must know whether its cursor still matches the plan before it skips
@@ -295,6 +345,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
           entered.push(account);
           plan.accounts = entered;
           for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
+          if (queue.size > MAX_QUEUED_UNITS) await queue.onSizeLessThan(MAX_QUEUED_UNITS / 2);
         }
       }
       if (!quietOrg || quietOrg.sends(e)) await record(e);
@@ -304,7 +355,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     stopped = true;
     queue.clear();
     expansion?.directoryDone({ status: 'failed', code: 'JOB_CANCELLED' });
-    await Promise.allSettled(running);
+    await Promise.allSettled([...running]);
     throw err;
   }
   plan.accounts = entered;
@@ -313,8 +364,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   // 2. The plan is complete: from now on batches carry cursors.
   discovering = false;
   fingerprint = unitsFingerprint(units.map((u) => u.unit));
-  if (quietOrg) coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'skipped', reason: 'unchanged' });
-  else coverage.push({ accountId: orgUnit.accountId, source: orgUnit.source, region: orgUnit.region, status: 'complete' });
+  cursorStep = Math.max(1, Math.floor(units.length / CURSOR_STEPS));
+  cover(0, quietOrg ? SKIPPED_UNCHANGED : COMPLETE);
   completed.add(0); // a resumed sync runs the organization unit again whatever the cursor says
   done++; // the organization unit itself
   report();
@@ -322,7 +373,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     const c = decodeCursor(params.resumeFrom!);
     if (c.fingerprint === fingerprint) skip = c.completed;
     else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
-    for (let pos = 1; pos < units.length; pos++) running.push(startUnit(pos));
+    for (let pos = 1; pos < units.length; pos++) startUnit(pos);
   }
   if (delta && sources.some((x) => x.name === 'sso')) {
     // Deletions the feed names exactly are sent as such; the rest show through the units
@@ -332,17 +383,31 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   log.info({ event: 'sync.plan', accounts: plan.accounts.length, regions: plan.regions, units: units.length, resumedUnits: skip.size }, `sync plan: ${plan.accounts.length} accounts, ${units.length} units`);
 
   // 3. Wait for every unit. A unit that failed is in coverage; only cancellation throws.
-  const settled = await Promise.allSettled(running);
-  const thrown = settled.find((r) => r.status === 'rejected');
-  if (thrown && !signal.aborted) throw (thrown as PromiseRejectedResult).reason;
+  while (running.size > 0) await Promise.allSettled([...running]);
+  if (thrown && !signal.aborted) throw thrown.reason;
   const total = units.length;
   if (signal.aborted) throw signal.reason ?? new DOMException('cancelled', 'AbortError');
   await batcher.flush(true);
 
+  const coverage = [...coverageLog.map((v) => coverageEntry(units[v >> 3]!.unit, v & 7)), ...derivedCoverage];
   const coverageGaps: CoverageGap[] = [...gaps.values()]
     .map((g) => ({ action: g.action, reason: g.reason, accounts: [...g.accounts].sort() }))
     .sort((a, b) => a.action.localeCompare(b.action) || a.reason.localeCompare(b.reason));
   return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor, coverageGaps), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length, ...(expansion && { expand: { derived: derivedCount, ...expansion.held } }) } };
+}
+
+// Coverage codes (coverageLog above).
+const COMPLETE = 0;
+const FAILED = 1;
+const SKIPPED_REGION_DISABLED = 2;
+const SKIPPED_UNCHANGED = 3;
+const SKIPPED_NO_CHANGE_FEED = 4;
+
+function coverageEntry(unit: SyncUnit, code: number): CoverageEntry {
+  const where = { accountId: unit.accountId, source: unit.source, region: unit.region };
+  if (code === COMPLETE) return { ...where, status: 'complete' };
+  if (code === FAILED) return { ...where, status: 'failed' };
+  return { ...where, status: 'skipped', reason: code === SKIPPED_UNCHANGED ? 'unchanged' : code === SKIPPED_NO_CHANGE_FEED ? 'noChangeFeed' : 'regionDisabled' };
 }
 
 export function buildOutput(
@@ -372,17 +437,22 @@ export function buildOutput(
   // units marked complete, and infers nothing for a unit it does not see, so leaving
   // entries out is always safe; failed and skipped entries are kept first because they say
   // what to fix.
-  if (Buffer.byteLength(JSON.stringify(out)) > OUTPUT_BUDGET_BYTES) {
+  // Sized entry by entry: the whole output of a large organization is megabytes of JSON,
+  // made only to be measured and dropped.
+  const size = (v: unknown) => Buffer.byteLength(JSON.stringify(v)) + 1;
+  let bytes = Buffer.byteLength(JSON.stringify({ ...out, coverage: [], errors: [] }));
+  for (const list of [coverage, errors]) for (let i = 0; i < list.length && bytes <= OUTPUT_BUDGET_BYTES; i++) bytes += size(list[i]);
+  if (bytes > OUTPUT_BUDGET_BYTES) {
     const kept: CoverageEntry[] = [];
     const omitted = { complete: 0, failed: 0, skipped: 0 };
     const errorsKept = errors.slice(0, 100).map((e) => ({ ...e, message: e.message.slice(0, 200) }));
     let room = OUTPUT_BUDGET_BYTES - Buffer.byteLength(JSON.stringify({ ...out, coverage: [], errors: errorsKept })) - 1024;
     const order = [...coverage.filter((c) => c.status === 'failed'), ...coverage.filter((c) => c.status === 'skipped'), ...coverage.filter((c) => c.status === 'complete')];
     for (const c of order) {
-      const size = Buffer.byteLength(JSON.stringify(c)) + 1;
-      if (size <= room) {
+      const n = size(c);
+      if (n <= room) {
         kept.push(c);
-        room -= size;
+        room -= n;
       } else omitted[c.status]++;
     }
     out['coverage'] = kept;

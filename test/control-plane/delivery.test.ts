@@ -33,6 +33,32 @@ describe('reference control plane: delivery', () => {
     c.close();
   });
 
+  it('keepBatchEntities: false records batches without their entities; onEvent still sees them, and a changed resend is still caught', async () => {
+    const seen: string[] = [];
+    cp = await ReferenceControlPlane.start({
+      keepBatchEntities: false,
+      onEvent: (ev) => {
+        if (ev.kind === 'frame' && ev.direction === 'in' && ev.frame?.['type'] === 'sync.batch') seen.push(...(ev.frame['entities'] as Array<{ id: string }>).map((e) => e.id));
+      },
+    });
+    const c = await FakeConnector.welcomed(cp);
+    const { jobId } = cp.sendJob({ jobType: 'sync' });
+    c.send({ type: 'sync.batch', id: 'b-0', jobId, seq: 0, entities: [entity(1), entity(2)], cursor: 'c0' });
+    c.send({ type: 'sync.batch', id: 'b-0', jobId, seq: 0, entities: [entity(1)], cursor: 'c0' });
+    c.send({ type: 'job.result', jobId, status: 'succeeded', output: {}, stats: {} });
+    await cp.waitForResult(jobId);
+    const batches = cp.received.filter((r) => r.frame?.['type'] === 'sync.batch');
+    expect(batches).toHaveLength(2);
+    for (const b of batches) {
+      expect(b.raw).toBe('');
+      expect(b.frame).toEqual({ type: 'sync.batch', id: 'b-0', jobId, seq: 0, cursor: 'c0' });
+    }
+    expect(seen).toEqual([entity(1).id, entity(2).id, entity(1).id]);
+    expect([...cp.job(jobId)!.batches.values()].map((b) => b.entities)).toEqual([2]);
+    expect(cp.violations).toEqual([expect.stringMatching(/sync\.batch reuses id b-0 with different content/)]);
+    c.close();
+  });
+
   it('throws when no session is live to take a job', async () => {
     cp = await ReferenceControlPlane.start();
     expect(() => cp.sendJob({ jobType: 'check' })).toThrow(/no live session/);

@@ -39,15 +39,30 @@ async function tagsOf(ctx: SourceContext, org: OrganizationsClient, resourceId: 
   return optionalTags(ctx.plan.integration, tags);
 }
 
+/**
+ * The tags of a whole page (20) are asked at once and used in order. This walk is the
+ * sync's bottleneck (one ListTagsForResource per account and OU in the management
+ * account's Organizations bucket): asked one after the other, each call also waited for
+ * the last one's answer to come through an event loop busy with every other unit. The rate
+ * limiter still paces them at the bucket's rate. The root's tags are read first and alone,
+ * so a denied action is known (and not asked again) before any page is.
+ */
+function prefetch<T>(reads: Array<Promise<T>>): Array<Promise<T>> {
+  // Each is awaited in turn; one that fails while an earlier one is awaited must not be
+  // reported as unhandled (its failure is thrown where it is awaited).
+  for (const r of reads) r.catch(() => undefined);
+  return reads;
+}
+
 /** State of an account: `State` where AWS sends it (the `Status` field is being retired). */
 export function accountState(a: Pick<Account, 'State' | 'Status'>): string {
   return (a.State as string | undefined) ?? (a.Status as string | undefined) ?? 'UNKNOWN';
 }
 
 /** An account of the organization as the walk and a delta's flat listing both send it. */
-async function accountEntity(ctx: SourceContext, org: OrganizationsClient, a: Account & { Id: string }, at: { parentId: string; ouPath: string[]; orgRef: { managementAccountId: string; id: string } }): Promise<Entity> {
+async function accountEntity(ctx: SourceContext, org: OrganizationsClient, a: Account & { Id: string }, at: { parentId: string; ouPath: string[]; orgRef: { managementAccountId: string; id: string }; tags?: ReturnType<typeof tagsOf> }): Promise<Entity> {
   const state = accountState(a);
-  const tags = await tagsOf(ctx, org, a.Id, state);
+  const tags = await (at.tags ?? tagsOf(ctx, org, a.Id, state));
   const arn = ids.account(ctx.plan.partition, a.Id, at.orgRef);
   return {
     kind: 'aws.account',
@@ -107,19 +122,22 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
         const r = await org.send(new ListAccountsForParentCommand({ ParentId: parent.id, MaxResults: pageSize('organizations'), NextToken: t }));
         return { items: r.Accounts, next: r.NextToken };
       })) {
-        for (const a of page) {
-          if (!a.Id || integ.excludeAccountIds.includes(a.Id)) continue;
-          yield await accountEntity(ctx, org, { ...a, Id: a.Id }, { parentId: parent.entityId, ouPath: parent.path, orgRef });
+        const listed = page.filter((a): a is Account & { Id: string } => !!a.Id && !integ.excludeAccountIds.includes(a.Id));
+        // The page's tag reads are asked at once (the rate limiter still paces them).
+        const tagged = prefetch(listed.map((a) => tagsOf(ctx, org, a.Id, accountState(a))));
+        for (const [i, a] of listed.entries()) {
+          yield await accountEntity(ctx, org, a, { parentId: parent.entityId, ouPath: parent.path, orgRef, tags: tagged[i]! });
         }
       }
       for await (const page of paginate(async (t) => {
         const r = await org.send(new ListOrganizationalUnitsForParentCommand({ ParentId: parent.id, MaxResults: pageSize('organizations'), NextToken: t }));
         return { items: r.OrganizationalUnits, next: r.NextToken };
       })) {
-        for (const ou of page) {
-          // An excluded OU hides its whole subtree, the OU itself included.
-          if (!ou.Id || !ou.Arn || excluded.has(ou.Id)) continue;
-          const tags = await tagsOf(ctx, org, ou.Id);
+        // An excluded OU hides its whole subtree, the OU itself included.
+        const listed = page.filter((ou): ou is typeof ou & { Id: string; Arn: string } => !!ou.Id && !!ou.Arn && !excluded.has(ou.Id));
+        const tagged = prefetch(listed.map((ou) => tagsOf(ctx, org, ou.Id)));
+        for (const [i, ou] of listed.entries()) {
+          const tags = await tagged[i]!;
           yield { kind: 'aws.organizationalUnit', id: ids.organizationalUnit(ou.Arn), name: ou.Name ?? ou.Id, arn: ou.Arn, parentId: parent.entityId, ...tags.fields, attributes: withUnknowns({ ouId: ou.Id, path: parent.path }, tags.unknown) };
           stack.push({ id: ou.Id, entityId: ids.organizationalUnit(ou.Arn), path: [...parent.path, ou.Id] });
         }

@@ -56,6 +56,12 @@ export interface ControlPlaneOptions {
   redeliverOnSessionDeath?: boolean;
   /** Observer for the CLI: every frame in and out, sessions, refused upgrades, violations. */
   onEvent?: (event: ControlPlaneEvent) => void;
+  /**
+   * Default true. False: `received` keeps each sync.batch without its `entities` and with
+   * `raw` empty, so a sync of millions of entities is not held in memory; whoever needs
+   * the entities reads them from onEvent (bench/sync.ts at 10,000 accounts).
+   */
+  keepBatchEntities?: boolean;
 }
 
 export type ControlPlaneEvent =
@@ -224,7 +230,10 @@ export class ReferenceControlPlane {
   private readonly allSessions = new Map<string, Session>();
   private readonly jobTable = new Map<string, JobRecord>();
   private readonly rawJobIds = new Set<string>();
-  /** id → canonical JSON and type of its first arrival, for dedupe and id-reuse checks. */
+  /**
+   * id → digest of the canonical JSON and type of its first arrival, for dedupe and id-reuse
+   * checks (a digest, not the text: a large sync would otherwise be held twice).
+   */
   private readonly seenIds = new Map<string, { canonical: string; type: string }>();
   private readonly ackedIds = new Set<string>();
   /** Unfinished jobs of dead sessions, per connector id, waiting for its next welcome. */
@@ -597,7 +606,7 @@ export class ReferenceControlPlane {
 
   private checkId(where: string, frame: Record<string, unknown>, type: string, id: string | undefined): void {
     if (!id) return; // the schema check reports it
-    const canonical = safeCanonical(frame);
+    const canonical = createHash('sha256').update(safeCanonical(frame)).digest('base64');
     const seen = this.seenIds.get(id);
     if (!seen) {
       this.seenIds.set(id, { canonical, type });
@@ -634,7 +643,10 @@ export class ReferenceControlPlane {
   }
 
   private recordOnly(session: Session, at: number, raw: string, frame: Record<string, unknown> | null): void {
-    this.received.push({ sessionId: session.id, at, raw, frame });
+    if (this.opts.keepBatchEntities === false && frame?.['type'] === 'sync.batch') {
+      const { entities: _e, ...envelope } = frame;
+      this.received.push({ sessionId: session.id, at, raw: '', frame: envelope });
+    } else this.received.push({ sessionId: session.id, at, raw, frame });
     this.emit({ kind: 'frame', direction: 'in', sessionId: session.id, frame, raw });
   }
 

@@ -86,6 +86,24 @@ export function compileQuery(q: string): (r: Resource) => boolean {
   return (r) => [...groups.values()].every((g) => (g[0]!.neg ? g.every((x) => !x.test(r)) : g.some((x) => x.test(r))));
 }
 
+/**
+ * What a ListResources sequence pages through: computed for its first page and kept for
+ * the pages that follow (while the world holds as many resources), since an organization
+ * view scans every resource of the world: 1.6 million at 10,000 accounts, for each of
+ * about 1,600 pages.
+ */
+const listings = new WeakMap<object, Map<string, { n: number; items: Resource[] }>>();
+function listed(ctx: Ctx, v: ReView, filter: string): Resource[] {
+  let m = listings.get(ctx.world);
+  if (!m) listings.set(ctx.world, (m = new Map()));
+  const key = `${ctx.account.id}|${v.arn}|${filter}`;
+  const kept = m.get(key);
+  if (ctx.input.NextToken !== undefined && kept && kept.n === ctx.world.resources.length) return kept.items;
+  const items = viewResources(ctx, v).filter(compileQuery(filter));
+  m.set(key, { n: ctx.world.resources.length, items });
+  return items;
+}
+
 function resourceOut(r: Resource): Record<string, unknown> {
   return {
     Arn: r.arn, OwningAccountId: r.account, Region: r.region, ResourceType: r.type, Service: r.service,
@@ -152,7 +170,7 @@ export const resourceExplorerService: ServiceDef = {
     ListResources: (ctx) => {
       const v = view(ctx);
       const f = str((ctx.input.Filters as { FilterString?: string } | undefined)?.FilterString) ?? '';
-      const all = viewResources(ctx, v).filter(compileQuery(f));
+      const all = listed(ctx, v, f);
       const p = page(ctx, all, `${v.arn}|${f}`);
       // The model's documentation: "does not generate a NextToken if you set MaxResults to 1000".
       const next = num(ctx.input.MaxResults) === 1000 ? undefined : p.next;
