@@ -47,13 +47,15 @@ const givenUp = new WeakMap<SourceContext, Map<string, GapReason>>();
  * the rest of the unit. Any other error (throttling, expired credentials, abort) is thrown.
  */
 export async function optionalRead<T>(ctx: SourceContext, action: string, read: () => Promise<T>, opts: { throttled?: boolean } = {}): Promise<T | Unknown> {
-  let memo = givenUp.get(ctx);
-  if (memo?.has(action)) return UNKNOWN;
+  if (givenUp.get(ctx)?.has(action)) return UNKNOWN;
   try {
     return await read();
   } catch (err) {
     const reason = gapReason(err, opts);
     if (!reason) throw err;
+    // Looked up again: reads of one unit can run concurrently (the sign-in feed beside the
+    // permission sets), and another may have given up meanwhile.
+    let memo = givenUp.get(ctx);
     if (!memo) givenUp.set(ctx, (memo = new Map()));
     memo.set(action, reason);
     const message = err instanceof Error ? err.message : String(err);

@@ -19,9 +19,9 @@ import type { Entity } from '../../src/protocol/messages.js';
 let sim: AwsSimulator;
 let cp: ReferenceControlPlane;
 let connector: ConnectorProcess;
-const integration = demoIntegration({ id: 'int-last-use', resourceOwnerTagKey: 'owner' });
+// enableAudit: the templates grant cloudtrail:LookupEvents only with EnableAudit, and the sign-in read follows it.
+const integration = demoIntegration({ id: 'int-last-use', resourceOwnerTagKey: 'owner', enableAudit: true });
 const MGMT_ROLE = 'AccessConnectorManagement';
-const MEMBER_ROLE = 'AccessConnectorMember';
 const DAY = 86_400_000;
 
 beforeAll(async () => {
@@ -111,10 +111,10 @@ describe('sso.user: last sign-in from CloudTrail', () => {
     });
   });
 
-  test('a policy that keeps sign-in times in the account (sync.userAttributes without lastSignIn): no attribute, and CloudTrail is not read', async () => {
+  test('a policy that keeps sign-in times in the account (sync.userAttributes without lastSignIn), or enableAudit off: no attribute, and CloudTrail is not read', async () => {
     const restore = useAwsEnv(sim.env);
     try {
-      const layer = layerFor(sim, { ssoRegion: 'us-east-1' });
+      const layer = layerFor(sim, { ssoRegion: 'us-east-1', enableAudit: true });
       const plan = planFor(sim.world, layer.integration);
       const unit = ssoSource.units(plan)[0]!;
       const calls = () => sim.stats.snapshot().byOperation['cloudtrail:LookupEvents']?.calls ?? 0;
@@ -127,6 +127,12 @@ describe('sso.user: last sign-in from CloudTrail', () => {
       const alice = ssoUser(allowed.entities, userIdOf('alice'));
       expect(Object.keys(alice.attributes).sort()).toEqual(['lastSignInAt', 'lastSignInWindowStart', 'userId', 'userName']);
       expect(alice.attributes['lastSignInAt']).toEqual(expect.any(String));
+      // Without enableAudit (a read-only install of the templates has no CloudTrail): not read, not sent.
+      const off = layerFor(sim, { ssoRegion: 'us-east-1' });
+      const noAudit = await runSource(ssoSource, planFor(sim.world, off.integration), unit, off);
+      expect(calls()).toBe(before + 1);
+      expect(noAudit.gaps).toEqual([]);
+      for (const u of noAudit.entities.filter((e) => e.kind === 'sso.user')) expect(Object.keys(u.attributes).filter((k) => /SignIn|unknown/.test(k))).toEqual([]);
     } finally {
       destroyAwsLayers();
       restore();
@@ -156,22 +162,5 @@ describe('iam: password and role last use', () => {
     const unused = [...sim.world.accounts.get(ACCT)!.iam.roles.values()].find((x) => x.lastUsed === undefined)!;
     expect(entities.find((e) => e.kind === 'iam.role' && e.name === unused.name && e.accountId === ACCT)!.attributes).toMatchObject({ lastUsedDate: null, lastUsedRegion: null });
   });
-
-  test('ListUsers denied: every user still sent, passwordLastUsed unknown, the gap named', async () => {
-    const accounts = [...sim.world.accounts.values()].filter((a) => a.inOrg && a.state === 'ACTIVE' && a.iam.users.size > 0).map((a) => a.id).sort();
-    const perms = accounts.map((accountId) => ({ accountId, ...(sim.admin.getRole({ accountId, roleName: MEMBER_ROLE })!['permissions'] as { allow: string[]; deny?: string[] }) }));
-    for (const p of perms) sim.admin.setRolePermissions({ accountId: p.accountId, roleName: MEMBER_ROLE, allow: p.allow, deny: [...(p.deny ?? []), 'iam:ListUsers'] });
-    try {
-      const { entities, output } = await sync(['iam']);
-      expect(output.coverageGaps).toEqual([{ action: 'iam:ListUsers', reason: 'denied', accounts }]);
-      const users = entities.filter((e) => e.kind === 'iam.user');
-      expect(users.length).toBeGreaterThan(0);
-      for (const u of users) {
-        expect(u.attributes).not.toHaveProperty('passwordLastUsed');
-        expect(u.attributes['unknownAttributes']).toEqual(['passwordLastUsed']);
-      }
-    } finally {
-      for (const p of perms) sim.admin.setRolePermissions({ accountId: p.accountId, roleName: MEMBER_ROLE, allow: p.allow, ...(p.deny && { deny: p.deny }) });
-    }
-  });
+  // ListUsers denied: test/sync/optional-reads.test.ts (every optional read, one by one).
 });

@@ -196,9 +196,10 @@ async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
 
   // Sign-ins come from CloudTrail, at 2 TPS: the read starts now and runs beside the
   // permission sets and groups, which is why users come last. It is optional (denied,
-  // unsupported or throttled away: the attributes are unknown), and not made at all when
+  // unsupported or throttled away: the attributes are unknown), and not made at all without
+  // enableAudit (the templates grant cloudtrail:LookupEvents only with EnableAudit) or when
   // the customer's policy keeps sign-in times in the account.
-  const signIns = mayRead(ctx)(SIGN_IN_ATTRIBUTE) ? optionalRead(ctx, 'cloudtrail:LookupEvents', () => readSignIns(ctx, storeId), { throttled: true }) : undefined;
+  const signIns = ctx.plan.integration.enableAudit && mayRead(ctx)(SIGN_IN_ATTRIBUTE) ? optionalRead(ctx, 'cloudtrail:LookupEvents', () => readSignIns(ctx, storeId), { throttled: true }) : undefined;
   // Awaited only after the listings; a unit failing before then must not leave it unhandled.
   signIns?.catch(() => undefined);
 
