@@ -54,8 +54,10 @@ async function main(): Promise<void> {
     externalId: sim.world.connector.externalId,
     memberRoleName: sim.world.connector.memberRoleName,
     ssoRegion: sim.world.sso?.region ?? 'us-east-1',
+    // Every read a full sync can make, the users' last sign-in from CloudTrail included.
+    enableAudit: true,
   };
-  const settings = { type: 'aws-organization' as const };
+  const settings = { type: 'aws-organization' as const, enableAudit: true };
   const truth = sim.groundTruth(settings);
   // The resources source reads the management account's organization view.
   const floor = sim.floor(settings, { quotaShare: share, timeScale: k, latencyMs, resourcesVia: 'management-view' });

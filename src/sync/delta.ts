@@ -67,10 +67,13 @@ export interface FeedOptions {
 export async function* feed(client: CloudTrailClient, start: Date, opts: FeedOptions = {}): AsyncGenerator<FeedEvent> {
   if (Date.now() - start.getTime() > FEED_RETENTION_MS) throw new Error('since is older than the 90 days CloudTrail keeps');
   const filter = opts.lookup ? { LookupAttributes: [{ AttributeKey: opts.lookup.key, AttributeValue: opts.lookup.value }] } : {};
+  // One end for every page: AWS wants a NextToken sent with the parameters of the first
+  // call (a later EndTime is a different query, whose token it refuses).
+  const end = new Date();
   let pages = 0;
   let more = false;
   for await (const page of paginate(async (t) => {
-    const o = await client.send(new LookupEventsCommand({ StartTime: start, EndTime: new Date(), MaxResults: pageSize('cloudTrailLookup'), NextToken: t, ...filter }));
+    const o = await client.send(new LookupEventsCommand({ StartTime: start, EndTime: end, MaxResults: pageSize('cloudTrailLookup'), NextToken: t, ...filter }));
     more = !!o.NextToken;
     return { items: o.Events, next: o.NextToken };
   })) {

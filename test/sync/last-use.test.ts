@@ -27,7 +27,8 @@ const DAY = 86_400_000;
 beforeAll(async () => {
   sim = await startAwsSimulator({ world: 'demo', quotas: false });
   cp = await ReferenceControlPlane.start();
-  connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env });
+  // The connector paces LookupEvents at AWS's 2 TPS; scaled up 20× so 100 pages take seconds.
+  connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: '20' });
   await cp.waitForSession(10_000);
 });
 afterAll(async () => {
@@ -138,6 +139,33 @@ describe('sso.user: last sign-in from CloudTrail', () => {
       restore();
     }
   });
+  // Last in this block: it leaves over 5,000 sign-ins in the trail.
+  test('more sign-ins than the page budget: 100 pages read (one query, its NextToken honoured), the window starts at the oldest sign-in read', async () => {
+    const ids = [...sim.world.sso!.users.keys()].filter((id) => id !== userIdOf('judy'));
+    const now = Date.now();
+    for (let i = 0; i < 100 * 50 + 25; i++) sim.admin.signIn({ userId: ids[i % ids.length]!, eventTime: now - DAY - i * 60_000 });
+    const calls = () => sim.stats.snapshot().byOperation['cloudtrail:LookupEvents']?.calls ?? 0;
+    const before = calls();
+    const { entities, output } = await sync(['sso']);
+    expect(output.coverageGaps).toEqual([]);
+    expect(calls() - before).toBe(100);
+    const users = entities.filter((e) => e.kind === 'sso.user');
+    const windowStart = Date.parse(users[0]!.attributes['lastSignInWindowStart'] as string);
+    // The 5,000th newest UserAuthentication: the extra ones, after bob's of the first test
+    // and alice's of two days ago.
+    const read = sim.admin.trailEvents({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: 'us-east-1' })
+      .filter((e) => e.EventName === 'UserAuthentication' && e.EventTime >= now - SIGN_IN_WINDOW_MS)
+      .map((e) => e.EventTime).sort((a, b) => b - a);
+    expect(windowStart).toBe(read[100 * 50 - 1]);
+    expect(windowStart).toBeGreaterThan(now - 5 * DAY);
+    const truth = lastSignIns(sim.world, windowStart);
+    for (const u of users) {
+      const t = truth.get(u.attributes['userId'] as string);
+      expect(u.attributes['lastSignInAt']).toBe(t === undefined ? null : new Date(t).toISOString());
+    }
+    // bob's sign-in 40 days ago is before the window now: only the newer ones count; judy has none since.
+    expect(ssoUser(entities, userIdOf('judy')).attributes['lastSignInAt']).toBeNull();
+  }, 90_000);
 });
 
 describe('iam: password and role last use', () => {

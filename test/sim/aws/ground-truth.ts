@@ -38,6 +38,8 @@ export interface IntegrationSettings {
   accountId?: string;
   roleArn?: string;
   ssoRegion?: string;
+  /** The integration's enableAudit: the sync also reads users' sign-ins from CloudTrail. */
+  enableAudit?: boolean;
 }
 
 export interface Scope {
@@ -216,7 +218,7 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
     add('identitycenter', mgmt, r, 'DescribePermissionSet per provisioned permission set', new Set(sc.entered.flatMap((a) => [...(sso.provisioned.get(a.id) ?? [])])).size);
     add('identitycenter', mgmt, r, 'ListAccountAssignments', assignmentPages);
     // Users wait for the sign-in read, which runs beside the permission sets and groups.
-    const signInPages = Math.min(SIGN_IN_MAX_PAGES, pages(signInEventCount(w), 50));
+    const signInPages = s.enableAudit ? Math.min(SIGN_IN_MAX_PAGES, pages(signInEventCount(w), 50)) : 0;
     add('cloudtrail-lookup', mgmt, r, 'LookupEvents (UserAuthentication: last sign-ins)', signInPages);
     ssoChain = Math.max(1 + pages(P, 100) + 1 + 1 + maxA, 1 + signInPages + pages(sso.users.size, 100));
   }
@@ -268,7 +270,7 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
     assumptions: [
       'Organizations: tree walk with ListOrganizationalUnitsForParent / ListAccountsForParent (20 per page) from the root, skipping excluded OUs; ListTagsForResource per listed account and OU.',
       'One AssumeRole into the member role per entered (ACTIVE, not excluded) account, made by the management-role session.',
-      'Identity Center: ListPermissionSets, then 6 reads per permission set (Describe, 4 policy reads, tags); ListUsers, ListGroups, ListGroupMemberships per group (100 per page); CloudTrail LookupEvents for the UserAuthentication events of the last 89 days (50 per page, at most 100 pages); per entered account ListPermissionSetsProvisionedToAccount, then ListAccountAssignments per provisioned permission set (and DescribePermissionSet once per provisioned permission set, for names).',
+      'Identity Center: ListPermissionSets, then 6 reads per permission set (Describe, 4 policy reads, tags); ListUsers, ListGroups, ListGroupMemberships per group (100 per page); with enableAudit, CloudTrail LookupEvents for the UserAuthentication events of the last 89 days (50 per page, at most 100 pages), before the users; per entered account ListPermissionSetsProvisionedToAccount, then ListAccountAssignments per provisioned permission set (and DescribePermissionSet once per provisioned permission set, for names).',
       'IAM per entered account: ListRoles and GetAccountAuthorizationDetails without AWS-managed policies (100 per page each), ListUsers (100 per page) where there are users, ListAccessKeys per user, GetAccessKeyLastUsed per key.',
       'SSM per entered account and region: DescribeInstanceInformation (50 per page).',
       'Resource Explorer: ListIndexes + GetDefaultView + ListResources (1000 per page) in each account\'s aggregator region (or once, in the management account\'s organization view).',
