@@ -53,6 +53,8 @@ export async function readSignIns(ctx: SourceContext, identityStoreId: string): 
   const out: SignIns = { windowStart: start, byUserId: new Map(), byUserName: new Map() };
   let oldest: Date | undefined;
   for await (const e of feed(ct, start, opts)) {
+    // It runs beside the unit's other reads: a cancelled job stops it between pages too.
+    ctx.signal.throwIfAborted();
     if (e.source !== 'signin.amazonaws.com' || e.name !== 'UserAuthentication' || !e.time) continue;
     if (!oldest || e.time < oldest) oldest = e.time;
     const identity = obj(e.record['userIdentity']);

@@ -139,6 +139,25 @@ describe('sso.user: last sign-in from CloudTrail', () => {
       restore();
     }
   });
+  test('the feed throttled away (still throttled after the retries): the users are sent with both attributes unknown, the gap is `unavailable`', async () => {
+    const restore = useAwsEnv(sim.env);
+    sim.faults.throttleStorm({ service: 'cloudtrail', operation: 'LookupEvents' });
+    try {
+      const layer = layerFor(sim, { ssoRegion: 'us-east-1', enableAudit: true });
+      const plan = planFor(sim.world, layer.integration);
+      const r = await runSource(ssoSource, plan, ssoSource.units(plan)[0]!, layer);
+      expect(r.gaps).toEqual([{ action: 'cloudtrail:LookupEvents', reason: 'unavailable', accountId: DEMO_MANAGEMENT_ACCOUNT }]);
+      const users = r.entities.filter((e) => e.kind === 'sso.user');
+      expect(users).toHaveLength(sim.world.sso!.users.size);
+      for (const u of users) expect(u.attributes['unknownAttributes']).toEqual(['lastSignInAt', 'lastSignInWindowStart']);
+      expect(r.entities.filter((e) => e.kind === 'sso.instance')).toHaveLength(1);
+    } finally {
+      sim.faults.clear();
+      destroyAwsLayers();
+      restore();
+    }
+  }, 90_000);
+
   // Last in this block: it leaves over 5,000 sign-ins in the trail.
   test('more sign-ins than the page budget: 100 pages read (one query, its NextToken honoured), the window starts at the oldest sign-in read', async () => {
     const ids = [...sim.world.sso!.users.keys()].filter((id) => id !== userIdOf('judy'));
