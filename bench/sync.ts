@@ -69,8 +69,10 @@ async function main(): Promise<void> {
     externalId: sim.world.connector.externalId,
     memberRoleName: sim.world.connector.memberRoleName,
     ssoRegion: sim.world.sso?.region ?? 'us-east-1',
+    // Every read a full sync can make, the users' last sign-in from CloudTrail included.
+    enableAudit: true,
   };
-  const settings = { type: 'aws-organization' as const, ...(expand && { expand: true }) };
+  const settings = { type: 'aws-organization' as const, enableAudit: true, ...(expand && { expand: true }) };
   // Only the truth's digests are kept (bench/ref-tally.ts): at 10,000 accounts its 3 million
   // refs would otherwise stay in memory for the whole run.
   const tally = new RefTally();

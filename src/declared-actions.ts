@@ -37,6 +37,7 @@ export const DECLARED_ACTIONS: readonly string[] = [
   'iam:ListAttachedUserPolicies',
   'iam:ListGroupsForUser',
   'iam:ListRoles',
+  'iam:ListUsers',
   'iam:PutRolePermissionsBoundary',
   'iam:PutRolePolicy',
   'iam:PutUserPermissionsBoundary',

@@ -15,6 +15,7 @@ import { AUDIT_ACTIONS } from './access/audit.js';
 import { ENABLED_REGIONS_ACTIONS } from './aws/regions.js';
 import { CHECK_ACTIONS } from './check/aws-checks.js';
 import { DELTA_ACTIONS } from './sync/delta.js';
+import { SIGN_IN_ACTIONS } from './sync/sign-ins.js';
 import { SOURCES } from './sync/registry.js';
 
 /** The identity that makes a call: the connector's own role (ECS task role, EKS IRSA or
@@ -106,6 +107,7 @@ export function allNeeds(): readonly Need[] {
     { id: 'check:audit', feature: 'audit', why: 'doctor and the check job (audit item)', actions: { management: CHECK_ACTIONS.audit } },
     { id: 'check:roles', feature: 'manage', why: '`doctor --role`: is a role opted in for just-in-time access', actions: { member: CHECK_ACTIONS.roles } },
     { id: 'delta', feature: 'audit', why: 'delta syncs read the CloudTrail change feed (without it they read everything)', actions: byService(DELTA_ACTIONS) },
+    { id: 'sync:sign-ins', feature: 'audit', why: "Identity Center users' last sign-in (without it `lastSignInAt` is unknown)", actions: { management: SIGN_IN_ACTIONS } },
     { id: 'audit', feature: 'audit', why: 'CloudTrail events done under a grant, reported with its revoke', actions: byService(AUDIT_ACTIONS, ['member']) },
     ...KINDS.map((k): Need => ({
       id: `access:${k.name}`,

@@ -38,7 +38,7 @@ import type { SyncPlan, SyncUnit } from './types.js';
 
 export const DELTA_LOOKBACK_MS = 20 * 60_000;
 /** LookupEvents covers the last 90 days; an older `since` cannot be answered from the feed. */
-const FEED_RETENTION_MS = 89 * 24 * 3600_000;
+export const FEED_RETENTION_MS = 89 * 24 * 3600_000;
 /** What delta syncs call besides the sources' own actions (management and member roles). */
 export const DELTA_ACTIONS = ['cloudtrail:LookupEvents'] as const;
 
@@ -52,28 +52,57 @@ export function globalEventRegion(partition: string): string {
   return partition === 'aws-us-gov' ? 'us-gov-west-1' : partition === 'aws-cn' ? 'cn-north-1' : 'us-east-1';
 }
 
-interface FeedEvent {
+export interface FeedEvent {
   source: string;
   name: string;
   readOnly: boolean;
+  /** When the event happened (LookupEvents' EventTime). */
+  time: Date | undefined;
   parameters: Record<string, unknown>;
+  /** The whole CloudTrail record (userIdentity, additionalEventData, …); {} when unreadable. */
+  record: Record<string, unknown>;
 }
 
-async function* feed(client: CloudTrailClient, start: Date, eventSource?: string): AsyncGenerator<FeedEvent> {
+export interface FeedOptions {
+  /** LookupEvents' one lookup attribute: filtering in AWS costs fewer pages than in here. */
+  lookup?: { key: 'EventSource' | 'EventName'; value: string };
+  /** Stop after this many pages (newest first): a bound on calls at 2 TPS. */
+  maxPages?: number;
+  /** Set to true when maxPages ended the read while the feed had more. */
+  truncated?: boolean;
+}
+
+/**
+ * CloudTrail's management events from `start` to now, newest first (LookupEvents). The one
+ * reader of the feed: delta verdicts and the last sign-in of Identity Center users
+ * (src/sync/sign-ins.ts) both go through it, so both page, filter and pace the same way.
+ */
+export async function* feed(client: CloudTrailClient, start: Date, opts: FeedOptions = {}): AsyncGenerator<FeedEvent> {
   if (Date.now() - start.getTime() > FEED_RETENTION_MS) throw new Error('since is older than the 90 days CloudTrail keeps');
-  const filter = eventSource !== undefined ? { LookupAttributes: [{ AttributeKey: 'EventSource' as const, AttributeValue: eventSource }] } : {};
+  const filter = opts.lookup ? { LookupAttributes: [{ AttributeKey: opts.lookup.key, AttributeValue: opts.lookup.value }] } : {};
+  // One end for every page: AWS wants a NextToken sent with the parameters of the first
+  // call (a later EndTime is a different query, whose token it refuses).
+  const end = new Date();
+  let pages = 0;
+  let more = false;
   for await (const page of paginate(async (t) => {
-    const o = await client.send(new LookupEventsCommand({ StartTime: start, EndTime: new Date(), MaxResults: pageSize('cloudTrailLookup'), NextToken: t, ...filter }));
+    const o = await client.send(new LookupEventsCommand({ StartTime: start, EndTime: end, MaxResults: pageSize('cloudTrailLookup'), NextToken: t, ...filter }));
+    more = !!o.NextToken;
     return { items: o.Events, next: o.NextToken };
   })) {
     for (const e of page) {
-      let parameters: Record<string, unknown> = {};
+      let record: Record<string, unknown> = {};
       try {
-        parameters = ((JSON.parse(e.CloudTrailEvent ?? '{}') as { requestParameters?: Record<string, unknown> }).requestParameters ?? {}) as Record<string, unknown>;
+        record = (JSON.parse(e.CloudTrailEvent ?? '{}') ?? {}) as Record<string, unknown>;
       } catch {
         // An unreadable event still counts as a change of its source.
       }
-      yield { source: e.EventSource ?? '', name: e.EventName ?? '', readOnly: e.ReadOnly === 'true', parameters };
+      const parameters = (record['requestParameters'] ?? {}) as Record<string, unknown>;
+      yield { source: e.EventSource ?? '', name: e.EventName ?? '', readOnly: e.ReadOnly === 'true', time: e.EventTime, parameters, record };
+    }
+    if (opts.maxPages !== undefined && ++pages >= opts.maxPages && more) {
+      opts.truncated = true;
+      return;
     }
   }
 }
@@ -231,7 +260,7 @@ export class DeltaView {
       try {
         const ct = await this.session.managementClient(CloudTrailClient, globalEventRegion(this.plan.partition));
         const retagged = new Set<string>();
-        for await (const e of feed(ct, this.start, 'organizations.amazonaws.com')) {
+        for await (const e of feed(ct, this.start, { lookup: { key: 'EventSource', value: 'organizations.amazonaws.com' } })) {
           if (e.source !== 'organizations.amazonaws.com' || e.readOnly || ORGANIZATION_POLICY_EVENTS.has(e.name)) continue;
           const resourceId = param(e.parameters, 'resourceId');
           // Anything else (accounts created, moved, closed, removed or joined, OUs created,
@@ -242,7 +271,7 @@ export class DeltaView {
         // An account's name and primary email change through the Account Management API
         // (PutAccountName, AcceptPrimaryEmailUpdate…), logged under its own event source:
         // the account each event names (the management account's own when none) is sent.
-        for await (const e of feed(ct, this.start, 'account.amazonaws.com')) {
+        for await (const e of feed(ct, this.start, { lookup: { key: 'EventSource', value: 'account.amazonaws.com' } })) {
           if (e.source !== 'account.amazonaws.com' || e.readOnly) continue;
           retagged.add(param(e.parameters, 'accountId') ?? this.plan.managementAccountId);
         }
@@ -263,7 +292,7 @@ export class DeltaView {
   private async iam(accountId: string): Promise<DeltaVerdict> {
     try {
       const ct = await this.session.memberClient(CloudTrailClient, accountId, globalEventRegion(this.plan.partition));
-      for await (const e of feed(ct, this.start, 'iam.amazonaws.com')) {
+      for await (const e of feed(ct, this.start, { lookup: { key: 'EventSource', value: 'iam.amazonaws.com' } })) {
         if (e.source === 'iam.amazonaws.com' && !e.readOnly) return { why: `iam ${e.name}` };
       }
       return { skip: 'unchanged' };

@@ -17,10 +17,16 @@ export type GapReason = 'denied' | 'unsupported' | 'unavailable';
 // What an endpoint answers for an operation it does not have.
 const UNSUPPORTED = new Set(['UnknownOperationException', 'InvalidAction', 'UnsupportedOperation', 'UnsupportedOperationException', 'OperationNotSupportedException', 'NotImplemented']);
 
-/** Why an optional read is given up, or undefined when the error must fail the unit as before. */
-export function gapReason(err: unknown): GapReason | undefined {
+/**
+ * Why an optional read is given up, or undefined when the error must fail the unit as before.
+ * `throttled`: a read still throttled after the SDK's retries is given up as `unavailable`
+ * (for reads of a feed shared with other work, such as CloudTrail's 2 TPS, rather than of
+ * the entities' own service).
+ */
+export function gapReason(err: unknown, opts: { throttled?: boolean } = {}): GapReason | undefined {
   if (isAbortError(err)) return undefined;
   const code = err instanceof ConnectorError ? err.code : undefined;
+  if (opts.throttled && code === 'AWS_THROTTLED') return 'unavailable';
   const status = (err instanceof ConnectorError ? (err.cause as { $metadata?: { httpStatusCode?: number } } | undefined) : (err as { $metadata?: { httpStatusCode?: number } } | null))?.$metadata?.httpStatusCode;
   if (code === 'AWS_ACCESS_DENIED') return 'denied';
   if (UNSUPPORTED.has(awsErrorCode(err)) || status === 501) return 'unsupported';
@@ -40,14 +46,16 @@ const givenUp = new WeakMap<SourceContext, Map<string, GapReason>>();
  * it answers UNKNOWN, reports the gap once per unit and action, and skips the action for
  * the rest of the unit. Any other error (throttling, expired credentials, abort) is thrown.
  */
-export async function optionalRead<T>(ctx: SourceContext, action: string, read: () => Promise<T>): Promise<T | Unknown> {
-  let memo = givenUp.get(ctx);
-  if (memo?.has(action)) return UNKNOWN;
+export async function optionalRead<T>(ctx: SourceContext, action: string, read: () => Promise<T>, opts: { throttled?: boolean } = {}): Promise<T | Unknown> {
+  if (givenUp.get(ctx)?.has(action)) return UNKNOWN;
   try {
     return await read();
   } catch (err) {
-    const reason = gapReason(err);
+    const reason = gapReason(err, opts);
     if (!reason) throw err;
+    // Looked up again: reads of one unit can run concurrently (the sign-in feed beside the
+    // permission sets), and another may have given up meanwhile.
+    let memo = givenUp.get(ctx);
     if (!memo) givenUp.set(ctx, (memo = new Map()));
     memo.set(action, reason);
     const message = err instanceof Error ? err.message : String(err);

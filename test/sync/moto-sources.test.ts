@@ -26,7 +26,8 @@ afterAll(async () => {
   await moto.stop();
 });
 
-const layer = () => awsLayer({ roleArn: w.connector.managementRoleArn, externalId: w.connector.externalId, ssoRegion: 'us-east-1' });
+// enableAudit: the Identity Center source also reads users' sign-ins from CloudTrail.
+const layer = () => awsLayer({ roleArn: w.connector.managementRoleArn, externalId: w.connector.externalId, ssoRegion: 'us-east-1', enableAudit: true });
 const idsOf = (es: Entity[], kind: string) => es.filter((e) => e.kind === kind).map((e) => e.id).sort();
 
 function plan(l: ReturnType<typeof layer>): SyncPlan {
@@ -57,6 +58,8 @@ test('iam: users, groups, roles, customer-managed policies and access keys of th
   expect(idsOf(r.entities, 'iam.policy')).toEqual(Object.values(w.iam.policies).map((x) => x.arn).sort());
   const keys = Object.entries(w.iam.accessKeys).flatMap(([user, ks]) => ks.map((k) => ids.accessKey(w.iam.users[user as keyof MotoWorld['iam']['users']].arn, k.id)));
   expect(idsOf(r.entities, 'iam.accessKey')).toEqual(keys.sort());
+  // moto's ListUsers answers PasswordLastUsed only for a password used: none here.
+  for (const u of r.entities.filter((e) => e.kind === 'iam.user')) expect(u.attributes['passwordLastUsed']).toBeNull();
   for (const [role, boundary] of Object.entries(w.iam.boundaries)) {
     const e = r.entities.find((x) => x.kind === 'iam.role' && x.name === role)!;
     expect(e.attributes['permissionsBoundary']).toBe(boundary);
@@ -87,9 +90,11 @@ test('identity center: the operations moto lacks leave their attributes unknown;
   expect(idsOf(r.entities, 'sso.user')).toEqual(Object.values(ic.users).map((u) => ids.ssoUser(partition, u.userId)).sort());
   expect(idsOf(r.entities, 'sso.group')).toEqual(Object.values(ic.groups).map((g) => ids.ssoGroup(partition, g.groupId)).sort());
   expect(idsOf(r.entities, 'sso.groupMembership')).toEqual(ic.memberships.map((m) => ids.ssoGroupMembership(partition, m.membershipId)).sort());
-  // PINNED moto: GetPermissionsBoundaryForPermissionSet and sso-admin ListTagsForResource
-  // are not implemented (HTTP 500 with an HTML page, after the SDK's retries).
-  expect(r.gaps).toEqual([
+  // PINNED moto: GetPermissionsBoundaryForPermissionSet, sso-admin ListTagsForResource and
+  // CloudTrail LookupEvents (the users' last sign-in) are not implemented (HTTP 500 with an
+  // HTML page, after the SDK's retries).
+  expect([...r.gaps].sort((a, b) => a.action.localeCompare(b.action))).toEqual([
+    { action: 'cloudtrail:LookupEvents', reason: 'unavailable', accountId: w.managementAccountId },
     { action: 'sso:GetPermissionsBoundaryForPermissionSet', reason: 'unavailable', accountId: w.managementAccountId },
     { action: 'sso:ListTagsForResource', reason: 'unavailable', accountId: w.managementAccountId },
   ]);
@@ -97,4 +102,5 @@ test('identity center: the operations moto lacks leave their attributes unknown;
     expect(ps.attributes['unknownAttributes']).toEqual(['permissionsBoundary', 'tags']);
     expect(ps.attributes['managedPolicyArns']).toEqual(expect.any(Array)); // what moto has is still read
   }
+  for (const u of r.entities.filter((e) => e.kind === 'sso.user')) expect(u.attributes['unknownAttributes']).toEqual(['lastSignInAt', 'lastSignInWindowStart']);
 });

@@ -13,7 +13,8 @@ import type { Entity } from '../../src/protocol/messages.js';
 let sim: AwsSimulator;
 let cp: ReferenceControlPlane;
 let connector: ConnectorProcess;
-const integration = demoIntegration({ id: 'int-optional', resourceOwnerTagKey: 'owner' });
+// enableAudit: users' last sign-in is read from CloudTrail (cloudtrail:LookupEvents), another optional read.
+const integration = demoIntegration({ id: 'int-optional', resourceOwnerTagKey: 'owner', enableAudit: true });
 const ROLES = ['AccessConnectorManagement', 'AccessConnectorMember'];
 const original = new Map<string, { accountId: string; roleName: string; allow: string[]; deny?: string[] }>();
 
@@ -61,6 +62,8 @@ const CASES: Array<[string, string[], string[], string[], () => string[]]> = [
   ['sso:ListTagsForResource', ['sso'], ['sso.permissionSet'], ['tags'], () => [DEMO_MANAGEMENT_ACCOUNT]],
   ['iam:GetAccessKeyLastUsed', ['iam'], ['iam.accessKey'], ['lastUsedDate', 'lastUsedService', 'lastUsedRegion'], iamAccounts],
   ['iam:ListRoles', ['iam'], ['iam.role'], ['description', 'maxSessionDuration'], iamAccounts],
+  ['iam:ListUsers', ['iam'], ['iam.user'], ['passwordLastUsed'], iamAccounts],
+  ['cloudtrail:LookupEvents', ['sso'], ['sso.user'], ['lastSignInAt', 'lastSignInWindowStart'], () => [DEMO_MANAGEMENT_ACCOUNT]],
 ];
 
 describe('an optional read denied', () => {

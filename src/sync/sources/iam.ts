@@ -1,7 +1,9 @@
 // IAM in each entered account: users (with their access keys), groups, roles and
 // customer-managed policies. GetAccountAuthorizationDetails (GAAD) returns all of them with
-// trust policies, boundaries, tags, attachments and last use in one paged call, far fewer
-// calls than List* + Get* per principal.
+// trust policies, boundaries, tags, attachments and roles' last use (RoleLastUsed) in one
+// paged call, far fewer calls than List* + Get* per principal. Two fields GAAD lacks come
+// from one list walk each: ListRoles (a role's description and maximum session) and
+// ListUsers (a user's password last used).
 //
 // AWS-managed policies are not emitted as entities, only referenced by ARN in
 // `attachedManagedPolicies` / `permissionsBoundary`. They are AWS's catalogue, the same in
@@ -15,6 +17,7 @@ import {
   IAMClient,
   ListAccessKeysCommand,
   ListRolesCommand,
+  ListUsersCommand,
   type AttachedPolicy,
   type GroupDetail,
   type ManagedPolicyDetail,
@@ -68,17 +71,21 @@ function common(s: Scope, arn: string, name: string, tagList?: Parameters<typeof
   return { id: ids.iam(arn), name, accountId: s.accountId, arn, parentId: s.parentId, ...tagFields(s.ctx.plan.integration, tags) };
 }
 
-function userEntity(s: Scope, u: UserDetail & { Arn: string }): Entity {
+function userEntity(s: Scope, u: UserDetail & { Arn: string }, passwords: Map<string, Date | undefined> | Unknown): Entity {
   return {
     kind: 'iam.user',
     ...common(s, u.Arn, u.UserName ?? u.Arn, u.Tags),
-    attributes: {
-      userId: u.UserId, path: u.Path, createDate: iso(u.CreateDate),
-      groups: u.GroupList ?? [],
-      attachedManagedPolicies: attachedArns(u.AttachedManagedPolicies),
-      inlinePolicies: inlineNames(u.UserPolicyList),
-      permissionsBoundary: u.PermissionsBoundary?.PermissionsBoundaryArn ?? null,
-    },
+    attributes: withUnknowns(
+      {
+        userId: u.UserId, path: u.Path, createDate: iso(u.CreateDate),
+        groups: u.GroupList ?? [],
+        attachedManagedPolicies: attachedArns(u.AttachedManagedPolicies),
+        inlinePolicies: inlineNames(u.UserPolicyList),
+        permissionsBoundary: u.PermissionsBoundary?.PermissionsBoundaryArn ?? null,
+      },
+      // null: no console sign-in with the password that IAM tracks (since October 2014), or no password.
+      { passwordLastUsed: passwords === UNKNOWN ? UNKNOWN : iso(passwords.get(u.Arn)) },
+    ),
   };
 }
 
@@ -171,6 +178,21 @@ async function* accessKeys(s: Scope, iam: IAMClient, userArn: string, userName: 
   }
 }
 
+/**
+ * GAAD's UserDetail has no PasswordLastUsed; ListUsers has it (GetUser too, one call per
+ * user). One ListUsers walk per account, kept as one date per user (IAM allows 5,000).
+ */
+async function passwordsLastUsed(iam: IAMClient, maxItems: number): Promise<Map<string, Date | undefined>> {
+  const out = new Map<string, Date | undefined>();
+  for await (const page of paginate(async (t) => {
+    const o = await iam.send(new ListUsersCommand({ MaxItems: maxItems, Marker: t }));
+    return { items: o.Users, next: o.IsTruncated ? o.Marker : undefined };
+  })) {
+    for (const u of page) if (u.Arn) out.set(u.Arn, u.PasswordLastUsed);
+  }
+  return out;
+}
+
 interface RoleExtra { maxSessionDuration?: number; description?: string }
 
 /**
@@ -202,6 +224,9 @@ async function* readAccount(ctx: SourceContext, maxItems: number): AsyncGenerato
   const iam = await ctx.session.memberClient(IAMClient, accountId);
   // Only two role fields come from ListRoles: without it the roles are still sent.
   const extras = await optionalRead(ctx, 'iam:ListRoles', () => roleExtras(iam, maxItems));
+  // Only one user field comes from ListUsers, read when GAAD shows the first user: accounts
+  // without IAM users (common where people sign in through Identity Center) pay nothing.
+  let passwords: Promise<Map<string, Date | undefined> | Unknown> | undefined;
   // One page at a time: its entities are yielded (and each user's keys read) before the next page is asked for.
   for await (const [page] of paginate(async (t) => {
     const o = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User', 'Group', 'Role', 'LocalManagedPolicy'], MaxItems: maxItems, Marker: t }));
@@ -212,7 +237,8 @@ async function* readAccount(ctx: SourceContext, maxItems: number): AsyncGenerato
     for (const r of (page.RoleDetailList ?? []).filter(hasArn)) yield roleEntity(s, r, extras);
     for (const p of (page.Policies ?? []).filter(hasArn)) yield policyEntity(s, p);
     for (const u of (page.UserDetailList ?? []).filter(hasArn)) {
-      yield userEntity(s, u);
+      passwords ??= optionalRead(ctx, 'iam:ListUsers', () => passwordsLastUsed(iam, maxItems));
+      yield userEntity(s, u, await passwords);
       if (u.UserName) yield* accessKeys(s, iam, u.Arn, u.UserName);
     }
   }
@@ -226,7 +252,7 @@ export function createIamSource(opts: IamSourceOptions = {}): EntitySource {
     resourceType: 'iam',
     // iam.groupPolicy: derived in this unit with sync params `expand` (src/sync/expand.ts).
     entityKinds: ['iam.user', 'iam.accessKey', 'iam.group', 'iam.role', 'iam.policy', 'iam.groupPolicy'],
-    requiredActions: ['iam:GetAccountAuthorizationDetails', 'iam:ListRoles', 'iam:ListAccessKeys', 'iam:GetAccessKeyLastUsed'],
+    requiredActions: ['iam:GetAccountAuthorizationDetails', 'iam:ListRoles', 'iam:ListUsers', 'iam:ListAccessKeys', 'iam:GetAccessKeyLastUsed'],
     units: (plan) => plan.accounts.map((a) => ({ source: 'iam', accountId: a.id, region: 'global' })),
     read: (ctx) => readAccount(ctx, maxItems),
   };

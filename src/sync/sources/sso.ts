@@ -1,5 +1,6 @@
 // IAM Identity Center: the instance, its permission sets (with a summary of their
-// policies), and the Identity Store's users, groups and group memberships. One unit, in
+// policies), and the Identity Store's users (with their last sign-in, src/sync/sign-ins.ts),
+// groups and group memberships. One unit, in
 // the management account and the Identity Center region. Account assignments are the
 // sso-assignments source's (one unit per account, so one denied account fails alone).
 import {
@@ -19,8 +20,9 @@ import type { IntegrationSession } from '../../aws/session.js';
 import { paginate, pageSize } from '../../aws/paginate.js';
 import type { Entity } from '../../protocol/messages.js';
 import { isNotFound } from '../../aws/errors.js';
-import { optionalRead, UNKNOWN, withUnknowns } from '../optional.js';
+import { optionalRead, UNKNOWN, withUnknowns, type Unknown } from '../optional.js';
 import { ids } from '../ids.js';
+import { lastSignIn, readSignIns, type SignIns } from '../sign-ins.js';
 import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
 
 /** The Identity Center region of an integration. */
@@ -154,14 +156,28 @@ const USER_ATTRIBUTES: Record<string, (u: User) => Record<string, unknown>> = {
   externalids: (u) => ({ hasExternalIds: (u.ExternalIds?.length ?? 0) > 0 }),
 };
 
-function userEntity(ctx: SourceContext, u: User & { UserId: string }, common: Pick<Entity, 'accountId' | 'region' | 'parentId'>): Entity {
+/** The policy name (sync.userAttributes) of the sign-in time, which comes from CloudTrail, not the Identity Store. */
+const SIGN_IN_ATTRIBUTE = 'lastsignin';
+
+function mayRead(ctx: SourceContext): (a: string) => boolean {
   const allowed = ctx.userAttributes && new Set(ctx.userAttributes.map((a) => a.toLowerCase()));
-  const may = (a: string) => !allowed || allowed.has(a);
+  return (a: string) => !allowed || allowed.has(a);
+}
+
+function userEntity(ctx: SourceContext, u: User & { UserId: string }, common: Pick<Entity, 'accountId' | 'region' | 'parentId'>, signIns: SignIns | Unknown | undefined): Entity {
+  const may = mayRead(ctx);
   const attributes: Record<string, unknown> = { userId: u.UserId };
   for (const [name, pick] of Object.entries(USER_ATTRIBUTES)) if (may(name)) Object.assign(attributes, pick(u));
   // The entity name must not leak an attribute the policy keeps in the account.
   const name = (may('username') && u.UserName) || (may('displayname') && u.DisplayName) || u.UserId;
-  return { kind: 'sso.user', id: ids.ssoUser(ctx.plan.partition, u.UserId), name, ...common, attributes };
+  const withSignIn =
+    signIns === undefined
+      ? attributes
+      : withUnknowns(attributes, {
+          lastSignInAt: signIns === UNKNOWN ? UNKNOWN : lastSignIn(signIns, u.UserId, u.UserName),
+          lastSignInWindowStart: signIns === UNKNOWN ? UNKNOWN : signIns.windowStart.toISOString(),
+        });
+  return { kind: 'sso.user', id: ids.ssoUser(ctx.plan.partition, u.UserId), name, ...common, attributes: withSignIn };
 }
 
 async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
@@ -178,36 +194,14 @@ async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
   const accountId = inst.OwnerAccountId ?? ctx.unit.accountId;
   const inInstance = { accountId, region, parentId: ids.ssoInstance(instanceArn) };
 
-  // Users first: the instance entity needs what they tell about the identity source.
-  let users = 0;
-  let external = 0;
-  for await (const page of paginate(async (t) => {
-    const r = await store.send(new ListUsersCommand({ IdentityStoreId: storeId, MaxResults: pageSize('identityStore'), NextToken: t }));
-    return { items: r.Users, next: r.NextToken };
-  })) {
-    for (const u of page) {
-      if (!u.UserId) continue;
-      users++;
-      if ((u.ExternalIds?.length ?? 0) > 0) external++;
-      yield userEntity(ctx, { ...u, UserId: u.UserId }, inInstance);
-    }
-  }
-
-  // No AWS API tells the identity source. Users provisioned by SCIM (an external IdP) or
-  // synchronised from Active Directory carry ExternalIds; users created in Identity
-  // Center's own directory cannot have any (CreateUser takes none). So: any user with
-  // ExternalIds → EXTERNAL, users but none with them → IDENTITY_CENTER, no users → UNKNOWN.
-  // A directory switched back to Identity Center may keep old ExternalIds: a heuristic.
-  const identitySource = users === 0 ? 'UNKNOWN' : external > 0 ? 'EXTERNAL' : 'IDENTITY_CENTER';
-  yield {
-    kind: 'sso.instance',
-    id: ids.ssoInstance(instanceArn),
-    name: inst.Name || instanceArn,
-    accountId,
-    region,
-    arn: instanceArn,
-    attributes: { identityStoreId: storeId, name: inst.Name, status: inst.Status, createdDate: inst.CreatedDate?.toISOString(), identitySource },
-  };
+  // Sign-ins come from CloudTrail, at 2 TPS: the read starts now and runs beside the
+  // permission sets and groups, which is why users come last. It is optional (denied,
+  // unsupported or throttled away: the attributes are unknown), and not made at all without
+  // enableAudit (the templates grant cloudtrail:LookupEvents only with EnableAudit) or when
+  // the customer's policy keeps sign-in times in the account.
+  const signIns = ctx.plan.integration.enableAudit && mayRead(ctx)(SIGN_IN_ATTRIBUTE) ? optionalRead(ctx, 'cloudtrail:LookupEvents', () => readSignIns(ctx, storeId), { throttled: true }) : undefined;
+  // Awaited only after the listings; a unit failing before then must not leave it unhandled.
+  signIns?.catch(() => undefined);
 
   // A delta's refresh: permission sets did not change (docs/sync.md, "Delta").
   const refresh = ctx.directoryRefresh;
@@ -256,6 +250,38 @@ async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
       }
     }
   }
+
+  // Users, then the instance: it needs what they tell about the identity source.
+  const signedIn = await signIns;
+  let users = 0;
+  let external = 0;
+  for await (const page of paginate(async (t) => {
+    const r = await store.send(new ListUsersCommand({ IdentityStoreId: storeId, MaxResults: pageSize('identityStore'), NextToken: t }));
+    return { items: r.Users, next: r.NextToken };
+  })) {
+    for (const u of page) {
+      if (!u.UserId) continue;
+      users++;
+      if ((u.ExternalIds?.length ?? 0) > 0) external++;
+      yield userEntity(ctx, { ...u, UserId: u.UserId }, inInstance, signedIn);
+    }
+  }
+
+  // No AWS API tells the identity source. Users provisioned by SCIM (an external IdP) or
+  // synchronised from Active Directory carry ExternalIds; users created in Identity
+  // Center's own directory cannot have any (CreateUser takes none). So: any user with
+  // ExternalIds → EXTERNAL, users but none with them → IDENTITY_CENTER, no users → UNKNOWN.
+  // A directory switched back to Identity Center may keep old ExternalIds: a heuristic.
+  const identitySource = users === 0 ? 'UNKNOWN' : external > 0 ? 'EXTERNAL' : 'IDENTITY_CENTER';
+  yield {
+    kind: 'sso.instance',
+    id: ids.ssoInstance(instanceArn),
+    name: inst.Name || instanceArn,
+    accountId,
+    region,
+    arn: instanceArn,
+    attributes: { identityStoreId: storeId, name: inst.Name, status: inst.Status, createdDate: inst.CreatedDate?.toISOString(), identitySource },
+  };
 }
 
 export const ssoSource: EntitySource = {
@@ -277,6 +303,7 @@ export const ssoSource: EntitySource = {
     'identitystore:ListGroups',
     'identitystore:ListGroupMemberships',
   ],
+  // The sign-in feed (SIGN_IN_ACTIONS) is declared apart, under the audit switch (src/permissions.ts).
   units: (plan: SyncPlan): SyncUnit[] => [{ source: 'sso', accountId: plan.managementAccountId, region: ssoRegion(plan) }],
   read: (ctx) => identityCenter(ctx),
 };

@@ -8,6 +8,7 @@ import { settle } from './services/sso-admin.js';
 import type { Family } from './quotas.js';
 import type { IdentityStatement } from './auth.js';
 import { randomId, uuid } from './util.js';
+import { signInEvents } from './sign-ins.js';
 
 export class AdminError extends Error {}
 
@@ -237,6 +238,14 @@ export class SimAdmin {
     const iam = this.account(a.accountId).iam;
     for (const g of iam.groups.values()) g.members = g.members.filter((m) => m !== a.userName);
     return iam.users.delete(a.userName);
+  }
+
+  /** An Identity Center user signs in to the AWS access portal (its CloudTrail events; default: now). */
+  signIn(a: { userId: string; eventTime?: number }): void {
+    const s = this.sso();
+    const u = s.users.get(a.userId);
+    if (!u) throw new AdminError(`no Identity Center user ${a.userId}`);
+    this.account(s.ownerAccountId).trail.push(...signInEvents(this.rt.world, s, u, a.eventTime ?? this.rt.now()));
   }
 
   /** Turn an account's Resource Explorer index in `region` into an aggregator or a local one (AWS's UpdateIndexType, out of band). */

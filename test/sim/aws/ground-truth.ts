@@ -5,6 +5,22 @@ import { arn, ancestors, resourcesOf } from './world.js';
 import { entityIds, canonicalRefs, type EntityKind, type EntityRef } from './entity-ids.js';
 import { DEFAULT_RATES, Quotas, type Family } from './quotas.js';
 import { sha256 } from './util.js';
+import { lastSignIns } from './sign-ins.js';
+
+/** The connector's sign-in read (src/sync/sign-ins.ts): LookupEvents of UserAuthentication, newest first, over at most this window and these pages. */
+export const SIGN_IN_WINDOW_MS = 89 * 86_400_000 - 3600_000;
+export const SIGN_IN_MAX_PAGES = 100;
+
+/** UserAuthentication events a sync reads (logged in the trail, or still to be logged when the simulator starts). */
+function signInEventCount(w: World, now = Date.now()): number {
+  const since = now - SIGN_IN_WINDOW_MS;
+  const owner = w.sso && w.accounts.get(w.sso.ownerAccountId);
+  let n = (w.sso?.signIns ?? []).filter((s) => s.agoMs <= SIGN_IN_WINDOW_MS).length;
+  for (const e of owner?.trail ?? []) if (e.EventName === 'UserAuthentication' && e.region === w.sso!.region && e.EventTime >= since) n++;
+  return n;
+}
+
+export { lastSignIns };
 
 export type ResourceType = 'sso' | 'iam' | 'ec2' | 'resources';
 
@@ -24,6 +40,8 @@ export interface IntegrationSettings {
   ssoRegion?: string;
   /** Sync params `expand`: the derived entities too (docs/sync.md, "Effective access (expand)"). */
   expand?: boolean;
+  /** The integration's enableAudit: the sync also reads users' sign-ins from CloudTrail. */
+  enableAudit?: boolean;
 }
 
 export interface Scope {
@@ -214,7 +232,10 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
     // The assignments' names: each provisioned permission set described once per sync.
     add('identitycenter', mgmt, r, 'DescribePermissionSet per provisioned permission set', new Set(sc.entered.flatMap((a) => [...(sso.provisioned.get(a.id) ?? [])])).size);
     add('identitycenter', mgmt, r, 'ListAccountAssignments', assignmentPages);
-    ssoChain = 1 + pages(P, 100) + 1 + 1 + maxA;
+    // Users wait for the sign-in read, which runs beside the permission sets and groups.
+    const signInPages = s.enableAudit ? Math.min(SIGN_IN_MAX_PAGES, pages(signInEventCount(w), 50)) : 0;
+    add('cloudtrail-lookup', mgmt, r, 'LookupEvents (UserAuthentication: last sign-ins)', signInPages);
+    ssoChain = Math.max(1 + pages(P, 100) + 1 + 1 + maxA, 1 + signInPages + pages(sso.users.size, 100));
   }
 
   let accountChain = 0;
@@ -229,7 +250,10 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
       add('iam', a.id, home, 'GetAccountAuthorizationDetails', pages(n, 100));
       add('iam', a.id, home, 'ListAccessKeys', a.iam.users.size);
       add('iam', a.id, home, 'GetAccessKeyLastUsed', keys);
-      chain = Math.max(chain, Math.max(pages(a.iam.roles.size, 100), pages(n, 100)) + 2);
+      // ListUsers (password last used) only where GAAD shows a user.
+      const userPages = a.iam.users.size > 0 ? pages(a.iam.users.size, 100) : 0;
+      add('iam', a.id, home, 'ListUsers', userPages);
+      chain = Math.max(chain, Math.max(pages(a.iam.roles.size, 100), pages(n, 100)) + 2 + userPages);
     }
     if (sc.types.has('ec2')) {
       for (const region of sc.regions) {
@@ -261,8 +285,8 @@ export function callModel(w: World, s: IntegrationSettings, resourcesVia: FloorO
     assumptions: [
       'Organizations: tree walk with ListOrganizationalUnitsForParent / ListAccountsForParent (20 per page) from the root, skipping excluded OUs; ListTagsForResource per listed account and OU.',
       'One AssumeRole into the member role per entered (ACTIVE, not excluded) account, made by the management-role session.',
-      'Identity Center: ListPermissionSets, then 6 reads per permission set (Describe, 4 policy reads, tags); ListUsers, ListGroups, ListGroupMemberships per group (100 per page); per entered account ListPermissionSetsProvisionedToAccount, then ListAccountAssignments per provisioned permission set (and DescribePermissionSet once per provisioned permission set, for names).',
-      'IAM per entered account: ListRoles and GetAccountAuthorizationDetails without AWS-managed policies (100 per page each), ListAccessKeys per user, GetAccessKeyLastUsed per key.',
+      'Identity Center: ListPermissionSets, then 6 reads per permission set (Describe, 4 policy reads, tags); ListUsers, ListGroups, ListGroupMemberships per group (100 per page); with enableAudit, CloudTrail LookupEvents for the UserAuthentication events of the last 89 days (50 per page, at most 100 pages), before the users; per entered account ListPermissionSetsProvisionedToAccount, then ListAccountAssignments per provisioned permission set (and DescribePermissionSet once per provisioned permission set, for names).',
+      'IAM per entered account: ListRoles and GetAccountAuthorizationDetails without AWS-managed policies (100 per page each), ListUsers (100 per page) where there are users, ListAccessKeys per user, GetAccessKeyLastUsed per key.',
       'SSM per entered account and region: DescribeInstanceInformation (50 per page).',
       'Resource Explorer: ListIndexes + GetDefaultView + ListResources (1000 per page) in each account\'s aggregator region (or once, in the management account\'s organization view).',
       'Calls spread perfectly across buckets and run with unlimited concurrency; the critical path is the longest chain of dependent calls (tree walk, role hops, pagination).',

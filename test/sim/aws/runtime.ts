@@ -24,6 +24,7 @@ import { cloudTrailService } from './services/cloudtrail.js';
 import { dynamoDbService } from './services/dynamodb.js';
 import { resourceExplorerService } from './services/resource-explorer.js';
 import { accountService, ACCOUNT_PATHS } from './services/account.js';
+import { logSignIns } from './sign-ins.js';
 
 export interface RuntimeOptions {
   /** Latency added to every call, in ms before time scaling (default 0). */
@@ -80,6 +81,7 @@ export class SimRuntime {
 
   constructor(readonly world: World, readonly options: RuntimeOptions = {}) {
     this.sessions = new Sessions(world, this.now());
+    logSignIns(world, this.now());
     this.quotas = new Quotas({ enabled: options.quotas ?? true, timeScale: options.timeScale ?? 1, rates: options.quotaRates ?? {} });
     this.faults = new Faults({
       now: () => this.now(),

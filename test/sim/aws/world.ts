@@ -154,6 +154,11 @@ export interface SsoInstance {
   ops: Map<string, AssignmentOp>;
   users: Map<string, SsoUser>; groups: Map<string, SsoGroup>;
   memberships: Map<string, { MembershipId: string; GroupId: string; UserId: string }>;
+  /**
+   * Successful sign-ins, as ages (ms before the simulator starts): the runtime logs them in
+   * the management account's trail then (sign-ins.ts), so they fall inside CloudTrail's 90 days.
+   */
+  signIns?: { userId: string; agoMs: number }[];
 }
 
 export interface Organization { id: string; managementAccountId: string; rootId: string; rootName: string; featureSet: 'ALL' | 'CONSOLIDATED_BILLING'; rootTags?: Tag[] }

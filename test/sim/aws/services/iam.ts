@@ -190,7 +190,9 @@ export const iamService: ServiceDef = {
       for (const row of p.items) {
         if (row.k === 'U') {
           const u = row.v as IamUser;
-          out.UserDetailList.push({ ...userOut(w, a, u, true), UserPolicyList: inlineOut(u.inline), GroupList: groupsOf(u.name), AttachedManagedPolicies: attachedOut(w, a, u.attached) });
+          // AWS's UserDetail has no PasswordLastUsed (GetUser / ListUsers do).
+          const { PasswordLastUsed: _p, ...detail } = userOut(w, a, u, true);
+          out.UserDetailList.push({ ...detail, UserPolicyList: inlineOut(u.inline), GroupList: groupsOf(u.name), AttachedManagedPolicies: attachedOut(w, a, u.attached) });
         } else if (row.k === 'G') {
           const g = row.v as IamGroup;
           out.GroupDetailList.push({ ...groupOut(w, a, g), GroupPolicyList: inlineOut(g.inline), AttachedManagedPolicies: attachedOut(w, a, g.attached) });

@@ -56,7 +56,7 @@ export function demoWorld(): World {
       inline: { 'extra-s3': JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' }] }) } });
     b.role(a, 'lambda-exec', { trust: trust({ Service: 'lambda.amazonaws.com' }), attached: [arn.awsPolicy(w, '/service-role/', 'AWSLambdaBasicExecutionRole')] });
     b.user(a, 'ci-bot', { keys: 2, tags: [{ Key: 'owner', Value: 'platform' }], attached: [deploy] });
-    b.user(a, 'breakglass', { keys: 1, attached: [arn.awsPolicy(w, '/', 'AdministratorAccess')] });
+    b.user(a, 'breakglass', { keys: 1, attached: [arn.awsPolicy(w, '/', 'AdministratorAccess')] }).passwordLastUsed = Date.UTC(2024, 4, 17, 8, 30);
     b.user(a, 'auditor', { attached: [arn.awsPolicy(w, '/', 'SecurityAudit')] });
     b.group(a, 'Operators', ['ci-bot'], [arn.awsPolicy(w, '/', 'ReadOnlyAccess')]);
     b.group(a, 'Auditors', ['auditor'], undefined, { 'read-logs': JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'logs:Get*', Resource: '*' }] }) });
@@ -77,6 +77,13 @@ export function demoWorld(): World {
     ['Security', ['ivan', 'alice']], ['Finance', ['judy']],
   ];
   for (const [g, us] of members) for (const u of us) b.membership(groups[g], users[u]!);
+  // Sign-ins to the AWS access portal (logged in CloudTrail when the simulator starts): alice
+  // twice, bob once, carol only before the 90 days CloudTrail keeps, the others never.
+  const day = 86_400_000;
+  w.sso!.signIns = [
+    { userId: users.alice!, agoMs: 2 * day }, { userId: users.alice!, agoMs: 9 * day },
+    { userId: users.bob!, agoMs: 40 * day }, { userId: users.carol!, agoMs: 100 * day },
+  ];
 
   const psAdmin = b.permissionSet('AdministratorAccess', { managed: [arn.awsPolicy(w, '/', 'AdministratorAccess')], sessionDuration: 'PT1H' });
   const psRead = b.permissionSet('ReadOnly', { managed: [arn.awsPolicy(w, '/', 'ReadOnlyAccess')], description: 'Read-only access', sessionDuration: 'PT8H' });

@@ -4,6 +4,7 @@
 import type { Account, PermissionSet, World } from '../world.js';
 import { arn } from '../world.js';
 import { Builder, trust } from './builder.js';
+import { sha256 } from '../util.js';
 
 export interface GenerateOptions {
   seed: number;
@@ -137,6 +138,22 @@ export function generateWorld(o: GenerateOptions): World {
       ...(i % 7 === 0 ? { boundary: { ManagedPolicyArn: arn.awsPolicy(w, '/', 'ReadOnlyAccess') } } : {}),
     }));
   }
+  // Last use, derived from ids rather than drawn from the PRNG, so worlds stay as they were:
+  // 0 to 3 sign-ins per Identity Center user over the last 120 days (CloudTrail keeps 90),
+  // a console password used by 2 IAM users in 5, and half the roles used.
+  const day = 86_400_000;
+  const hashed = (s: string, i = 0) => parseInt(sha256(s).slice(i * 8, i * 8 + 8), 16);
+  w.sso!.signIns = userIds.flatMap((id) => Array.from({ length: hashed(`sign-ins:${id}`) % 4 }, (_, k) => ({ userId: id, agoMs: 300_000 + (hashed(`sign-ins:${id}`, k + 1) % (120 * day)) })));
+  for (const a of accounts) {
+    for (const u of a.iam.users.values()) if (hashed(`password:${u.id}`) % 5 < 2) u.passwordLastUsed = b.t0 + (hashed(`password:${u.id}`, 1) % (900 * day));
+    for (const x of a.iam.roles.values()) {
+      if (x.lastUsed === undefined && hashed(`role-used:${x.id}`) % 2 === 0) {
+        x.lastUsed = b.t0 + (hashed(`role-used:${x.id}`, 1) % (900 * day));
+        x.lastUsedRegion = regions[hashed(`role-used:${x.id}`, 2) % regions.length]!;
+      }
+    }
+  }
+
   const perAccount = o.assignmentsPerAccount ?? 3;
   for (const a of accounts) {
     if (a.state !== 'ACTIVE') continue;
