@@ -168,6 +168,8 @@ export type DeltaVerdict = { skip: 'unchanged' | 'noChangeFeed'; refresh?: Direc
  */
 export interface DirectoryRefresh {
   groups: ReadonlySet<string>;
+  /** Start of the delta's feed window: the re-sent users' sign-ins are read from there only. */
+  since: Date;
 }
 
 /** Identity Store events whose change the refresh above sends in full. */
@@ -235,7 +237,7 @@ export class DeltaView {
         const ic = await this.identityCenterChanges(unit.region);
         if (!ic) return { why: 'feed unavailable' };
         if (ic.directory) return { why: 'Identity Center events' };
-        return ic.refresh ? { skip: 'unchanged', refresh: { groups: ic.groups } } : { skip: 'unchanged' };
+        return ic.refresh ? { skip: 'unchanged', refresh: { groups: ic.groups, since: this.start } } : { skip: 'unchanged' };
       }
       case 'sso-assignments': {
         const ic = await this.identityCenterChanges(unit.region);

@@ -45,10 +45,14 @@ function newest(m: Map<string, Date>, key: string, t: Date): void {
   if (!had || had < t) m.set(key, t);
 }
 
-/** Reads the sign-ins of the Identity Store `identityStoreId` from the management account's trail in the unit's region. */
-export async function readSignIns(ctx: SourceContext, identityStoreId: string): Promise<SignIns> {
+/**
+ * Reads the sign-ins of the Identity Store `identityStoreId` from the management account's
+ * trail in the unit's region. A delta's directory refresh reads only its own feed window
+ * (`since`): one page or two instead of up to a hundred, and `lastSignInWindowStart` says so.
+ */
+export async function readSignIns(ctx: SourceContext, identityStoreId: string, since?: Date): Promise<SignIns> {
   const ct = await ctx.session.managementClient(CloudTrailClient, ctx.unit.region);
-  const start = new Date(Date.now() - SIGN_IN_WINDOW_MS);
+  const start = since ?? new Date(Date.now() - SIGN_IN_WINDOW_MS);
   const opts: FeedOptions = { lookup: { key: 'EventName', value: 'UserAuthentication' }, maxPages: SIGN_IN_MAX_PAGES };
   const out: SignIns = { windowStart: start, byUserId: new Map(), byUserName: new Map() };
   let oldest: Date | undefined;

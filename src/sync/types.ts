@@ -65,9 +65,9 @@ export interface SourceContext {
   /**
    * `sso` unit of a delta whose Identity Store events name every change (src/sync/delta.ts,
    * DirectoryRefresh): users and groups are read, memberships only of these groups, and
-   * permission sets not at all.
+   * permission sets not at all; users' sign-ins only since `since`.
    */
-  directoryRefresh?: { groups: ReadonlySet<string> };
+  directoryRefresh?: { groups: ReadonlySet<string>; since: Date };
 }
 
 /**

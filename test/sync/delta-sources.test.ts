@@ -35,9 +35,9 @@ afterAll(async () => {
 });
 
 type Coverage = { accountId: string; source: string; region: string; status: string; reason?: string };
-async function run(params: Record<string, unknown>) {
+async function run(params: Record<string, unknown>, integ: Record<string, unknown> = integration) {
   sim.stats.reset();
-  const { jobId } = cp.sendJob({ jobType: 'sync', integration, params });
+  const { jobId } = cp.sendJob({ jobType: 'sync', integration: integ as typeof integration, params });
   const result = await cp.waitForResult(jobId, 60_000);
   const calls = sim.stats.snapshot().byOperation;
   const entities = cp.unique().filter((f) => f.frame?.['type'] === 'sync.batch' && f.frame['jobId'] === jobId).flatMap((f) => f.frame!['entities'] as Entity[]);
@@ -47,6 +47,26 @@ async function run(params: Record<string, unknown>) {
 }
 const activeMembers = () => [...sim.world.accounts.values()].filter((a) => a.inOrg && a.state === 'ACTIVE' && a.id !== DEMO_MANAGEMENT_ACCOUNT);
 const notActive = () => [...sim.world.accounts.values()].filter((a) => a.inOrg && a.state !== 'ACTIVE');
+
+// First: a deleted user later in this file would make every following delta read the directory in full.
+test('with enableAudit, a directory refresh reads sign-ins only in the delta\'s own window, and says so on every user', async () => {
+  const sso = sim.world.sso!;
+  const audited = { ...integration, enableAudit: true };
+  const since = new Date().toISOString();
+  const [alice, bob] = [...sso.users.values()];
+  // bob signed in before the window (his older time stays with the control plane), alice inside it.
+  sim.admin.signIn({ userId: bob!.UserId, eventTime: Date.now() - 2 * 86_400_000 });
+  sim.admin.signIn({ userId: alice!.UserId });
+  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: sso.region, eventSource: 'identitystore.amazonaws.com', eventName: 'UpdateUser', username: 'admin', requestParameters: { identityStoreId: sso.identityStoreId, userId: alice!.UserId } });
+  const delta = await run({ mode: 'delta', since }, audited);
+  expect(delta.output.coverage.find((c) => c.source === 'sso')).toMatchObject({ status: 'skipped', reason: 'unchanged' });
+  const users = delta.entities.filter((e) => e.kind === 'sso.user');
+  expect(users.length).toBe(sso.users.size);
+  const windowStart = new Date(Date.parse(since) - 20 * 60_000).toISOString();
+  expect(new Set(users.map((u) => u.attributes['lastSignInWindowStart']))).toEqual(new Set([windowStart]));
+  expect(users.find((u) => u.attributes['userId'] === alice!.UserId)!.attributes['lastSignInAt']).toEqual(expect.any(String));
+  expect(users.find((u) => u.attributes['userId'] === bob!.UserId)!.attributes['lastSignInAt']).toBeNull();
+});
 
 test('no Organizations event: the tree is walked without tag reads, reported unchanged, and only accounts not ACTIVE are sent', async () => {
   const delta = await run({ mode: 'delta', since: new Date().toISOString() });

@@ -199,7 +199,7 @@ async function* identityCenter(ctx: SourceContext): AsyncGenerator<Entity> {
   // unsupported or throttled away: the attributes are unknown), and not made at all without
   // enableAudit (the templates grant cloudtrail:LookupEvents only with EnableAudit) or when
   // the customer's policy keeps sign-in times in the account.
-  const signIns = ctx.plan.integration.enableAudit && mayRead(ctx)(SIGN_IN_ATTRIBUTE) ? optionalRead(ctx, 'cloudtrail:LookupEvents', () => readSignIns(ctx, storeId), { throttled: true }) : undefined;
+  const signIns = ctx.plan.integration.enableAudit && mayRead(ctx)(SIGN_IN_ATTRIBUTE) ? optionalRead(ctx, 'cloudtrail:LookupEvents', () => readSignIns(ctx, storeId, ctx.directoryRefresh?.since), { throttled: true }) : undefined;
   // Awaited only after the listings; a unit failing before then must not leave it unhandled.
   signIns?.catch(() => undefined);
 
