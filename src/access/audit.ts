@@ -44,6 +44,8 @@ export interface AuditQuery {
   max?: number;
   /** Read as the management identity (the management account's own events) instead of the member role. */
   asManagement?: boolean;
+  /** Only events of these sources (CloudTrail's Username matches any principal of that name). */
+  eventSources?: readonly string[];
 }
 
 /** Why the query cannot be sent, or undefined. Checked before any AWS call. */
@@ -92,7 +94,7 @@ export async function auditEvents(ctx: AccessContext, q: AuditQuery): Promise<Au
       if (stop && more) exhausted = false;
       return { items: out.Events, next: stop ? undefined : out.NextToken };
     })) {
-      got.push(...page);
+      got.push(...(q.eventSources ? page.filter((e) => q.eventSources!.includes(e.EventSource ?? '')) : page));
     }
     // The raw CloudTrailEvent is never copied: it holds request parameters.
     const events = got

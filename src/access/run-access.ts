@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 import { uninterruptible } from '../aws/clients.js';
 import type { AwsRuntime } from '../aws/runtime.js';
 import type { Config } from '../config.js';
-import { ConnectorError } from '../errors.js';
+import { ConnectorError, toJobError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Integration } from '../protocol/messages.js';
-import { auditEvents } from './audit.js';
+import { auditEvents, type AuditResult } from './audit.js';
 import { roleSessionNameFor } from './iam-common.js';
 import { makeAccessContext } from './context.js';
 import { ACTIVE_STATES, LedgerRace, type AccessRecord, type GrantRecord, type Ledger } from './ledger.js';
@@ -427,13 +427,7 @@ export async function runRevoke(deps: AccessDeps, job: RevokeJob): Promise<Acces
   };
   if (integration.enableAudit && 'grantedAt' in result && result.grantedAt) {
     const who = auditIdentity(req);
-    if (who) {
-      // sso.user's own use is signing in to Identity Center: recorded in the management account, in Identity Center's region.
-      const where = who.accountId === 'management'
-        ? { accountId: (await ctx.session.managementIdentity()).accountId, region: integration.ssoRegion ?? integration.region, asManagement: true }
-        : { accountId: who.accountId, region: integration.region };
-      out.audit = await auditEvents(ctx, { ...where, username: who.username, start: new Date(result.grantedAt), end: new Date(now()) });
-    }
+    if (who) out.audit = await auditOf(ctx, integration, who, new Date(result.grantedAt), new Date(now()));
   }
   return out;
 }
@@ -481,6 +475,22 @@ async function releaseHolder(ledger: Ledger, accessKey: string, grantId: string)
 }
 
 /** Whose CloudTrail events belong to the grant: the user name AWS records for sessions under it. */
+/** The revoke's audit; like auditEvents, it never throws: a failure is an error code with no events. */
+async function auditOf(ctx: AccessContext, integration: Integration, who: NonNullable<ReturnType<typeof auditIdentity>>, start: Date, end: Date): Promise<AuditResult> {
+  if (who.accountId !== 'management') return auditEvents(ctx, { accountId: who.accountId, region: integration.region, username: who.username, start, end });
+  // sso.user's own use is signing in to Identity Center: recorded in the management account,
+  // in Identity Center's region. Only those sources: an IAM user or role session of the same
+  // name in the management account is not the grant's user.
+  let accountId: string;
+  try {
+    accountId = (await ctx.session.managementIdentity()).accountId;
+  } catch (err) {
+    return { events: [], truncated: false, error: toJobError(err).code };
+  }
+  return auditEvents(ctx, { accountId, region: integration.ssoRegion ?? integration.region, username: who.username, start, end, asManagement: true, eventSources: SSO_USER_AUDIT_SOURCES });
+}
+const SSO_USER_AUDIT_SOURCES = ['signin.amazonaws.com', 'sso.amazonaws.com', 'identitystore.amazonaws.com'] as const;
+
 /**
  * The account and CloudTrail user name whose events a revoke's audit lists, or undefined
  * when no user name stands for the grant (docs/access.md, "Audit"). `management` stands

@@ -29,6 +29,7 @@
 // before `since`. If the feed cannot be read (no permission, throttled away), the unit is
 // read in full: a delta can be slower than promised, never wrong.
 import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
+import { DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import type { Logger } from '../log.js';
 import { paginate, pageSize } from '../aws/paginate.js';
 import type { IntegrationSession } from '../aws/session.js';
@@ -260,6 +261,11 @@ export class DeltaView {
     this.organizationView ??= (async () => {
       if (this.plan.integration.type !== 'aws-organization') return { why: 'not an organization' };
       try {
+        // Organizations logs most changes (accounts created, moved, joined) in the management
+        // account's trail only: a delegated administrator's own trail would look quiet.
+        const org = await this.session.managementClient(OrganizationsClient);
+        const master = (await org.send(new DescribeOrganizationCommand({}))).Organization?.MasterAccountId;
+        if (master !== this.plan.managementAccountId) return { why: 'not the management account: its trail does not log the organization\'s changes' };
         const ct = await this.session.managementClient(CloudTrailClient, globalEventRegion(this.plan.partition));
         const retagged = new Set<string>();
         for await (const e of feed(ct, this.start, { lookup: { key: 'EventSource', value: 'organizations.amazonaws.com' } })) {

@@ -39,8 +39,8 @@ export class Expansion {
   /** Settles once the `sso` unit is over (complete or not); never rejects. */
   readonly directory: Promise<void> = new Promise((r) => (this.resolveDirectory = r));
 
-  /** Account names by id, rebuilt when discovery has added accounts (plan.accounts grows). */
-  private names = new Map<string, string>();
+  /** Account names by id, extended as discovery adds accounts (plan.accounts only grows). */
+  private readonly names = new Map<string, string>();
 
   constructor(private readonly plan: SyncPlan) {}
 
@@ -52,6 +52,11 @@ export class Expansion {
   /** What a unit waits for before it starts: assignments wait for the whole directory. */
   gate(unit: SyncUnit): Promise<void> | undefined {
     return unit.source === 'sso-assignments' ? this.directory : undefined;
+  }
+
+  /** Whether the whole directory was read: only then is an account's expansion complete, and its assignments unit may be marked done in a cursor. */
+  get directoryComplete(): boolean {
+    return this.state?.status === 'complete';
   }
 
   /** The `sso` unit is over: `complete` means every membership was seen. Idempotent. */
@@ -158,7 +163,7 @@ export class Expansion {
     const { permissionSetArn: ps, permissionSetName: psName, principalType: type, principalId } = a.attributes as Record<string, unknown>;
     const accountId = a.accountId;
     if (typeof ps !== 'string' || typeof principalId !== 'string' || !accountId) return;
-    if (this.names.size !== this.plan.accounts.length) this.names = new Map(this.plan.accounts.map((x) => [x.id, x.name]));
+    for (let i = this.names.size; i < this.plan.accounts.length; i++) this.names.set(this.plan.accounts[i]!.id, this.plan.accounts[i]!.name);
     const accountName = this.names.get(accountId) ?? accountId;
     const p = this.plan.partition;
     const one = (userId: string, via: { groupId: string; membershipId: string } | undefined): Entity => ({

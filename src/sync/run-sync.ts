@@ -285,7 +285,9 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
             await record(e);
             if (expansion) for (const d of expansion.derive(e)) await record(d);
           }
-          completed.add(pos);
+          // With expand, assignments read without the whole directory derived only part of
+          // their access: a resumed sync must read them again, not skip them as done.
+          if (!(expansion && unit.source === 'sso-assignments' && !expansion.directoryComplete)) completed.add(pos);
           cover(pos, COMPLETE);
           ended = { status: 'complete' };
         } catch (err) {

@@ -35,6 +35,11 @@ export interface SignIns {
   byUserId: Map<string, Date>;
   /** Newest sign-in per lower-cased user name, for records without a user id. */
   byUserName: Map<string, Date>;
+  /**
+   * Read over a delta's short window only: a user with no sign-in in it may have one from
+   * before, which the control plane holds, so its time is unknown here, not none.
+   */
+  partial: boolean;
 }
 
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
@@ -54,7 +59,7 @@ export async function readSignIns(ctx: SourceContext, identityStoreId: string, s
   const ct = await ctx.session.managementClient(CloudTrailClient, ctx.unit.region);
   const start = since ?? new Date(Date.now() - SIGN_IN_WINDOW_MS);
   const opts: FeedOptions = { lookup: { key: 'EventName', value: 'UserAuthentication' }, maxPages: SIGN_IN_MAX_PAGES };
-  const out: SignIns = { windowStart: start, byUserId: new Map(), byUserName: new Map() };
+  const out: SignIns = { windowStart: start, byUserId: new Map(), byUserName: new Map(), partial: since !== undefined };
   let oldest: Date | undefined;
   for await (const e of feed(ct, start, opts)) {
     // It runs beside the unit's other reads: a cancelled job stops it between pages too.
@@ -71,7 +76,8 @@ export async function readSignIns(ctx: SourceContext, identityStoreId: string, s
     if (outcome && outcome !== 'Success') continue;
     const userId = str(onBehalfOf['userId']);
     if (userId) newest(out.byUserId, userId, e.time);
-    else {
+    // A record naming only a user name is trusted only when it names this directory and success.
+    else if (store && outcome === 'Success') {
       const name = str(obj(e.record['additionalEventData'])['UserName']) ?? str(identity['userName']);
       if (name) newest(out.byUserName, name.toLowerCase(), e.time);
     }

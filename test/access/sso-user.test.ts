@@ -82,6 +82,8 @@ describe('sso.user', () => {
     // The same user name elsewhere is not the grant's: another region, another account.
     sim.admin.addTrailEvent({ accountId: mgmt, region: 'eu-west-1', eventName: 'Federate', eventSource: 'sso.amazonaws.com', username: 'uma@example.com', eventTime: clock + 1000 });
     sim.admin.addTrailEvent({ accountId: '333333333301', region: 'eu-west-1', eventName: 'GetObject', eventSource: 's3.amazonaws.com', username: 'uma@example.com', eventTime: clock + 1000 });
+    // An IAM user or role session of the same name in the management account is someone else.
+    sim.admin.addTrailEvent({ accountId: mgmt, region: 'us-east-1', eventName: 'DeleteTrail', eventSource: 'cloudtrail.amazonaws.com', username: 'uma@example.com', eventTime: clock + 1000 });
     clock += 5000;
     const out = await runRevoke(d, { ...job(d, r), integration: audited, origin: 'job' });
     expect(out.audit).toMatchObject({ truncated: false });

@@ -237,7 +237,7 @@ async function* readAccount(ctx: SourceContext, maxItems: number): AsyncGenerato
     for (const r of (page.RoleDetailList ?? []).filter(hasArn)) yield roleEntity(s, r, extras);
     for (const p of (page.Policies ?? []).filter(hasArn)) yield policyEntity(s, p);
     for (const u of (page.UserDetailList ?? []).filter(hasArn)) {
-      passwords ??= optionalRead(ctx, 'iam:ListUsers', () => passwordsLastUsed(iam, maxItems));
+      passwords ??= optionalRead(ctx, 'iam:ListUsers', () => passwordsLastUsed(iam, maxItems), { throttled: true });
       yield userEntity(s, u, await passwords);
       if (u.UserName) yield* accessKeys(s, iam, u.Arn, u.UserName);
     }

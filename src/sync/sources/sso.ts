@@ -164,6 +164,14 @@ function mayRead(ctx: SourceContext): (a: string) => boolean {
   return (a: string) => !allowed || allowed.has(a);
 }
 
+/** `lastSignInAt` and its window; unknown when the read failed, or found none in a delta's short window. */
+function signInAttributes(signIns: SignIns | Unknown, u: User & { UserId: string }): { lastSignInAt: string | null | Unknown; lastSignInWindowStart: string | Unknown } {
+  if (signIns === UNKNOWN) return { lastSignInAt: UNKNOWN, lastSignInWindowStart: UNKNOWN };
+  const at = lastSignIn(signIns, u.UserId, u.UserName);
+  if (at === null && signIns.partial) return { lastSignInAt: UNKNOWN, lastSignInWindowStart: UNKNOWN };
+  return { lastSignInAt: at, lastSignInWindowStart: signIns.windowStart.toISOString() };
+}
+
 function userEntity(ctx: SourceContext, u: User & { UserId: string }, common: Pick<Entity, 'accountId' | 'region' | 'parentId'>, signIns: SignIns | Unknown | undefined): Entity {
   const may = mayRead(ctx);
   const attributes: Record<string, unknown> = { userId: u.UserId };
@@ -173,10 +181,7 @@ function userEntity(ctx: SourceContext, u: User & { UserId: string }, common: Pi
   const withSignIn =
     signIns === undefined
       ? attributes
-      : withUnknowns(attributes, {
-          lastSignInAt: signIns === UNKNOWN ? UNKNOWN : lastSignIn(signIns, u.UserId, u.UserName),
-          lastSignInWindowStart: signIns === UNKNOWN ? UNKNOWN : signIns.windowStart.toISOString(),
-        });
+      : withUnknowns(attributes, signInAttributes(signIns, u));
   return { kind: 'sso.user', id: ids.ssoUser(ctx.plan.partition, u.UserId), name, ...common, attributes: withSignIn };
 }
 
