@@ -200,6 +200,20 @@ test('a directory that cannot be read completely: every account\'s expansion is 
     expect(errors.filter((e) => e.source === 'sso-effective-access').map((e) => e.accountId).sort()).toEqual(expansion.map((c) => c.accountId).sort());
     // What is sent is still true: direct assignments expand without the directory.
     expect(entities.some((e) => e.kind === 'sso.effectiveAccess' && e.attributes['via'] === 'direct')).toBe(true);
+    expect(entities.some((e) => e.kind === 'sso.effectiveAccess' && e.attributes['via'] !== 'direct')).toBe(false);
+
+    // Resumed from that sync's last cursor once the directory reads again: the assignments
+    // were not done for expansion, so they are read again and their group paths derived.
+    sim.faults.clear();
+    const cursor = (output as unknown as { cursor: string }).cursor;
+    const resumed = await sync({ mode: 'full', expand: true, resumeFrom: cursor });
+    expect(resumed.result.status).toBe('succeeded');
+    expect(resumed.output.coverage.filter((c) => c.source === 'sso-effective-access').every((c) => c.status === 'complete')).toBe(true);
+    const groupPath = (e: { kind: string; id: string }) => e.kind === 'sso.effectiveAccess' && e.id.includes('via:GROUP');
+    const viaGroup = resumed.entities.filter(groupPath);
+    const expected = sim.groundTruth({ ...settings, expand: true }).entities.filter(groupPath);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(refs(viaGroup).sort()).toEqual(refs(expected).sort());
   } finally {
     sim.faults.clear();
   }
