@@ -14,6 +14,7 @@ import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
 import { testConfig } from '../helpers/config.js';
+import { testAccessDeps } from '../helpers/access-deps.js';
 
 const MEMBER = '333333333301';
 let sim: AwsSimulator;
@@ -58,10 +59,9 @@ test('operations that run long while others wait share one IN_PROGRESS list, and
   // A second simulator whose operations take 3 s: each needs several reads after the first.
   const slow = await startAwsSimulator({ world: 'demo', sso: { assignmentDelayMs: 3000 } });
   const undo = useAwsEnv(slow.env);
-  const rt = new AwsRuntime({ declaredActions: declaredActions(), connectorId: 'conn-test-slow', log: logs.log, quotaShare: 1 });
+  const runtimes: AwsRuntime[] = [];
   try {
-    const client = rt.clients.get(DynamoDBClient, { region: 'us-east-1', accountId: 'self', credentials: rt.broker('us-east-1').base() });
-    const deps: AccessDeps = { aws: rt, ledger: new Ledger({ client, table: 'access-connector-ledger', owner: 'polling-slow' }), config: { ...testConfig(), ssoMaxOutstandingAssignments: 10 } as Config, log: logs.log };
+    const deps = testAccessDeps({ runtimes, log: logs.log, now: Date.now, config: { ssoMaxOutstandingAssignments: 10 } });
     const sso = slow.world.sso!;
     const users = [...sso.users.values()].slice(0, 8);
     const ps = [...sso.permissionSets.values()].find((p) => p.name === 'ReadOnly')!.arn;
@@ -75,7 +75,7 @@ test('operations that run long while others wait share one IN_PROGRESS list, and
     expect(calls('DescribeAccountAssignmentCreationStatus')).toBeLessThanOrEqual(2 * reqs.length);
     expect(calls('ListAccountAssignmentCreationStatus')).toBeGreaterThanOrEqual(1);
   } finally {
-    rt.destroy();
+    for (const r of runtimes) r.destroy();
     undo();
     await slow.close();
   }

@@ -16,7 +16,7 @@ import { policySchema, type Policy } from '../../src/policy/schema.js';
 import { integrationSchema, type Integration } from '../../src/protocol/messages.js';
 import { accessContextFor, codeOf, entryPoints } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
-import { testAccessDeps } from '../helpers/access-deps.js';
+import { testAccessDeps, testAccessJob } from '../helpers/access-deps.js';
 import { captureLog } from '../helpers/log.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
@@ -62,10 +62,7 @@ describe('iam.policyAttachment', () => {
   /** A connector process with its ledger in the simulator's DynamoDB, and the policy file `policy`. */
   const deps = (policy?: Policy): AccessDeps =>
     testAccessDeps({ runtimes, log: logs.log, now: () => clock, maxAttempts: 2, ...(policy && { config: { policy } }) });
-  const job = (d: AccessDeps, r: AccessRequest<Target>, expiresAt?: string) => {
-    const request = accessParamsSchema.parse({ ...r, ...(expiresAt && { expiresAt }) });
-    return { jobId: `job-${Math.random()}`, integration, request, signal: new AbortController().signal, log: d.log };
-  };
+  const job = (d: AccessDeps, r: AccessRequest<Target>, expiresAt?: string) => testAccessJob(d, integration, r, expiresAt);
   const attachedTo = (acct: string, type: 'user' | 'role' | 'group', name: string) => {
     const iam = sim.world.accounts.get(acct)!.iam;
     return (type === 'user' ? iam.users : type === 'role' ? iam.roles : iam.groups).get(name)!.attached ?? [];

@@ -14,7 +14,7 @@ import { policySchema, type Policy } from '../../src/policy/schema.js';
 import { integrationSchema, type Integration } from '../../src/protocol/messages.js';
 import { accessContextFor, codeOf, entryPoints } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
-import { testAccessDeps } from '../helpers/access-deps.js';
+import { testAccessDeps, testAccessJob } from '../helpers/access-deps.js';
 import { captureLog } from '../helpers/log.js';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
@@ -48,9 +48,7 @@ describe('sso.user', () => {
 
   const deps = (policy?: Policy): AccessDeps =>
     testAccessDeps({ runtimes, log: logs.log, now: () => clock, maxAttempts: 2, ...(policy && { config: { policy } }) });
-  const job = (d: AccessDeps, r: AccessRequest<Target>, expiresAt?: string) => ({
-    jobId: `job-${Math.random()}`, integration, request: accessParamsSchema.parse({ ...r, ...(expiresAt && { expiresAt }) }), signal: new AbortController().signal, log: d.log,
-  });
+  const job = (d: AccessDeps, r: AccessRequest<Target>, expiresAt?: string) => testAccessJob(d, integration, r, expiresAt);
   const users = () => [...sim.world.sso!.users.values()];
   const named = (name: string) => users().filter((u) => u.UserName.toLowerCase() === name.toLowerCase());
   const calls = (op: string) => sim.stats.snapshot().byOperation[op]?.calls ?? 0;
