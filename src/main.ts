@@ -4,7 +4,7 @@
 // Only light modules are imported up front: `healthcheck` runs every 30 s inside the
 // container, and loading the AWS SDK and the daemon for it would cost ~0.5 s of CPU and
 // ~120 MB each time. Every command loads what it needs when it runs.
-import { request } from 'node:http';
+import { http } from './node-http.js';
 import type { JobHandler } from './jobs/types.js';
 import type { Daemon } from './daemon/daemon.js';
 import { createLogger, registerSecret, scrub } from './log.js';
@@ -259,7 +259,7 @@ export async function healthcheck(rawPort: string | undefined): Promise<number> 
   }
   const url = `http://127.0.0.1:${raw}/healthz`;
   const status = await new Promise<number | string>((resolve) => {
-    const req = request(url, { method: 'GET', agent: false, signal: AbortSignal.timeout(3000) }, (res) => {
+    const req = http.request(url, { method: 'GET', agent: false, signal: AbortSignal.timeout(3000) }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });

@@ -4,7 +4,8 @@
 // HTTP layer only after every check passed, a server that fails a check never sees a
 // single header — in particular never the Authorization header.
 import { createHash, X509Certificate } from 'node:crypto';
-import { Agent, request as httpRequest, type ClientRequest } from 'node:http';
+import type { Agent, ClientRequest } from 'node:http';
+import { http } from '../node-http.js';
 import { connect as netConnect, type Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { ConnectorError } from '../errors.js';
@@ -136,7 +137,7 @@ function tunnel(proxy: URL, host: string, port: number, track: (s: { destroy(): 
     headers['proxy-authorization'] = `Basic ${Buffer.from(cred).toString('base64')}`;
   }
   return new Promise((resolve, reject) => {
-    const req: ClientRequest = httpRequest({
+    const req: ClientRequest = http.request({
       host: proxy.hostname.replace(/^\[|\]$/g, ''),
       port: Number(proxy.port || 80),
       method: 'CONNECT',
@@ -236,7 +237,7 @@ export async function dial(opts: DialOptions): Promise<Socket> {
  * An http.Agent whose sockets come from dial(). `ws` hands it to http(s).request, so the
  * upgrade request is written only on a socket that passed every check.
  */
-export class ControlPlaneAgent extends Agent {
+export class ControlPlaneAgent extends http.Agent {
   constructor(private readonly opts: DialOptions) {
     super({ keepAlive: false, maxSockets: 1 });
     // https.request insists that the agent speaks https.

@@ -1,7 +1,8 @@
 // /healthz (the process is alive and its event loop turns), /readyz (connected,
 // welcomed, not draining) and /metrics (Prometheus). Plain node:http: three routes do
 // not earn a framework.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.js';
 
@@ -19,7 +20,7 @@ export class HealthServer {
   ) {}
 
   async listen(port: number, host: string): Promise<number> {
-    const server = createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
