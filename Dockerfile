@@ -10,12 +10,12 @@
 ARG BUILD_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 ARG BASE_IMAGE=node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
-# ---- build: compile src/ with the dev dependencies, then keep the production ones only ----
+# ---- build: compile src/ with the dev dependencies, then bundle it (scripts/bundle.ts) ----
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /build
 COPY package.json package-lock.json ./
-# No locked package has an install script, so none needs to run. The npm cache lives in
-# /tmp of this stage only and is deleted in the same layer.
+# Install scripts are not run (esbuild's, the only one, merely caches its binary's path).
+# The npm cache lives in /tmp of this stage only and is deleted in the same layer.
 # Behind a TLS-inspecting proxy, pass its CA as a build secret (--secret id=extra_ca,src=FILE):
 # npm trusts it during this step only, and it is in no layer.
 RUN --mount=type=secret,id=extra_ca,required=false \
@@ -24,14 +24,14 @@ RUN --mount=type=secret,id=extra_ca,required=false \
  && rm -rf /tmp/npm-cache
 COPY tsconfig.json ./
 COPY scripts/image/tsconfig.json scripts/image/
+COPY scripts/bundle.ts scripts/
 COPY src ./src
-# The image's tsconfig compiles src/ alone (the project's also compiles test/, bench/, scripts/).
-# Then: production dependencies only, without their TypeScript declarations, .ts test files and
-# source maps (more than half of node_modules; nothing loads them at run time).
+# The image's tsconfig compiles src/ and the bundler script alone (the project's also
+# compiles test/, bench/, scripts/). The bundle is dist/bundle: one file per lazily loaded
+# part, the license texts of what it holds, and esbuild's metafile, which only tests read.
 RUN node_modules/.bin/tsc -p scripts/image/tsconfig.json \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=warn --cache /tmp/npm-cache \
- && rm -rf /tmp/npm-cache \
- && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -delete
+ && node dist/scripts/bundle.js \
+ && rm dist/bundle/meta.json
 
 # ---- runtime ----
 FROM ${BASE_IMAGE}
@@ -62,10 +62,14 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
  && if [ -e /usr/local/bin/npm ] || [ -e /usr/local/lib/node_modules/npm ]; then exit 1; fi
 
 WORKDIR /app
-# Owned by root, not writable by the runtime user. Dependencies first: they change less often.
-COPY --from=build --chown=0:0 /build/node_modules ./node_modules
+# Owned by root, not writable by the runtime user. The bundle holds the connector and its
+# dependencies, except the YAML parser, which it loads with require() on the first operator
+# file (src/files.ts) and which has no dependencies of its own. The bundle keeps the path
+# the unbundled build had, /app/dist/src/main.js, so commands and health checks that name
+# it keep working.
+COPY --from=build --chown=0:0 /build/node_modules/yaml ./node_modules/yaml
 COPY --from=build --chown=0:0 /build/package.json ./
-COPY --from=build --chown=0:0 /build/dist/src ./dist/src
+COPY --from=build --chown=0:0 /build/dist/bundle ./dist/src
 
 # Numeric, so no passwd entry is needed and Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532

@@ -9,7 +9,7 @@ import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
 import { startAwsSimulator } from '../test/sim/aws/index.js';
 import { demoIntegration } from '../test/sim/aws/worlds/demo.js';
 import { renderReport, type CheckReport } from '../src/check/report.js';
-import { REPO_ROOT } from '../test/helpers/paths.js';
+import { MAIN_JS, REPO_ROOT } from '../test/helpers/paths.js';
 import { colorWanted } from '../src/config.js';
 
 // Bold headings only on a terminal, and never with NO_COLOR.
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
 
   say('starting access-connector (LOG_FORMAT=pretty)');
   const healthPort = 18080 + Math.floor(Math.random() * 1000);
-  const child = spawn(process.execPath, [resolve(REPO_ROOT, 'dist/src/main.js'), 'run'], {
+  const child = spawn(process.execPath, [MAIN_JS, 'run'], {
     env: {
       PATH: process.env['PATH'] ?? '',
       ...sim.env,

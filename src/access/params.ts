@@ -1,7 +1,7 @@
 // Grant/revoke params (docs/protocol.md, "grant and revoke"), parsed in two steps: the common shape, then the
 // principal and target against the access kind named in it. Every id that later becomes
 // part of an AWS call is checked here, before admission, so hostile params never reach AWS.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../errors.js';
 import { ACCESS_KINDS, rfc3339 } from '../protocol/messages.js';
 import { CLOCK_SKEW_MS } from '../protocol/signature.js';

@@ -2,7 +2,8 @@
 // is one file in src/access/kinds/ and one line in src/access/registry.ts. It knows how to
 // read, create and remove one shape of access in AWS; the runner owns the ledger, the
 // policy, locking, idempotency and cancellation, so a kind never has to.
-import { z, type ZodType } from 'zod';
+import * as z from 'zod';
+import type { ZodType } from 'zod';
 import type { IntegrationSession } from '../aws/session.js';
 import type { Logger } from '../log.js';
 import type { AccessKind as AccessKindName, Integration } from '../protocol/messages.js';

@@ -256,9 +256,18 @@ export class AwsClients {
     this.handler = new ScopedHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000, httpsAgent });
   }
 
+  private readonly classIds = new WeakMap<object, number>();
+  /** A number per client class: its `name` need not be unique once bundled. */
+  private classId(Ctor: object): number {
+    let id = this.classIds.get(Ctor);
+    if (id === undefined) this.classIds.set(Ctor, (id = this.nextClassId++));
+    return id;
+  }
+  private nextClassId = 0;
+
   /** The client of `Ctor` for this scope, made once and reused. */
   get<C extends object>(Ctor: new (config: Record<string, unknown>) => C, scope: ClientScope): C {
-    const key = `${Ctor.name}|${scope.region}|${scope.accountId}|${scope.credentials.key}`;
+    const key = `${this.classId(Ctor)}|${scope.region}|${scope.accountId}|${scope.credentials.key}`;
     let client = this.cache.get(key);
     if (client) {
       // Most recently used last, so eviction takes the oldest.
@@ -350,19 +359,19 @@ export class AwsClients {
     // account) with LimitExceeded, which the SDK maps to LimitExceededException, a name
     // its retry strategy counts as throttling: the same doomed write would be resent 8
     // times. Renamed inside the retry loop, the error is final, and keeps its class.
-    if ((client.constructor as { name?: string }).name === 'IAMClient') {
-      client.middlewareStack.add(
-        (next) => async (args) => {
-          try {
-            return await next(args);
-          } catch (err) {
-            if ((err as { name?: unknown } | null)?.name === 'LimitExceededException') (err as { name: string }).name = 'LimitExceeded';
-            throw err;
-          }
-        },
-        { step: 'finalizeRequest', priority: 'low', name: 'iamQuotaErrorIsFinal' },
-      );
-    }
+    // Told by the client name the SDK puts in the context, not by the class's own name,
+    // which a bundler may change.
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          if (context['clientName'] === 'IAMClient' && (err as { name?: unknown } | null)?.name === 'LimitExceededException') (err as { name: string }).name = 'LimitExceeded';
+          throw err;
+        }
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'iamQuotaErrorIsFinal' },
+    );
     // Innermost of the retry loop: every attempt waits for a token and is measured.
     client.middlewareStack.add(
       (next, context) => async (args) => {

@@ -81,6 +81,8 @@ export interface Ec2Instance { InstanceId: string; IamInstanceProfile?: { Arn: s
 export interface DescribeInstancesOutput { Instances: Ec2Instance[]; NextToken?: string }
 
 export class DescribeInstancesCommand {
+  // The action's name as data: a bundler may rename the class, so its `name` is no guide.
+  readonly commandName = 'DescribeInstancesCommand';
   constructor(readonly input: DescribeInstancesInput) {}
   params(): Record<string, string> {
     const p: Record<string, string> = {};
@@ -144,7 +146,7 @@ export class EC2Client {
   destroy(): void {}
 
   async send(command: DescribeInstancesCommand): Promise<DescribeInstancesOutput> {
-    const context = { clientName: 'EC2Client', commandName: command.constructor.name };
+    const context = { clientName: 'EC2Client', commandName: command.commandName };
     const sorted = [...this.stack].sort((a, b) => STEPS.indexOf(a.step) - STEPS.indexOf(b.step) || a.priority - b.priority || a.order - b.order);
     const wrap = (list: typeof sorted, inner: (args: unknown) => Promise<unknown>) => list.reduceRight((next, m) => m.mw(next, context), inner);
     // The steps before finalizeRequest run once; finalizeRequest and later run per attempt, as in the SDK.
@@ -172,7 +174,7 @@ export class EC2Client {
   private async attempt(command: DescribeInstancesCommand): Promise<DescribeInstancesOutput> {
     const region = this.config.region;
     const url = ec2Endpoint(region);
-    const action = command.constructor.name.replace(/Command$/, '');
+    const action = command.commandName.replace(/Command$/, '');
     const body = Object.entries({ Action: action, Version: VERSION, ...command.params() }).map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).join('&');
     const creds = await this.config.credentials();
     const now = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');

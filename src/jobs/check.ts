@@ -1,6 +1,6 @@
 // The `check` job: the same integration report `access-connector doctor` prints, minus
 // the control-plane probe (the job arrived, so the control plane is reachable).
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AwsRuntime } from '../aws/runtime.js';
 import { runAwsChecks } from '../check/aws-checks.js';
 import { makeReport } from '../check/report.js';

@@ -5,7 +5,7 @@
 // start-up, not be ignored and leave access open.
 import { readFileSync } from 'node:fs';
 import { fileProblems, locateIssues, parseJsonOrYaml } from '../files.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACCESS_KINDS } from '../protocol/messages.js';
 
 /** A pattern: `*` matches any run of characters; printable ASCII, no spaces. */

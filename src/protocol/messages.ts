@@ -4,7 +4,7 @@
 //
 // Unknown fields are ignored (zod strips them from the parsed value); the raw object is
 // kept where it matters (job signatures are computed over the frame as received).
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const PROTOCOL = 'access-connector.v1';
 export const PROTOCOL_VERSION = 1;

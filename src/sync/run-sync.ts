@@ -2,7 +2,7 @@
 // run them concurrently, stream entities in windowed batches with resume cursors, and
 // report counts, coverage and errors. One failing unit never fails the sync.
 import PQueue from 'p-queue';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError, isAbortError } from '../errors.js';
 import type { AwsRuntime } from '../aws/runtime.js';
 import type { Config } from '../config.js';

@@ -14,4 +14,10 @@ function findRoot(): string {
 }
 
 export const REPO_ROOT = findRoot();
-export const MAIN_JS = resolve(REPO_ROOT, 'dist/src/main.js');
+/**
+ * The connector as it ships: the bundle of dist/src that `npm run build` makes
+ * (scripts/bundle.ts) and the image runs. Tests that start a connector process run this.
+ */
+export const MAIN_JS = resolve(REPO_ROOT, 'dist/bundle/main.js');
+/** esbuild's metafile for MAIN_JS: which source files each chunk holds. */
+export const BUNDLE_META = resolve(REPO_ROOT, 'dist/bundle/meta.json');

@@ -1,15 +1,16 @@
 // The idle daemon loads neither the AWS SDK clients nor what stands behind a job type (sync
-// sources, access kinds): they are imported on first use. Real connector process, reference
-// control plane, AWS simulator; the process records every module it loads.
+// sources, access kinds): they are imported on first use. Real connector process (the
+// bundle, as shipped), reference control plane, AWS simulator; the process records every
+// file it loads, and the bundle's metafile says which source files each chunk holds.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { startAwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { BUNDLE_META, MAIN_JS, REPO_ROOT } from '../helpers/paths.js';
 import { capabilitiesOf, defaultHandlers } from '../../src/jobs/registry.js';
 import { KINDS } from '../../src/access/registry.js';
 import { SOURCES } from '../../src/sync/registry.js';
@@ -30,15 +31,30 @@ async function start(extra: Record<string, string> = {}) {
   cleanup.push(() => sim.close());
   const cp = await ReferenceControlPlane.start();
   cleanup.push(() => cp.close());
-  const c = new ConnectorProcess({ ...connectorEnv(cp.url, extra), ...sim.env, NODE_OPTIONS: `--import ${RECORDER}`, MODULE_RECORD_FILE: record });
+  const c = new ConnectorProcess({ ...connectorEnv(cp.url, extra), ...sim.env, NODE_OPTIONS: `--import ${RECORDER}`, MODULE_RECORD_FILE: record }, { entry: MAIN_JS });
   cleanup.push(() => c.stop());
   await cp.waitForSession(15_000);
-  const loaded = () => readFileSync(record, 'utf8').split('\n').filter(Boolean);
-  return { sim, cp, c, loaded };
+  const loaded = () => sourcesOf(readFileSync(record, 'utf8').split('\n').filter(Boolean));
+  const internal = () => readFileSync(`${record}.internal`, 'utf8').split('\n');
+  return { sim, cp, c, loaded, internal };
+}
+
+/**
+ * The source files behind the loaded files, as paths from the repository's root: a chunk
+ * of the bundle stands for its inputs (dist/src/..., node_modules/...), any other file for
+ * itself. Node's built-ins (node:...) are left out.
+ */
+function sourcesOf(urls: string[]): string[] {
+  const meta = JSON.parse(readFileSync(BUNDLE_META, 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
+  return urls.filter((u) => u.startsWith('file:')).flatMap((u) => {
+    const rel = relative(REPO_ROOT, fileURLToPath(u));
+    const chunk = meta.outputs[rel];
+    return chunk ? Object.keys(chunk.inputs) : [rel];
+  });
 }
 
 const sdkClients = (mods: string[]) => [...new Set(mods.map((m) => /@aws-sdk\/(client-[a-z0-9-]+)\//.exec(m)?.[1]).filter((x): x is string => x !== undefined))].sort();
-const ours = (mods: string[], dir: string) => mods.filter((m) => m.includes(`/dist/src/${dir}/`));
+const ours = (mods: string[], dir: string) => mods.filter((m) => m.startsWith(`dist/src/${dir}/`));
 
 describe('lazy loading', () => {
   test("hello's capabilities, computed without the registries, are what the registries implement", () => {
@@ -53,10 +69,14 @@ describe('lazy loading', () => {
   });
 
   test('a connected daemon has loaded no AWS SDK client, sync source or access kind; a sync job loads what it uses', async () => {
-    const { cp, loaded } = await start();
+    const { cp, loaded, internal } = await start();
     const idle = loaded();
-    expect(idle.some((m) => m.endsWith('/dist/src/daemon/daemon.js'))).toBe(true);
+    expect(idle).toContain('dist/src/daemon/daemon.js');
     expect(idle.filter((m) => /node_modules\/(@aws-sdk|@smithy)\//.test(m))).toEqual([]);
+    // Nor Node's bundled undici, which an ES module import of node:http would load (src/node-http.ts).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(internal()).toContain('http');
+    expect(internal().filter((m) => m.includes('undici'))).toEqual([]);
     // No policy file: the YAML parser is not loaded either (src/files.ts).
     expect(idle.filter((m) => /node_modules\/yaml\//.test(m))).toEqual([]);
     expect(ours(idle, 'sync/sources')).toEqual([]);

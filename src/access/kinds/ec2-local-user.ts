@@ -38,7 +38,7 @@ import {
   type GetCommandInvocationCommandOutput,
   type InstanceInformation,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode } from '../../aws/errors.js';
 import { collect, pageSize, paginate } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';

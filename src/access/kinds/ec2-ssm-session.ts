@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/client-sso-admin';
 import { DescribeSessionsCommand, SSMClient, TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode, isConflict, isNotFound, isThrottle } from '../../aws/errors.js';
 import { paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';

@@ -9,7 +9,7 @@ import {
   ListGroupsForUserCommand,
   RemoveUserFromGroupCommand,
 } from '@aws-sdk/client-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, isIamName, principalArn, type IamArn } from '../iam-common.js';

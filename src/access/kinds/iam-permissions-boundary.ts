@@ -13,7 +13,7 @@ import {
   PutUserPermissionsBoundaryCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConnectorError } from '../../errors.js';
 import { checkIamPrincipal, iamClientFor, parseIamArn, principalArn, refuseProtectedRole, targetArn, type IamArn } from '../iam-common.js';
 import { beforeChange, sendChange, type AccessContext, type AccessKindDef, type AccessRequest } from '../types.js';

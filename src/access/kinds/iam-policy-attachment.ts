@@ -21,7 +21,7 @@ import {
   ListAttachedUserPoliciesCommand,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode, isRefusal } from '../../aws/errors.js';
 import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';

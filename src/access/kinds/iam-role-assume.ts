@@ -28,7 +28,7 @@ import {
   type IAMClient,
   type Role,
 } from '@aws-sdk/client-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode } from '../../aws/errors.js';
 import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';

@@ -1,7 +1,7 @@
 // sso.accountAssignment: an Identity Center user or group gets a permission set in one
 // account. Assignments are asynchronous in AWS: grant and revoke return only when AWS
 // reports the operation SUCCEEDED (identity-center.ts).
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACCOUNT_ID, IDENTITY_STORE_ID, PERMISSION_SET_ARN, createAssignment, deleteAssignment, formatDuration, hasAssignment, knownPermissionSet, permissionSetInfo, policiesIn, portalLink, type AssignmentRef } from '../identity-center.js';
 import { refuseProtectedAccounts } from '../accounts.js';
 import type { AccessContext, AccessKindDef, AccessRequest, Principal } from '../types.js';

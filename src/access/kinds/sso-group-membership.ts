@@ -9,7 +9,7 @@ import {
   GetGroupMembershipIdCommand,
 } from '@aws-sdk/client-identitystore';
 import { ListAccountAssignmentsForPrincipalCommand } from '@aws-sdk/client-sso-admin';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsErrorCode, isConflict, isNotFound, isThrottle } from '../../aws/errors.js';
 import { collect, pageSize, paginate } from '../../aws/paginate.js';
 import type { IntegrationSession } from '../../aws/session.js';

@@ -14,7 +14,7 @@ import {
   ListUsersCommand,
 } from '@aws-sdk/client-identitystore';
 import { ListAccountAssignmentsForPrincipalCommand } from '@aws-sdk/client-sso-admin';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isNotFound } from '../../aws/errors.js';
 import { pageSize, paginate } from '../../aws/paginate.js';
 import { ConnectorError } from '../../errors.js';
