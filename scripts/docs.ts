@@ -8,7 +8,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { SETTINGS } from '../src/config.js';
 import { ERROR_CODES } from '../src/errors.js';
 import { EXIT_CODES } from '../src/exit-codes.js';
-import { Metrics } from '../src/daemon/metrics.js';
+import { Metrics, PROCESS_METRICS_PREFIX } from '../src/daemon/metrics.js';
+import { PROCESS_METRICS } from '../src/daemon/prometheus.js';
 import { SCOPES, UNGRANTED_ACTIONS, allNeeds, declaredActions, type Feature } from '../src/permissions.js';
 
 import { REPO_ROOT } from '../test/helpers/paths.js';
@@ -53,6 +54,14 @@ function metricsTable(): string {
   return ['| Metric | Type | Labels | Meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
+/** The process and Node.js metrics (src/daemon/prometheus.ts), with the daemon's prefix. */
+function processMetricsTable(): string {
+  const rows = PROCESS_METRICS.map(
+    (m) => `| \`${PROCESS_METRICS_PREFIX}${m.name}\` | ${m.type} | ${m.labelNames.map((l) => `\`${l}\``).join(', ')} | ${cell(m.help)}${'linux' in m ? ' Linux (procfs) only.' : ''} |`,
+  );
+  return ['| Metric | Type | Labels | Meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
+
 const SWITCH_OF: Record<Feature, string> = {
   always: 'every install',
   ec2: 'EnableEc2',
@@ -90,6 +99,7 @@ const TARGETS: Array<{ file: string; name: string; render: () => string }> = [
   { file: 'docs/operations.md', name: 'error-codes', render: errorTable },
   { file: 'docs/operations.md', name: 'exit-codes', render: exitCodeTable },
   { file: 'docs/operations.md', name: 'metrics', render: metricsTable },
+  { file: 'docs/operations.md', name: 'process-metrics', render: processMetricsTable },
   { file: 'docs/permissions.md', name: 'permissions', render: permissionsTable },
   { file: 'helm/access-connector/README.md', name: 'values', render: chartValuesTable },
 ];

@@ -1,6 +1,6 @@
 // Prometheus metrics, on a registry of their own per daemon (so tests can run several
 // daemons in one process). Label values are always from closed sets.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, ProcessMetrics, Registry } from './prometheus.js';
 import { CONNECTION_STATES, type ConnectionState } from './connection.js';
 import { JOB_TYPES } from '../protocol/messages.js';
 import type { AwsMetricsSink } from '../aws/clients.js';
@@ -9,6 +9,9 @@ const KNOWN_FRAME_TYPES = new Set([
   'hello', 'welcome', 'job', 'job.cancel', 'ack', 'error', 'job.accepted', 'job.rejected', 'job.progress', 'sync.batch', 'job.result', 'invalid',
 ]);
 const KNOWN_JOB_TYPES = new Set<string>(JOB_TYPES);
+
+/** Prefix of the process and Node.js metrics (src/daemon/prometheus.ts, PROCESS_METRICS). */
+export const PROCESS_METRICS_PREFIX = 'access_connector_';
 
 export function jobTypeLabel(t: string): string {
   return KNOWN_JOB_TYPES.has(t) ? t : 'other';
@@ -31,7 +34,7 @@ export class Metrics implements AwsMetricsSink {
   readonly ready = new Gauge({ name: 'access_connector_ready', help: '1 when connected, welcomed and not draining.', registers: [this.registry] });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'access_connector_' });
+    new ProcessMetrics(PROCESS_METRICS_PREFIX, this.registry);
     this.setConnectionState('idle');
   }
 
