@@ -29,9 +29,12 @@ COPY src ./src
 # The image's tsconfig compiles src/ and the bundler script alone (the project's also
 # compiles test/, bench/, scripts/). The bundle is dist/bundle: one file per lazily loaded
 # part, the license texts of what it holds, and esbuild's metafile, which only tests read.
+# yaml, the one package left outside the bundle, keeps its run-time files only.
 RUN node_modules/.bin/tsc -p scripts/image/tsconfig.json \
  && node dist/scripts/bundle.js \
- && rm dist/bundle/meta.json
+ && rm dist/bundle/meta.json \
+ && rm -rf node_modules/yaml/browser \
+ && find node_modules/yaml -type f \( -name '*.ts' -o -name '*.map' \) -delete
 
 # ---- runtime ----
 FROM ${BASE_IMAGE}
