@@ -2,7 +2,7 @@
 // reference control plane and the AWS simulator's demo organization, measured after its
 // welcome with no job sent. Prints one JSON line of figures; asserts nothing.
 //
-//   node dist/bench/memory.js [--idle-s 15] [--runs 3] [--heap-mb 160] [--malloc-arenas 0]
+//   node dist/bench/memory.js [--idle-s 15] [--runs 3] [--heap-mb 160] [--malloc-arenas 0] [--node-options '...']
 //
 // idleRssMb              resident set (VmRSS) --idle-s after the welcome, no LEDGER_TABLE
 // idleRssWithSweeperMb   the same with LEDGER_TABLE on the simulator's DynamoDB table: the
@@ -33,6 +33,8 @@ const runs = Math.max(1, arg('runs', 3));
 const heapMb = arg('heap-mb', 160);
 /** glibc MALLOC_ARENA_MAX for the connector; 0 = glibc's default (8 arenas per core). */
 const mallocArenas = arg('malloc-arenas', 0);
+/** More Node or V8 flags for the connector, after the heap settings (so they win). */
+const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
 
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -58,7 +60,7 @@ async function once(withLedger: boolean): Promise<Sample> {
       ALLOW_INSECURE_CONTROL_PLANE: 'true',
       CONNECTOR_TOKEN: 'test-token',
       LOG_LEVEL: 'warn',
-      ...(heapMb > 0 && { NODE_OPTIONS: `--max-old-space-size=${heapMb} --max-semi-space-size=4` }),
+      ...((heapMb > 0 || extraNodeOptions) && { NODE_OPTIONS: [heapMb > 0 && `--max-old-space-size=${heapMb} --max-semi-space-size=4`, extraNodeOptions].filter(Boolean).join(' ') }),
       ...(mallocArenas > 0 && { MALLOC_ARENA_MAX: String(mallocArenas) }),
       ...sim.env,
       ...(withLedger && table && { LEDGER_TABLE: table.name }),
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
       runs,
       heapMb: heapMb || 'default',
       mallocArenas: mallocArenas || 'default',
+      ...(extraNodeOptions && { nodeOptions: extraNodeOptions }),
       idleRssMb: r1(median(plain.map((s) => s.rssMb))),
       idleRssWithSweeperMb: r1(median(sweeping.map((s) => s.rssMb))),
       startToConnectedMs: Math.round(median([...plain, ...sweeping].map((s) => s.startToConnectedMs))),
