@@ -8,6 +8,9 @@
 // (docs/performance.md, "Memory"). Identifiers keep their names, so stack traces and logs
 // stay readable.
 //
+// Beside the code: THIRD_PARTY_LICENSES.txt (the bundled packages' license texts) and
+// sbom.cdx.json (a CycloneDX list of them with their versions, for image scanners).
+//
 // Lazy loading survives bundling: every `import()` in src/ becomes a chunk of its own that
 // loads with it. dist/bundle/meta.json (esbuild's metafile) says which source files each
 // chunk holds; test/integration/lazy-loading.test.ts reads it to check what an idle daemon
@@ -17,32 +20,116 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { createRequire } from 'node:module';
+import { build, type Metafile, type Plugin } from 'esbuild';
 
 // dist/scripts/bundle.js → the repository (or the image's build directory).
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUNDLE_DIR = resolve(ROOT, 'dist/bundle');
 
-/**
- * The license texts of every package whose code is in the bundle, in one file beside it:
- * minified output drops their comments, and the image no longer carries node_modules.
- */
-function thirdPartyLicenses(meta: Metafile): string {
-  const packages = new Set<string>();
+interface BundledPackage {
+  name: string;
+  version: string;
+  license: string;
+  dir: string;
+}
+
+/** Every package with code in the bundle (from esbuild's metafile), and yaml beside it. */
+function bundledPackages(meta: Metafile): BundledPackage[] {
+  const dirs = new Set<string>(['node_modules/yaml']);
   for (const input of Object.keys(meta.inputs)) {
     const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
-    if (m) packages.add(m[1]!);
+    if (m) dirs.add(m[1]!);
   }
-  packages.add('node_modules/yaml');
-  const parts: string[] = [];
-  for (const dir of [...packages].sort()) {
+  return [...dirs].sort().map((dir) => {
     const pkg = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
-    const file = readdirSync(join(ROOT, dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
-    const text = file ? readFileSync(join(ROOT, dir, file), 'utf8').trim() : `License: ${pkg.license ?? 'see the package'}`;
-    parts.push(`${pkg.name}@${pkg.version} (${pkg.license ?? 'unknown'})\n\n${text}\n`);
-  }
-  return parts.join(`\n${'-'.repeat(72)}\n\n`);
+    return { name: pkg.name, version: pkg.version, license: pkg.license ?? 'unknown', dir };
+  });
 }
+
+/**
+ * The license texts of those packages, in one file beside the bundle: minified output drops
+ * their comments, and the image carries no node_modules tree with them.
+ */
+function thirdPartyLicenses(packages: BundledPackage[]): string {
+  return packages
+    .map((p) => {
+      const file = readdirSync(join(ROOT, p.dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+      const text = file ? readFileSync(join(ROOT, p.dir, file), 'utf8').trim() : `License: ${p.license}`;
+      return `${p.name}@${p.version} (${p.license})\n\n${text}\n`;
+    })
+    .join(`\n${'-'.repeat(72)}\n\n`);
+}
+
+/**
+ * A CycloneDX SBOM of the bundled packages. Image scanners find a Node application's
+ * dependencies through each package's package.json under node_modules, which a bundle does
+ * not have; they also read SBOM files found in the image, so the versions stay visible.
+ */
+function sbom(packages: BundledPackage[]): string {
+  const self = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
+  const purl = (p: { name: string; version: string }) => `pkg:npm/${p.name.replace(/^@/, '%40')}@${p.version}`;
+  return JSON.stringify(
+    {
+      bomFormat: 'CycloneDX',
+      specVersion: '1.5',
+      version: 1,
+      metadata: { component: { type: 'application', name: self.name, version: self.version, purl: purl(self), 'bom-ref': purl(self) } },
+      components: packages.map((p) => ({
+        type: 'library',
+        name: p.name,
+        version: p.version,
+        purl: purl(p),
+        'bom-ref': purl(p),
+        licenses: [{ expression: p.license }],
+      })),
+      dependencies: [{ ref: purl(self), dependsOn: packages.map(purl) }],
+    },
+    null,
+    2,
+  );
+}
+
+/**
+ * Node's http and http2 modules for the bundled dependencies, through require(). An ES
+ * module import of node:http (the AWS SDK's HTTP handler and instance-metadata client make
+ * one) builds the module's namespace from every export, and its lazy WebSocket,
+ * MessageEvent and CloseEvent getters then load Node's bundled undici (src/node-http.ts
+ * does the same for our own code). The SDK's handler module also imports node:http2 for an
+ * HTTP/2 handler the connector never uses, and loading http2 costs megabytes: here it loads
+ * on first use. Together about 4 MB of resident memory once the first AWS call is made
+ * (docs/performance.md, "Memory"); test/integration/lazy-loading.test.ts checks neither loads.
+ */
+const nodeHttpShims: Plugin = {
+  name: 'node-http-through-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?https?2?$/ }, (args) => {
+      const mod = args.path.replace(/^node:/, '');
+      if (mod === 'https') return undefined;
+      // Our own modules already require() it (src/node-http.ts); CommonJS require() calls
+      // need no shim either.
+      if (args.kind === 'require-call') return { path: `node:${mod}`, external: true };
+      return { path: mod, namespace: 'node-shim' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'node-shim' }, (args) => {
+      const prelude = "import { createRequire } from 'node:module';\nconst load = () => createRequire(import.meta.url)('node:" + args.path + "');\n";
+      if (args.path === 'http2') {
+        // Loaded when first touched; the SDK only uses the default export, at call time,
+        // except that it takes `constants` from it when its module loads: that one is lazy too.
+        return {
+          contents: `${prelude}let m;\nconst get = () => (m ??= load());\nconst constants = new Proxy({}, { get: (_, k) => get().constants[k] });\nexport default new Proxy({}, { get: (_, k) => (k === 'constants' ? constants : get()[k]) });\n`,
+          loader: 'js',
+        };
+      }
+      // Plain values only: the accessors (WebSocket & co., globalAgent) are left out, and an
+      // importer that needs one fails the build instead of loading undici.
+      const names = Object.entries(Object.getOwnPropertyDescriptors(createRequire(import.meta.url)('node:http') as object))
+        .filter(([, d]) => 'value' in d)
+        .map(([k]) => k);
+      return { contents: `${prelude}const m = load();\nexport default m;\nexport const { ${names.join(', ')} } = m;\n`, loader: 'js' };
+    });
+  },
+};
 
 async function main(): Promise<void> {
   rmSync(BUNDLE_DIR, { recursive: true, force: true });
@@ -68,11 +155,14 @@ async function main(): Promise<void> {
     // no require of its own.
     banner: { js: "import{createRequire as __acRequire}from'node:module';const require=__acRequire(import.meta.url);" },
     legalComments: 'none',
+    plugins: [nodeHttpShims],
     metafile: true,
     logLevel: 'warning',
   });
   writeFileSync(resolve(BUNDLE_DIR, 'meta.json'), JSON.stringify(result.metafile));
-  writeFileSync(resolve(BUNDLE_DIR, 'THIRD_PARTY_LICENSES.txt'), thirdPartyLicenses(result.metafile));
+  const packages = bundledPackages(result.metafile);
+  writeFileSync(resolve(BUNDLE_DIR, 'THIRD_PARTY_LICENSES.txt'), thirdPartyLicenses(packages));
+  writeFileSync(resolve(BUNDLE_DIR, 'sbom.cdx.json'), sbom(packages));
   if (!existsSync(resolve(BUNDLE_DIR, 'main.js'))) throw new Error('the bundle has no main.js');
 }
 

@@ -205,6 +205,14 @@ for path in src test bench scripts docs dist/test .git .tools; do
   [ ! -e "$app/$path" ] || fail "/app/$path is in the image"
 done
 [ -z "$(find "$app" -name '*.ts' -print -quit)" ] || fail ".ts files in /app: $(find "$app" -name '*.ts' | head -n 3)"
+# The bundle stands in for node_modules: its SBOM and license texts name what it holds.
+"$node" -e '
+const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const names = new Set(b.components.map((c) => c.name));
+const missing = ["ws", "pino", "zod", "yaml", "@aws-sdk/client-sts"].filter((n) => !names.has(n));
+if (b.bomFormat !== "CycloneDX" || missing.length) { console.error("sbom.cdx.json lacks " + missing.join(", ")); process.exit(1); }
+' "$app/dist/src/sbom.cdx.json" || fail "the image's SBOM (/app/dist/src/sbom.cdx.json) is missing or incomplete"
+grep -q '^ws@' "$app/dist/src/THIRD_PARTY_LICENSES.txt" || fail "/app/dist/src/THIRD_PARTY_LICENSES.txt is missing or incomplete"
 [ -z "$(find "$app" \( -name '.env*' -o -name '*.pem' -o -name '*.key' \) -print -quit)" ] || fail "a secret-looking file is in /app"
 [ -z "$(find "$app" ! -type l \( ! -user 0 -o ! -group 0 -o -perm /022 \) -print -quit)" ] ||
   fail "files in /app not owned by root or writable by others: $(find "$app" ! -type l \( ! -user 0 -o -perm /022 \) | head -n 3)"
@@ -219,7 +227,7 @@ for f in usr/local/bin/npm usr/local/bin/npx usr/local/bin/corepack usr/local/bi
 done
 [ -z "$(find "$rootfs/usr/local/lib/node_modules" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ] ||
   fail "packages left in /usr/local/lib/node_modules: $(ls "$rootfs/usr/local/lib/node_modules")"
-say "files: no npm cache, dev dependency, .ts file, secret, npm/npx/corepack; /app owned by root, read-only to others"
+say "files: no npm cache, dev dependency, .ts file, secret, npm/npx/corepack; SBOM and licenses of the bundle; /app owned by root, read-only to others"
 
 # ---- the running image ------------------------------------------------------------------
 read -r user workdir < <("$node" -e 'const c=JSON.parse(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).Config).config; console.log(c.User, c.WorkingDir)' "$tmp/image.json")

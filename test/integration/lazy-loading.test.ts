@@ -91,12 +91,18 @@ describe('lazy loading', () => {
   });
 
   test('with a ledger, the sweeper reads it with the DynamoDB client only: no other client, source or kind', async () => {
-    const { sim, loaded } = await start({ LEDGER_TABLE: 'access-connector-ledger' });
+    const { sim, loaded, internal } = await start({ LEDGER_TABLE: 'access-connector-ledger' });
     // The sweeper's first pass runs right after start: wait until the ledger was read.
     for (let i = 0; i < 200 && !(sim.stats.snapshot().total.calls > 0); i++) await new Promise((r) => setTimeout(r, 50));
     expect(sim.stats.snapshot().total.calls).toBeGreaterThan(0);
     const idle = loaded();
     expect(sdkClients(idle)).toEqual(['client-dynamodb']);
+    // The SDK's HTTP handler imports node:http and node:http2 as ES modules; the bundle
+    // gives it both through require(), http2 on first use (scripts/bundle.ts), so neither
+    // Node's undici nor http2 is loaded by a daemon that made AWS calls.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(internal()).toContain('https');
+    expect(internal().filter((m) => /undici|http2/.test(m))).toEqual([]);
     expect(ours(idle, 'sync/sources')).toEqual([]);
     expect(ours(idle, 'access/kinds')).toEqual([]);
   });
