@@ -5,6 +5,7 @@ import {
   AccessDeniedException, AWSOrganizationsNotInUseException, TooManyRequestsException, ParentNotFoundException, InvalidInputException,
 } from '@aws-sdk/client-organizations';
 import { IAMClient, ListRolesCommand } from '@aws-sdk/client-iam';
+import { CloudTrailClient, LookupEventsCommand } from '@aws-sdk/client-cloudtrail';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { cfg, failure, management, member, mgmtRoleArn, memberRoleArn, assume, MGMT } from './helpers.js';
 
@@ -162,6 +163,47 @@ describe('Organizations', () => {
     await expect(m.send(new DescribeOrganizationCommand({}))).resolves.toBeDefined();
     sim.admin.setRolePermissions({ accountId: '999999999999', roleName: 'ConnectorTaskRole', allow: ['sts:AssumeRole', 'organizations:*'] });
     expect(await failure(new OrganizationsClient(cfg(sim)).send(new ListRootsCommand({})))).toBeInstanceOf(AWSOrganizationsNotInUseException);
+  });
+
+  test('a delegated administrator may read the organization; Organizations changes are logged in the management account\'s trail only', async () => {
+    const delegate = '222222222222';
+    const other = '777777777777';
+    for (const accountId of [delegate, other]) sim.admin.setRolePermissions({ accountId, roleName: 'AccessConnectorMember', allow: ['organizations:*', 'cloudtrail:LookupEvents'] });
+    const d = new OrganizationsClient(cfg(sim, await member(sim, delegate)));
+    const o = new OrganizationsClient(cfg(sim, await member(sim, other)));
+    expect(await failure(d.send(new ListAccountsCommand({})))).toBeInstanceOf(AccessDeniedException);
+    sim.admin.setOrganizationDelegates({ accountIds: [delegate] });
+    const moved = '333333333306';
+    const from = sim.world.accounts.get(moved)!.parentId!;
+    try {
+      expect((await d.send(new DescribeOrganizationCommand({}))).Organization?.MasterAccountId).toBe(MGMT);
+      const all = [];
+      for await (const page of paginateListAccounts({ client: d }, {})) all.push(...(page.Accounts ?? []));
+      expect(all).toHaveLength(20);
+      const rootId = (await d.send(new ListRootsCommand({}))).Roots![0]!.Id!;
+      const top = await d.send(new ListOrganizationalUnitsForParentCommand({ ParentId: rootId }));
+      expect(top.OrganizationalUnits!.map((x) => x.Name).sort()).toEqual(['Development', 'Production', 'Suspended']);
+      expect((await d.send(new ListAccountsForParentCommand({ ParentId: rootId }))).Accounts!.map((a) => a.Id).sort()).toEqual([MGMT, delegate, other]);
+      expect((await d.send(new ListTagsForResourceCommand({ ResourceId: '333333333301' }))).Tags).toContainEqual({ Key: 'owner', Value: 'team-1' });
+      // A member the policy does not name is still refused everything but DescribeOrganization.
+      expect(await failure(o.send(new ListRootsCommand({})))).toBeInstanceOf(AccessDeniedException);
+      await expect(o.send(new DescribeOrganizationCommand({}))).resolves.toBeDefined();
+
+      // An account moved: the delegate sees the new parent, but only the management account's trail has the event.
+      const dev = top.OrganizationalUnits!.find((x) => x.Name === 'Development')!.Id!;
+      sim.admin.moveAccount({ accountId: moved, destinationParentId: dev });
+      expect((await d.send(new ListParentsCommand({ ChildId: moved }))).Parents).toEqual([{ Id: dev, Type: 'ORGANIZATIONAL_UNIT' }]);
+      const orgEvents = async (creds: Awaited<ReturnType<typeof management>>) => ((await new CloudTrailClient(cfg(sim, creds)).send(new LookupEventsCommand({
+        LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: 'organizations.amazonaws.com' }],
+      }))).Events ?? []).map((e) => e.EventName);
+      expect(await orgEvents(await management(sim))).toEqual(expect.arrayContaining(['MoveAccount', 'PutResourcePolicy']));
+      expect(await orgEvents(await member(sim, delegate))).toEqual([]);
+      expect(await orgEvents(await member(sim, moved))).toEqual([]);
+    } finally {
+      sim.world.accounts.get(moved)!.parentId = from;
+      sim.admin.setOrganizationDelegates({ accountIds: [] });
+    }
+    expect(await failure(d.send(new ListAccountsCommand({})))).toBeInstanceOf(AccessDeniedException);
   });
 
   test('quota: bursts beyond the Organizations rate raise TooManyRequestsException', async () => {

@@ -232,9 +232,7 @@ test('any other Organizations write event (an account moved) reads the organizat
   const account = activeMembers()[0]!;
   const ou = [...sim.world.ous.values()].find((o) => o.id !== account.parentId && o.name !== 'Suspended')!;
   const since = new Date().toISOString();
-  const from = account.parentId!;
-  account.parentId = ou.id;
-  sim.admin.addTrailEvent({ accountId: DEMO_MANAGEMENT_ACCOUNT, region: 'us-east-1', eventSource: 'organizations.amazonaws.com', eventName: 'MoveAccount', username: 'admin', requestParameters: { accountId: account.id, sourceParentId: from, destinationParentId: ou.id } });
+  sim.admin.moveAccount({ accountId: account.id, destinationParentId: ou.id });
   const delta = await run({ mode: 'delta', since });
   expect(delta.org).toMatchObject({ status: 'complete' });
   const inOrg = [...sim.world.accounts.values()].filter((a) => a.inOrg);

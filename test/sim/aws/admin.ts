@@ -233,6 +233,46 @@ export class SimAdmin {
       resourceName: a.resourceId, requestParameters: { resourceId: a.resourceId, tags: Object.entries(a.tags).map(([key, value]) => ({ key, value })) },
     });
   }
+  /**
+   * organizations:MoveAccount as the management account would call it: the account changes
+   * parent and the event is logged in the management account's trail only, in the
+   * partition's home region (the moved account's own trail sees nothing).
+   */
+  moveAccount(a: { accountId: string; destinationParentId: string; username?: string }): void {
+    const w = this.rt.world;
+    const org = w.organization;
+    if (!org) throw new AdminError('the world has no organization');
+    const acct = w.accounts.get(a.accountId);
+    if (!acct?.inOrg) throw new AdminError(`no account ${a.accountId} in the organization`);
+    if (a.destinationParentId !== org.rootId && !w.ous.has(a.destinationParentId)) throw new AdminError(`no root or OU ${a.destinationParentId}`);
+    const from = acct.parentId;
+    acct.parentId = a.destinationParentId;
+    this.addTrailEvent({
+      accountId: org.managementAccountId, eventSource: 'organizations.amazonaws.com', eventName: 'MoveAccount', username: a.username ?? 'admin',
+      resourceName: a.accountId, requestParameters: { accountId: a.accountId, sourceParentId: from, destinationParentId: a.destinationParentId },
+    });
+  }
+  /**
+   * The organization's resource-based delegation policy (organizations:PutResourcePolicy, or
+   * DeleteResourcePolicy for none) as the management account would set it: these member
+   * accounts become delegated administrators that may read the organization. Logged in the
+   * management account's trail at `eventTime` (default now): a test that wants a quiet feed
+   * puts it further back than the window it reads.
+   */
+  setOrganizationDelegates(a: { accountIds: string[]; eventTime?: number }): void {
+    const w = this.rt.world;
+    const org = w.organization;
+    if (!org) throw new AdminError('the world has no organization');
+    for (const id of a.accountIds) {
+      if (!w.accounts.get(id)?.inOrg || id === org.managementAccountId) throw new AdminError(`${id} is not a member account of the organization`);
+    }
+    org.delegatedAdministrators = [...a.accountIds];
+    this.addTrailEvent({
+      accountId: org.managementAccountId, eventSource: 'organizations.amazonaws.com', username: 'admin',
+      eventName: a.accountIds.length > 0 ? 'PutResourcePolicy' : 'DeleteResourcePolicy', ...(a.eventTime !== undefined && { eventTime: a.eventTime }),
+      ...(a.accountIds.length > 0 && { requestParameters: { content: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: a.accountIds.map((id) => `arn:${w.partition}:iam::${id}:root`) }, Action: ['organizations:Describe*', 'organizations:List*'], Resource: '*' }] }) } }),
+    });
+  }
   /** An IAM user deleted out of band (with its keys and group memberships); no event is logged: add it with addTrailEvent. */
   deleteUser(a: { accountId: string; userName: string }): boolean {
     const iam = this.account(a.accountId).iam;

@@ -216,7 +216,11 @@ export class SimRuntime {
     const resourceName = String(ctx.input.RoleName ?? ctx.input.UserName ?? ctx.input.GroupName ?? ctx.input.TableName ??
       ctx.input.PermissionSetArn ?? ctx.input.GroupId ?? ctx.input.RoleArn ?? ctx.input.DocumentName ?? ctx.input.SessionId ?? ctx.input.Name ?? '');
     const global = svc.name === 'iam' || svc.name === 'organizations';
-    ctx.account.trail.push({
+    // Organizations logs in the management account's trail, whoever calls: a delegated
+    // administrator's own trail stays quiet while the organization changes (src/sync/delta.ts).
+    const org = this.world.organization;
+    const trail = svc.name === 'organizations' && org ? this.world.accounts.get(org.managementAccountId)!.trail : ctx.account.trail;
+    trail.push({
       EventId: uuid(), EventName: ctx.op, EventSource: svc.eventSource, EventTime: ctx.now,
       Username: ctx.session.sessionName, AccessKeyId: ctx.session.accessKeyId, ReadOnly: 'false',
       Resources: resourceName ? [{ ResourceName: resourceName }] : [],

@@ -161,7 +161,15 @@ export interface SsoInstance {
   signIns?: { userId: string; agoMs: number }[];
 }
 
-export interface Organization { id: string; managementAccountId: string; rootId: string; rootName: string; featureSet: 'ALL' | 'CONSOLIDATED_BILLING'; rootTags?: Tag[] }
+export interface Organization {
+  id: string; managementAccountId: string; rootId: string; rootName: string; featureSet: 'ALL' | 'CONSOLIDATED_BILLING'; rootTags?: Tag[];
+  /**
+   * Member accounts the organization's resource-based delegation policy lets read it
+   * (AWS's "delegated administrator for AWS Organizations"): they may call the read
+   * operations the management account may; writes stay with the management account.
+   */
+  delegatedAdministrators?: string[];
+}
 
 export interface BaseIdentity {
   accessKeyId: string; secretAccessKey: string;

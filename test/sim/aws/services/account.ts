@@ -18,7 +18,8 @@ function regionsOf(ctx: Ctx): { RegionName: string; RegionOptStatus: string }[] 
   let a = ctx.account;
   const other = str(ctx.input.AccountId);
   if (other && other !== a.id) {
-    // Only the organization's management account may name a member (no delegated admins here).
+    // Only the organization's management account may name a member (Account Management's own
+    // delegated administrator is not modelled; the Organizations delegation policy does not cover it).
     if (w.organization?.managementAccountId !== a.id) throw new SimError('AccessDeniedException', 'You are not authorized to perform this operation on the specified account.', 403);
     const m = w.accounts.get(other);
     if (!m?.inOrg) throw new SimError('AccessDeniedException', `The account ${other} is not a member of your organization.`, 403);

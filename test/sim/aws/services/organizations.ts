@@ -1,16 +1,20 @@
-// AWS Organizations (awsJson1_1). Callable from the management account; a member account
-// may only DescribeOrganization; an account outside any organization gets
-// AWSOrganizationsNotInUseException.
+// AWS Organizations (awsJson1_1). Every operation here reads: the management account may
+// call them all; a delegated administrator (a member account the organization's
+// resource-based delegation policy names, `organization.delegatedAdministrators`) may too;
+// any other member account may only DescribeOrganization. An account outside any
+// organization gets AWSOrganizationsNotInUseException.
 import { SimError, validation } from '../errors.js';
 import type { Ctx, ServiceDef } from '../service.js';
 import type { Account, Tag } from '../world.js';
 import { arn } from '../world.js';
 import { num, paginate, str } from '../util.js';
 
-function requireOrg(ctx: Ctx, managementOnly = true) {
+/** `member`: any account of the organization; `read`: the management account or a delegated administrator. */
+function requireOrg(ctx: Ctx, who: 'member' | 'read' = 'read') {
   const org = ctx.world.organization;
   if (!org || !ctx.account.inOrg) throw new SimError('AWSOrganizationsNotInUseException', 'Your account is not a member of an organization.', 400);
-  if (managementOnly && ctx.account.id !== org.managementAccountId) {
+  const reader = ctx.account.id === org.managementAccountId || (org.delegatedAdministrators ?? []).includes(ctx.account.id);
+  if (who === 'read' && !reader) {
     throw new SimError('AccessDeniedException', "You don't have permissions to access this resource.", 400);
   }
   return org;
@@ -53,7 +57,7 @@ export const organizationsService: ServiceDef = {
   mutating: new Set(),
   ops: {
     DescribeOrganization: (ctx) => {
-      const org = requireOrg(ctx, false);
+      const org = requireOrg(ctx, 'member');
       const mgmt = ctx.world.accounts.get(org.managementAccountId)!;
       return { Organization: {
         Id: org.id, Arn: arn.org(ctx.world), FeatureSet: org.featureSet,
