@@ -236,7 +236,16 @@ async function* readAccount(ctx: SourceContext, maxItems: number): AsyncGenerato
     for (const g of (page.GroupDetailList ?? []).filter(hasArn)) yield groupEntity(s, g);
     for (const r of (page.RoleDetailList ?? []).filter(hasArn)) yield roleEntity(s, r, extras);
     for (const p of (page.Policies ?? []).filter(hasArn)) yield policyEntity(s, p);
-    for (const u of (page.UserDetailList ?? []).filter(hasArn)) {
+    // The users' own calls (ListUsers, then ListAccessKeys and GetAccessKeyLastUsed per user)
+    // are where an account's unit spends its time, and the page's groups, roles and policies
+    // (their URL-encoded documents: most of a page) are sent by then: they are let go
+    // instead of being held, for each IAM unit running, until the users are done.
+    const users = (page.UserDetailList ?? []).filter(hasArn);
+    page.GroupDetailList = undefined;
+    page.RoleDetailList = undefined;
+    page.Policies = undefined;
+    page.UserDetailList = undefined;
+    for (const u of users) {
       passwords ??= optionalRead(ctx, 'iam:ListUsers', () => passwordsLastUsed(iam, maxItems), { throttled: true });
       yield userEntity(s, u, await passwords);
       if (u.UserName) yield* accessKeys(s, iam, u.Arn, u.UserName);
