@@ -15,6 +15,8 @@
 // without to see what expanding costs (docs/performance.md).
 // --cpu-prof DIR: the connector writes a V8 CPU profile there when it exits.
 // --malloc-arena-max N: MALLOC_ARENA_MAX=N in the connector's environment (glibc's arenas).
+// --node-options '…': more flags for the connector after the heap settings; --env NAME=VALUE
+// (repeatable): more environment for it.
 // --heap-snapshot-at S[,S…]: S seconds after the job is sent, the connector (started with
 // --heapsnapshot-signal=SIGUSR2) writes a V8 heap snapshot into a temporary directory that
 // is printed on stderr; read them with bench/heap-summary.ts.
@@ -54,6 +56,10 @@ const heapMb = arg('heap-mb', 160);
 const deltaChanges = arg('delta-changes', 0);
 const cpuProfDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
 const mallocArenaMax = arg('malloc-arena-max', 0);
+/** --node-options '…': more Node or V8 flags for the connector, after the heap settings (so they win). */
+const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
+/** --env NAME=VALUE (repeatable): more environment for the connector (GLIBC_TUNABLES, say). */
+const extraEnv = Object.fromEntries(process.argv.flatMap((a, i) => (a === '--env' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split(/=(.*)/s).slice(0, 2) as [string, string]] : [])));
 const expand = process.argv.includes('--expand');
 const snapshotAt = process.argv.includes('--heap-snapshot-at')
   ? process.argv[process.argv.indexOf('--heap-snapshot-at') + 1]!.split(',').map(Number).filter((x) => x >= 0)
@@ -142,6 +148,7 @@ async function main(): Promise<void> {
   if (snapshotDir) console.error(`heap snapshots: ${snapshotDir}`);
   const nodeOptions = [
     heapMb > 0 && `--max-old-space-size=${heapMb} --max-semi-space-size=4`,
+    extraNodeOptions,
     cpuProfDir && `--cpu-prof --cpu-prof-dir=${cpuProfDir}`,
     snapshotDir && `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`,
   ].filter(Boolean).join(' ');
@@ -157,6 +164,7 @@ async function main(): Promise<void> {
       AWS_QUOTA_MULTIPLIER: String(k),
       ...(nodeOptions && { NODE_OPTIONS: nodeOptions }),
       ...(mallocArenaMax > 0 && { MALLOC_ARENA_MAX: String(mallocArenaMax) }),
+      ...extraEnv,
       ...(healthPort > 0 && { HEALTH_PORT: String(healthPort) }),
       ...sim.env,
     },
@@ -295,6 +303,8 @@ async function main(): Promise<void> {
       ...(metricsEvery > 0 && { heapUsedMbMax, metricsRssMbMax }),
       ...(snapshotDir && { heapSnapshots: snapshotDir }),
       ...(mallocArenaMax > 0 && { mallocArenaMax }),
+      ...(extraNodeOptions && { nodeOptions: extraNodeOptions }),
+      ...(Object.keys(extraEnv).length > 0 && { env: extraEnv }),
       missing,
       ...(missing > 0 && { missingByKind, missingSample }),
       extra,
