@@ -4,6 +4,7 @@
 //
 //   node dist/bench/sync.js [--accounts 1000] [--seed 1] [--k 10] [--latency-ms 30] [--share 0.5]
 //                           [--delta-changes 20] [--expand] [--cpu-prof DIR] [--malloc-arena-max N]
+//                           [--heap-snapshot-at 25,55] [--metrics-every 1000]
 // --delta-changes N: after the full sync, N changes are made (bench/delta-changes.ts: IAM,
 // Identity Center and Organizations, deletions included, each logged in CloudTrail) and a
 // delta sync runs; its wall time and AWS calls are reported as fractions of the full's, and
@@ -14,9 +15,17 @@
 // without to see what expanding costs (docs/performance.md).
 // --cpu-prof DIR: the connector writes a V8 CPU profile there when it exits.
 // --malloc-arena-max N: MALLOC_ARENA_MAX=N in the connector's environment (glibc's arenas).
+// --heap-snapshot-at S[,S…]: S seconds after the job is sent, the connector (started with
+// --heapsnapshot-signal=SIGUSR2) writes a V8 heap snapshot into a temporary directory that
+// is printed on stderr; read them with bench/heap-summary.ts.
+// --metrics-every MS: the connector's /metrics is read every MS milliseconds during the full
+// sync, and the highest V8 heap used and resident set seen are reported (heapUsedMbMax,
+// metricsRssMbMax): what lives mid-sync, beside VmHWM's peak.
 // At 10,000 accounts give the bench itself room: node --max-old-space-size=8192 dist/bench/sync.js …
-import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
 import { startAwsSimulator } from '../test/sim/aws/index.js';
 import { RefTally } from './ref-tally.js';
@@ -46,6 +55,28 @@ const deltaChanges = arg('delta-changes', 0);
 const cpuProfDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
 const mallocArenaMax = arg('malloc-arena-max', 0);
 const expand = process.argv.includes('--expand');
+const snapshotAt = process.argv.includes('--heap-snapshot-at')
+  ? process.argv[process.argv.indexOf('--heap-snapshot-at') + 1]!.split(',').map(Number).filter((x) => x >= 0)
+  : [];
+const metricsEvery = arg('metrics-every', 0);
+
+/** A free loopback port (for the connector's HEALTH_PORT, read by --metrics-every). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** One gauge's value from a Prometheus text exposition. */
+function gauge(text: string, name: string): number | undefined {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
 
 /** Peak resident set of a process, from /proc (VmHWM), in MB. */
 function peakRssMb(pid: number): number | undefined {
@@ -107,7 +138,14 @@ async function main(): Promise<void> {
       }
     },
   });
-  const nodeOptions = [heapMb > 0 && `--max-old-space-size=${heapMb} --max-semi-space-size=4`, cpuProfDir && `--cpu-prof --cpu-prof-dir=${cpuProfDir}`].filter(Boolean).join(' ');
+  const snapshotDir = snapshotAt.length > 0 ? mkdtempSync(join(tmpdir(), 'connector-heap-')) : undefined;
+  if (snapshotDir) console.error(`heap snapshots: ${snapshotDir}`);
+  const nodeOptions = [
+    heapMb > 0 && `--max-old-space-size=${heapMb} --max-semi-space-size=4`,
+    cpuProfDir && `--cpu-prof --cpu-prof-dir=${cpuProfDir}`,
+    snapshotDir && `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`,
+  ].filter(Boolean).join(' ');
+  const healthPort = metricsEvery > 0 ? await freePort() : 0;
   const connector = new ConnectorProcess(
     {
       CONNECTOR_ID: 'bench',
@@ -119,6 +157,7 @@ async function main(): Promise<void> {
       AWS_QUOTA_MULTIPLIER: String(k),
       ...(nodeOptions && { NODE_OPTIONS: nodeOptions }),
       ...(mallocArenaMax > 0 && { MALLOC_ARENA_MAX: String(mallocArenaMax) }),
+      ...(healthPort > 0 && { HEALTH_PORT: String(healthPort) }),
       ...sim.env,
     },
     { entry: MAIN_JS },
@@ -128,12 +167,48 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full', ...(expand && { expand: true }) } });
   fullJobId = jobId;
+  const timers = snapshotAt.map((sec) =>
+    setTimeout(() => {
+      console.error(`heap snapshot requested at ${sec} s`);
+      connector.signal('SIGUSR2');
+    }, sec * 1000),
+  );
+  let heapUsedMbMax = 0;
+  let metricsRssMbMax = 0;
+  const sampler =
+    metricsEvery > 0
+      ? setInterval(() => {
+          fetch(`http://127.0.0.1:${healthPort}/metrics`)
+            .then((r) => r.text())
+            .then((text) => {
+              const mb = (name: string) => Math.round((gauge(text, `access_connector_${name}`) ?? 0) / 2 ** 20);
+              const used = mb('nodejs_heap_size_used_bytes');
+              const rssNow = mb('process_resident_memory_bytes');
+              heapUsedMbMax = Math.max(heapUsedMbMax, used);
+              metricsRssMbMax = Math.max(metricsRssMbMax, rssNow);
+              // The series, for reading how memory moves through the sync.
+              const status = (() => {
+                try {
+                  return readFileSync(`/proc/${connector.child.pid}/status`, 'utf8');
+                } catch {
+                  return '';
+                }
+              })();
+              const kb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024);
+              const spaces = [...text.matchAll(/^access_connector_nodejs_heap_space_size_used_bytes\{space="(\w+)"\} (\d+)/gm)].map((m) => `${m[1]}=${Math.round(Number(m[2]) / 2 ** 20)}`).join(' ');
+              console.error(`metrics t=${((Date.now() - t0) / 1000).toFixed(0)}s rss=${rssNow} anon=${kb('RssAnon')} file=${kb('RssFile')} heapUsed=${used} heapTotal=${mb('nodejs_heap_size_total_bytes')} external=${mb('nodejs_external_memory_bytes')} ${spaces}`);
+            })
+            .catch(() => undefined);
+        }, metricsEvery)
+      : undefined;
   // A connector that dies (out of memory under --heap-mb, say) ends the run with its reason.
   const died = connector.exited.then((e) => {
     throw new Error(`connector exited (code ${e.code}, signal ${e.signal}) before the result:\n${connector.output().split('\n').slice(-15).join('\n')}`);
   });
   const result = await Promise.race([cp.waitForResult(jobId, 30 * 60_000), died]);
   const wallSeconds = (Date.now() - t0) / 1000;
+  for (const t of timers) clearTimeout(t);
+  if (sampler) clearInterval(sampler);
   const rss = peakRssMb(connector.child.pid!);
   const simStats = sim.stats.snapshot();
 
@@ -217,6 +292,8 @@ async function main(): Promise<void> {
       cpuMsPer1000Entities: entities > 0 ? Number((((stats['cpuMs'] ?? 0) * 1000) / entities).toFixed(1)) : null,
       peakRssMb: rss,
       benchPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      ...(metricsEvery > 0 && { heapUsedMbMax, metricsRssMbMax }),
+      ...(snapshotDir && { heapSnapshots: snapshotDir }),
       ...(mallocArenaMax > 0 && { mallocArenaMax }),
       missing,
       ...(missing > 0 && { missingByKind, missingSample }),
