@@ -82,10 +82,10 @@ export function checkResumeCursor(integrationId: string, params: SyncParams): st
 const UNIT_CONCURRENCY = 32;
 
 /**
- * Units planned and not yet started, beyond which discovery waits. Discovery (the
- * Organizations bucket) usually sets the pace, but a connector short of CPU reads units
- * slower than it finds accounts, and the backlog of an organization of 10,000 accounts
- * would otherwise be tens of megabytes by the end of the walk.
+ * Units planned and not yet started, beyond which discovery (or a resumed sync starting
+ * its planned units) waits. Discovery (the Organizations bucket) usually sets the pace, but
+ * a connector short of CPU reads units slower than it finds accounts, and the backlog of an
+ * organization of 10,000 accounts would otherwise be tens of megabytes by the end of the walk.
  */
 const MAX_QUEUED_UNITS = 2048;
 
@@ -385,7 +385,18 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
       for (const pos of c.completed) if (pos < units.length) skip.add(pos);
       resumedUnits = c.completed.size;
     } else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
-    for (let pos = 1; pos < units.length; pos++) startUnit(pos);
+    // Queued as a fresh sync's are, at most MAX_QUEUED_UNITS ahead of the running ones: a
+    // queued unit holds about 1 KB (its task, promises and closures), and all of a large
+    // organization's at once would be tens of megabytes. Tracked in `running`, so the
+    // sync waits for the last of them below.
+    const feed = (async () => {
+      for (let pos = 1; pos < units.length; pos++) {
+        startUnit(pos);
+        if (queue.size > MAX_QUEUED_UNITS) await queue.onSizeLessThan(MAX_QUEUED_UNITS / 2);
+      }
+    })();
+    running.add(feed);
+    void feed.then(() => running.delete(feed));
   }
   if (delta && sources.some((x) => x.name === 'sso')) {
     // Deletions the feed names exactly are sent as such; the rest show through the units
