@@ -30,7 +30,7 @@ export function paramsHash(params: Record<string, unknown>): string {
   return createHash('sha256').update(sorted).digest('base64url').slice(0, 16);
 }
 
-export function unitsFingerprint(units: readonly SyncUnit[]): string {
+export function unitsFingerprint(units: Iterable<SyncUnit>): string {
   const h = createHash('sha256');
   for (const u of units) h.update(`${unitKey(u)}\n`);
   return h.digest('base64url').slice(0, 16);

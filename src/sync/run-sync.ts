@@ -14,6 +14,7 @@ import { accountState } from './sources/organization.js';
 import { isRegionDisabled } from './sources/ec2.js';
 import { DeltaView, OrganizationDelta, type DeltaVerdict } from './delta.js';
 import { Expansion } from './expand.js';
+import { PositionSet, UnitTable } from './unit-table.js';
 import { unitKey, type AccountInfo, type EntitySource, type ProgressFigures, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
 export const syncParams = z.object({
@@ -81,10 +82,10 @@ export function checkResumeCursor(integrationId: string, params: SyncParams): st
 const UNIT_CONCURRENCY = 32;
 
 /**
- * Units planned and not yet started, beyond which discovery waits. Discovery (the
- * Organizations bucket) usually sets the pace, but a connector short of CPU reads units
- * slower than it finds accounts, and the backlog of an organization of 10,000 accounts
- * would otherwise be tens of megabytes by the end of the walk.
+ * Units planned and not yet started, beyond which discovery (or a resumed sync starting
+ * its planned units) waits. Discovery (the Organizations bucket) usually sets the pace, but
+ * a connector short of CPU reads units slower than it finds accounts, and the backlog of an
+ * organization of 10,000 accounts would otherwise be tens of megabytes by the end of the walk.
  */
 const MAX_QUEUED_UNITS = 2048;
 
@@ -136,7 +137,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const errors: SyncError[] = [];
   const warnings: Array<{ code: string; message: string; accountId?: string }> = [];
   const gaps = new Map<string, { action: string; reason: CoverageGap['reason']; accounts: Set<string> }>();
-  const completed = new Set<number>();
+  // Positions of the units completed, one bit each (src/sync/unit-table.ts).
+  const completed = new PositionSet();
   const phash = paramsHash(params as Record<string, unknown>);
   let fingerprint = '';
   let lastCursor: string | undefined;
@@ -222,7 +224,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
 
   // Units get positions in the order they are planned; cursors name those positions. The
   // order is deterministic for a given organization (discovery walks it in AWS's order).
-  const units: Array<{ unit: SyncUnit; source: EntitySource }> = [];
+  // A few bytes a unit, not an object (src/sync/unit-table.ts): they are kept to the end.
+  const units = new UnitTable();
   const queue = new PQueue({ concurrency: UNIT_CONCURRENCY });
   // Units started and not yet settled (settled ones leave, so this stays small), and the
   // first error one threw: runOne throws only when the sync is cancelled.
@@ -242,11 +245,14 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   let done = 0;
   let discovering = true;
   report = () => ctx.progress('units', done, units.length, { unitsFound: units.length, unitsDone: done, discovering, entitiesRead: read });
-  let skip = new Set<number>();
+  // Units a resumed sync's cursor names as completed (positions, one bit each).
+  const skip = new PositionSet();
+  let resumedUnits = 0;
   // Set when discovery fails: units already started stop at their next entity.
   let stopped = false;
   const runOne = async (pos: number): Promise<void> => {
-    const { unit, source } = units[pos]!;
+    const unit = units.unit(pos);
+    const source = units.source(pos);
     // With expand, the directory is read in full even when a cursor or a delta would skip it.
     const mustRead = expansion?.mustRead(unit) ?? false;
     let ended: Parameters<Expansion['coverage']>[1] | undefined;
@@ -308,7 +314,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   };
   // With expand, an account's assignments wait (outside the queue) for the whole directory.
   const startUnit = (pos: number): void => {
-    const gate = expansion?.gate(units[pos]!.unit);
+    const gate = expansion?.gate(units.unit(pos));
     if (!gate) return start(pos);
     const p = gate.then(() => (stopped || signal.aborted ? undefined : start(pos)));
     running.add(p);
@@ -317,7 +323,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
 
   const plan1 = (source: EntitySource, p: SyncPlan, start: boolean) => {
     for (const unit of source.units(p)) {
-      const pos = units.push({ unit, source }) - 1;
+      const pos = units.push(unit, source);
       if (start) startUnit(pos);
     }
   };
@@ -328,7 +334,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
 
   // 1. Discovery: the organization unit (position 0) yields the accounts to enter.
   const orgUnit = organization.units(plan)[0]!;
-  units.push({ unit: orgUnit, source: organization });
+  units.push(orgUnit, organization);
   for (const s of sources) if (s.scope === 'global') plan1(s, plan, streaming);
   const entered: AccountInfo[] = [];
   ctx.progress('discovery', 0);
@@ -343,7 +349,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
       }
       if (e.kind === 'aws.account' && e.accountId && accountState({ State: e.attributes['state'] as never }) === 'ACTIVE') {
         if (!params.accountIds || params.accountIds.includes(e.accountId)) {
-          const account: AccountInfo = { id: e.accountId, arn: e.id, name: e.name, ouPath: (e.attributes['ouPath'] as string[] | undefined) ?? [] };
+          const account: AccountInfo = { id: e.accountId, arn: e.id, name: e.name };
           entered.push(account);
           plan.accounts = entered;
           for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
@@ -365,7 +371,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
 
   // 2. The plan is complete: from now on batches carry cursors.
   discovering = false;
-  fingerprint = unitsFingerprint(units.map((u) => u.unit));
+  fingerprint = unitsFingerprint(units.units());
   cursorStep = Math.max(1, Math.floor(units.length / CURSOR_STEPS));
   cover(0, quietOrg ? SKIPPED_UNCHANGED : COMPLETE);
   completed.add(0); // a resumed sync runs the organization unit again whatever the cursor says
@@ -373,16 +379,31 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   report();
   if (!streaming) {
     const c = decodeCursor(params.resumeFrom!);
-    if (c.fingerprint === fingerprint) skip = c.completed;
-    else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
-    for (let pos = 1; pos < units.length; pos++) startUnit(pos);
+    if (c.fingerprint === fingerprint) {
+      // Only positions of this plan matter, and a bitset sized by a forged cursor's largest
+      // position could be huge: the others are left out (they named no unit before either).
+      for (const pos of c.completed) if (pos < units.length) skip.add(pos);
+      resumedUnits = c.completed.size;
+    } else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
+    // Queued as a fresh sync's are, at most MAX_QUEUED_UNITS ahead of the running ones: a
+    // queued unit holds about 1 KB (its task, promises and closures), and all of a large
+    // organization's at once would be tens of megabytes. Tracked in `running`, so the
+    // sync waits for the last of them below.
+    const feed = (async () => {
+      for (let pos = 1; pos < units.length; pos++) {
+        startUnit(pos);
+        if (queue.size > MAX_QUEUED_UNITS) await queue.onSizeLessThan(MAX_QUEUED_UNITS / 2);
+      }
+    })();
+    running.add(feed);
+    void feed.then(() => running.delete(feed));
   }
   if (delta && sources.some((x) => x.name === 'sso')) {
     // Deletions the feed names exactly are sent as such; the rest show through the units
     // that are re-read in full.
     for (const e of await delta.deletions(integration.ssoRegion ?? integration.region)) await record(e);
   }
-  log.info({ event: 'sync.plan', accounts: plan.accounts.length, regions: plan.regions, units: units.length, resumedUnits: skip.size }, `sync plan: ${plan.accounts.length} accounts, ${units.length} units`);
+  log.info({ event: 'sync.plan', accounts: plan.accounts.length, regions: plan.regions, units: units.length, resumedUnits }, `sync plan: ${plan.accounts.length} accounts, ${units.length} units`);
 
   // 3. Wait for every unit. A unit that failed is in coverage; only cancellation throws.
   while (running.size > 0) await Promise.allSettled([...running]);
@@ -391,7 +412,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   if (signal.aborted) throw signal.reason ?? new DOMException('cancelled', 'AbortError');
   await batcher.flush(true);
 
-  const coverage = [...coverageLog.map((v) => coverageEntry(units[v >> 3]!.unit, v & 7)), ...derivedCoverage];
+  const coverage = [...coverageLog.map((v) => coverageEntry(units.unit(v >> 3), v & 7)), ...derivedCoverage];
   const coverageGaps: CoverageGap[] = [...gaps.values()]
     .map((g) => ({ action: g.action, reason: g.reason, accounts: [...g.accounts].sort() }))
     .sort((a, b) => a.action.localeCompare(b.action) || a.reason.localeCompare(b.reason));

@@ -7,14 +7,16 @@ import type { Entity, EntityKind, Integration } from '../protocol/messages.js';
 
 export type SourceName = 'organization' | 'sso' | 'sso-assignments' | 'iam' | 'ec2' | 'resources';
 
-/** An account the sync enters (ACTIVE, not excluded, within the job's accountIds). */
+/**
+ * An account the sync enters (ACTIVE, not excluded, within the job's accountIds). Kept for
+ * every account until the sync ends, so it holds only what units read (its OU path is in
+ * the aws.account entity, sent once).
+ */
 export interface AccountInfo {
   id: string;
   /** The aws.account entity id (entityIds.account). */
   arn: string;
   name: string;
-  /** OU ids from the root down to the account's parent. */
-  ouPath: string[];
 }
 
 export interface SyncPlan {

@@ -39,15 +39,9 @@ export function planFor(world: World, integration: ReturnType<typeof awsLayer>['
     grew = false;
     for (const ou of world.ous.values()) if (!excludedOus.has(ou.id) && excludedOus.has(ou.parentId)) { excludedOus.add(ou.id); grew = true; }
   }
-  const pathOf = (parentId: string | undefined): string[] => {
-    const path: string[] = [];
-    let p = parentId;
-    while (p && world.ous.has(p)) { path.unshift(p); p = world.ous.get(p)!.parentId; }
-    return path;
-  };
   const accounts = [...world.accounts.values()]
     .filter((a) => a.inOrg && a.state === 'ACTIVE' && !integration.excludeAccountIds.includes(a.id) && !(a.parentId && excludedOus.has(a.parentId)))
-    .map((a) => ({ id: a.id, arn: ids.account(world.partition, a.id, org && { managementAccountId: org.managementAccountId, id: org.id }), name: a.name, ouPath: pathOf(a.parentId) }))
+    .map((a) => ({ id: a.id, arn: ids.account(world.partition, a.id, org && { managementAccountId: org.managementAccountId, id: org.id }), name: a.name }))
     .sort((x, y) => x.id.localeCompare(y.id));
   return {
     integration,

@@ -32,7 +32,7 @@ const idsOf = (es: Entity[], kind: string) => es.filter((e) => e.kind === kind).
 
 function plan(l: ReturnType<typeof layer>): SyncPlan {
   const org = { managementAccountId: w.managementAccountId, id: w.organization.id };
-  const accounts = [w.managementAccountId, ...w.accounts.map((a) => a.id)].sort().map((id) => ({ id, arn: ids.account('aws', id, org), name: id, ouPath: [] }));
+  const accounts = [w.managementAccountId, ...w.accounts.map((a) => a.id)].sort().map((id) => ({ id, arn: ids.account('aws', id, org), name: id }));
   return { integration: l.integration, partition: 'aws', managementAccountId: w.managementAccountId, organization: { ...org, arn: w.organization.arn }, accounts, regions: ['us-east-1'] };
 }
 
