@@ -2,7 +2,7 @@
 // reference control plane and the AWS simulator's demo organization, measured after its
 // welcome with no job sent. Prints one JSON line of figures; asserts nothing.
 //
-//   node dist/bench/memory.js [--idle-s 15] [--runs 3] [--heap-mb 160] [--malloc-arenas 0] [--node-options '...']
+//   node dist/bench/memory.js [--idle-s 15] [--runs 3] [--heap-mb 160] [--malloc-arenas 2] [--node-options '...']
 //
 // idleRssMb              resident set (VmRSS) --idle-s after the welcome, no LEDGER_TABLE
 // idleRssWithSweeperMb   the same with LEDGER_TABLE on the simulator's DynamoDB table: the
@@ -31,8 +31,8 @@ const idleS = arg('idle-s', 15);
 const runs = Math.max(1, arg('runs', 3));
 /** V8 heap cap (MB) as docs/operations.md recommends for a container; 0 = Node's defaults. */
 const heapMb = arg('heap-mb', 160);
-/** glibc MALLOC_ARENA_MAX for the connector; 0 = glibc's default (8 arenas per core). */
-const mallocArenas = arg('malloc-arenas', 0);
+/** glibc MALLOC_ARENA_MAX for the connector: 2 as the image sets it; 0 = glibc's default (8 arenas per core). */
+const mallocArenas = arg('malloc-arenas', 2);
 /** More Node or V8 flags for the connector, after the heap settings (so they win). */
 const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
 

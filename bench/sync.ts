@@ -14,7 +14,8 @@
 // access (expand)") and is checked against the ground truth with them; run once with and once
 // without to see what expanding costs (docs/performance.md).
 // --cpu-prof DIR: the connector writes a V8 CPU profile there when it exits.
-// --malloc-arena-max N: MALLOC_ARENA_MAX=N in the connector's environment (glibc's arenas).
+// --malloc-arena-max N: MALLOC_ARENA_MAX=N in the connector's environment (glibc's arenas);
+// 2 by default, as the image sets it (docs/image.md); 0 leaves glibc's default.
 // --node-options '…': more flags for the connector after the heap settings; --env NAME=VALUE
 // (repeatable): more environment for it.
 // --heap-snapshot-at S[,S…]: S seconds after the job is sent, the connector (started with
@@ -55,7 +56,7 @@ const share = arg('share', 0.5);
 const heapMb = arg('heap-mb', 160);
 const deltaChanges = arg('delta-changes', 0);
 const cpuProfDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
-const mallocArenaMax = arg('malloc-arena-max', 0);
+const mallocArenaMax = arg('malloc-arena-max', 2);
 /** --node-options '…': more Node or V8 flags for the connector, after the heap settings (so they win). */
 const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
 /** --env NAME=VALUE (repeatable): more environment for the connector (GLIBC_TUNABLES, say). */
@@ -203,8 +204,7 @@ async function main(): Promise<void> {
                 }
               })();
               const kb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024);
-              const spaces = [...text.matchAll(/^access_connector_nodejs_heap_space_size_used_bytes\{space="(\w+)"\} (\d+)/gm)].map((m) => `${m[1]}=${Math.round(Number(m[2]) / 2 ** 20)}`).join(' ');
-              console.error(`metrics t=${((Date.now() - t0) / 1000).toFixed(0)}s rss=${rssNow} anon=${kb('RssAnon')} file=${kb('RssFile')} heapUsed=${used} heapTotal=${mb('nodejs_heap_size_total_bytes')} external=${mb('nodejs_external_memory_bytes')} ${spaces}`);
+              console.error(`metrics t=${((Date.now() - t0) / 1000).toFixed(0)}s rss=${rssNow} anon=${kb('RssAnon')} file=${kb('RssFile')} heapUsed=${used} heapTotal=${mb('nodejs_heap_size_total_bytes')} external=${mb('nodejs_external_memory_bytes')}`);
             })
             .catch(() => undefined);
         }, metricsEvery)
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
       benchPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       ...(metricsEvery > 0 && { heapUsedMbMax, metricsRssMbMax }),
       ...(snapshotDir && { heapSnapshots: snapshotDir }),
-      ...(mallocArenaMax > 0 && { mallocArenaMax }),
+      mallocArenaMax: mallocArenaMax || 'default',
       ...(extraNodeOptions && { nodeOptions: extraNodeOptions }),
       ...(Object.keys(extraEnv).length > 0 && { env: extraEnv }),
       missing,

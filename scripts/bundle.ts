@@ -20,7 +20,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import { build, type Metafile, type Plugin } from 'esbuild';
 
 // dist/scripts/bundle.js → the repository (or the image's build directory).
@@ -43,8 +43,20 @@ function bundledPackages(meta: Metafile): BundledPackage[] {
   }
   return [...dirs].sort().map((dir) => {
     const pkg = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
-    return { name: pkg.name, version: pkg.version, license: pkg.license ?? 'unknown', dir };
+    if (!pkg.license) throw new Error(`${pkg.name}@${pkg.version} declares no license`);
+    return { name: pkg.name, version: pkg.version, license: pkg.license, dir };
   });
+}
+
+/** The Apache 2.0 text as another bundled package ships it. */
+function apacheText(packages: BundledPackage[]): string {
+  for (const p of packages) {
+    if (p.license !== 'Apache-2.0') continue;
+    const file = readdirSync(join(ROOT, p.dir)).find((f) => /^licen[cs]e(\.|$)/i.test(f));
+    const text = file && readFileSync(join(ROOT, p.dir, file), 'utf8').trim();
+    if (text && text.includes('Apache License') && text.includes('Version 2.0')) return text;
+  }
+  throw new Error('no bundled package carries the Apache 2.0 text');
 }
 
 /**
@@ -55,7 +67,10 @@ function thirdPartyLicenses(packages: BundledPackage[]): string {
   return packages
     .map((p) => {
       const file = readdirSync(join(ROOT, p.dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
-      const text = file ? readFileSync(join(ROOT, p.dir, file), 'utf8').trim() : `License: ${p.license}`;
+      // A few AWS SDK packages publish no license file: their license is the Apache 2.0
+      // text the other SDK packages carry. Any other package without one fails the build.
+      const text = file ? readFileSync(join(ROOT, p.dir, file), 'utf8').trim() : p.license === 'Apache-2.0' ? apacheText(packages) : undefined;
+      if (text === undefined) throw new Error(`${p.name}@${p.version} has no license file and its license (${p.license}) has no standard text here`);
       return `${p.name}@${p.version} (${p.license})\n\n${text}\n`;
     })
     .join(`\n${'-'.repeat(72)}\n\n`);
@@ -75,7 +90,7 @@ function sbom(packages: BundledPackage[]): string {
       specVersion: '1.5',
       version: 1,
       metadata: { component: { type: 'application', name: self.name, version: self.version, purl: purl(self), 'bom-ref': purl(self) } },
-      components: packages.map((p) => ({
+      components: [...new Map(packages.map((p) => [purl(p), p])).values()].map((p) => ({
         type: 'library',
         name: p.name,
         version: p.version,
@@ -83,7 +98,7 @@ function sbom(packages: BundledPackage[]): string {
         'bom-ref': purl(p),
         licenses: [{ expression: p.license }],
       })),
-      dependencies: [{ ref: purl(self), dependsOn: packages.map(purl) }],
+      dependencies: [{ ref: purl(self), dependsOn: [...new Set(packages.map(purl))] }],
     },
     null,
     2,
@@ -160,6 +175,14 @@ async function main(): Promise<void> {
     logLevel: 'warning',
   });
   writeFileSync(resolve(BUNDLE_DIR, 'meta.json'), JSON.stringify(result.metafile));
+  // The image carries the bundle and yaml only: a run-time import of anything else (a new
+  // dependency's require() in a try/catch, say) would work in the repository and fail there.
+  const allowed = new Set(['yaml', 'bufferutil', 'utf-8-validate']);
+  const stray = new Set<string>();
+  for (const out of Object.values(result.metafile.outputs)) {
+    for (const i of out.imports) if (i.external && !isBuiltin(i.path) && !allowed.has(i.path)) stray.add(i.path);
+  }
+  if (stray.size > 0) throw new Error(`the bundle imports packages it does not hold (the image has none): ${[...stray].join(', ')}`);
   const packages = bundledPackages(result.metafile);
   writeFileSync(resolve(BUNDLE_DIR, 'THIRD_PARTY_LICENSES.txt'), thirdPartyLicenses(packages));
   writeFileSync(resolve(BUNDLE_DIR, 'sbom.cdx.json'), sbom(packages));

@@ -183,6 +183,7 @@ const want = [
   ['label licenses', c.Labels?.['org.opencontainers.image.licenses'], 'Apache-2.0'],
   ['env NODE_ENV', c.Env.includes('NODE_ENV=production'), true],
   ['env HOME', c.Env.includes('HOME=/tmp'), true],
+  ['env MALLOC_ARENA_MAX', c.Env.includes('MALLOC_ARENA_MAX=2'), true],
 ];
 const bad = want.filter(([, got, exp]) => !same(got, exp));
 for (const [name, got, exp] of bad) console.error(`image: ${name} is ${JSON.stringify(got)}, expected ${JSON.stringify(exp)}`);
