@@ -19,6 +19,21 @@ export function layerFor(sim: AwsSimulator, extra: Record<string, unknown> = {})
   });
 }
 
+/** The integration a control plane would send for the simulator's world: its organization and connector roles. */
+export function worldIntegration(w: World, over: Record<string, unknown> = {}) {
+  return {
+    id: 'int-sim',
+    name: 'sim',
+    type: 'aws-organization' as const,
+    region: 'us-east-1',
+    roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
+    externalId: w.connector.externalId,
+    memberRoleName: w.connector.memberRoleName,
+    ssoRegion: w.sso?.region ?? 'us-east-1',
+    ...over,
+  };
+}
+
 /** `kind id` lines, sorted: the form ground-truth comparisons use. */
 export const linesOf = (es: ReadonlyArray<{ kind: string; id: string }>): string[] => es.map((e) => `${e.kind} ${e.id}`).sort();
 

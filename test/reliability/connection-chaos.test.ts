@@ -25,6 +25,7 @@ import { createLogger } from '../../src/log.js';
 import { PROTOCOL_VERSION, type Entity } from '../../src/protocol/messages.js';
 import { VERSION } from '../../src/version.js';
 import { LONG, percentile, report, size } from './report.js';
+import { worldIntegration } from '../helpers/sync.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -63,16 +64,7 @@ describe('control-plane chaos', () => {
     const sim: AwsSimulator = await startAwsSimulator({ world: { generate: { seed: 11, accounts: size(30, 320) } }, quotas: true, timeScale: K, latencyMs: 30 });
     cleanup.push(() => sim.close());
     const w = sim.world;
-    const integration = {
-      id: 'int-chaos',
-      name: 'chaos',
-      type: 'aws-organization' as const,
-      region: 'us-east-1',
-      roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
-      externalId: w.connector.externalId,
-      memberRoleName: w.connector.memberRoleName,
-      ssoRegion: w.sso?.region ?? 'us-east-1',
-    };
+    const integration = worldIntegration(w, { id: 'int-chaos', name: 'chaos' });
     const truth = sim
       .groundTruth({ type: 'aws-organization', ssoRegion: integration.ssoRegion })
       .entities.map((e) => `${e.kind} ${e.id}`)

@@ -11,6 +11,7 @@ import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import type { Entity } from '../../src/protocol/messages.js';
 import { encodeCursor, paramsHash } from '../../src/sync/cursor.js';
 import { checkResumeCursor, syncParams } from '../../src/sync/run-sync.js';
+import { worldIntegration } from '../helpers/sync.js';
 
 const DERIVED = ['sso.effectiveAccess', 'sso.permissionSetPolicy', 'iam.groupPolicy'];
 const integration = demoIntegration({ id: 'int-expand', resourceTypes: ['sso' as const, 'iam' as const] });
@@ -238,13 +239,7 @@ describe('a generated organization of 40 accounts', () => {
 
   test('derived entities stream with the facts in many batches under a window of 2, match the ground truth, and the join holds the directory only', async () => {
     const w = big.world;
-    const bigIntegration = {
-      ...integration,
-      roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
-      externalId: w.connector.externalId,
-      memberRoleName: w.connector.memberRoleName,
-      ssoRegion: w.sso!.region,
-    };
+    const bigIntegration = { ...integration, ...worldIntegration(w, { id: integration.id, name: integration.name }) };
     const { jobId } = bigCp.sendJob({ jobType: 'sync', integration: bigIntegration, params: { mode: 'full', expand: true } });
     const result = await bigCp.waitForResult(jobId, 120_000);
     expect(result.status).toBe('succeeded');
@@ -268,13 +263,7 @@ describe('a generated organization of 40 accounts', () => {
 
   test('resumed from a cursor taken mid-expansion: the directory is read again, and the batches up to the cursor plus the resumed sync hold every derived entity', async () => {
     const w = big.world;
-    const bigIntegration = {
-      ...integration,
-      roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
-      externalId: w.connector.externalId,
-      memberRoleName: w.connector.memberRoleName,
-      ssoRegion: w.sso!.region,
-    };
+    const bigIntegration = { ...integration, ...worldIntegration(w, { id: integration.id, name: integration.name }) };
     const params = { mode: 'full', expand: true };
     const first = bigCp.sendJob({ jobType: 'sync', integration: bigIntegration, params });
     expect((await bigCp.waitForResult(first.jobId, 120_000)).status).toBe('succeeded');

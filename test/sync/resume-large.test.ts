@@ -7,6 +7,7 @@ import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { canonicalRefs } from '../sim/aws/entity-ids.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import type { Entity } from '../../src/protocol/messages.js';
+import { worldIntegration } from '../helpers/sync.js';
 
 let sim: AwsSimulator;
 let cp: ReferenceControlPlane;
@@ -29,17 +30,7 @@ const refs = (es: Array<{ kind: string; id: string }>) => canonicalRefs(es.map((
 
 test('resumed from a cursor mid-sync with more than 2,048 units: every unit is covered and the two syncs hold the ground truth', async () => {
   const w = sim.world;
-  const integration = {
-    id: 'int-large',
-    name: 'large',
-    type: 'aws-organization' as const,
-    region: 'us-east-1',
-    roleArn: `arn:${w.partition}:iam::${w.organization!.managementAccountId}:role/${w.connector.managementRoleName}`,
-    externalId: w.connector.externalId,
-    memberRoleName: w.connector.memberRoleName,
-    ssoRegion: w.sso?.region ?? 'us-east-1',
-    resourceTypes: ['ec2' as const],
-  };
+  const integration = worldIntegration(w, { id: 'int-large', name: 'large', resourceTypes: ['ec2' as const] });
   const batchesOf = (jobId: string) => cp.unique().filter((f) => f.frame?.['type'] === 'sync.batch' && f.frame['jobId'] === jobId).map((f) => f.frame!);
   const first = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full' } });
   const r1 = await cp.waitForResult(first.jobId, 240_000);
