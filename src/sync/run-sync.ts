@@ -382,8 +382,12 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     if (c.fingerprint === fingerprint) {
       // Only positions of this plan matter, and a bitset sized by a forged cursor's largest
       // position could be huge: the others are left out (they named no unit before either).
-      for (const pos of c.completed) if (pos < units.length) skip.add(pos);
-      resumedUnits = c.completed.size;
+      for (const pos of c.completed) {
+        if (pos < units.length) {
+          skip.add(pos);
+          resumedUnits++;
+        }
+      }
     } else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
     // Queued as a fresh sync's are, at most MAX_QUEUED_UNITS ahead of the running ones: a
     // queued unit holds about 1 KB (its task, promises and closures), and all of a large

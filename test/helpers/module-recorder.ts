@@ -14,8 +14,9 @@ if (out) {
     },
   });
   // Node's own internal modules load without passing through the hooks (node:http's lazy
-  // getters load undici, for one): their list is written beside, every 100 ms.
-  const internals = () => writeFileSync(`${out}.internal`, (process as unknown as { moduleLoadList: string[] }).moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)).join('\n'));
+  // getters load undici, for one): their list is written beside, every 100 ms, after the
+  // time it was taken, so a reader can wait for a list newer than what it checks.
+  const internals = () => writeFileSync(`${out}.internal`, [String(Date.now()), ...(process as unknown as { moduleLoadList: string[] }).moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length))].join('\n'));
   internals();
   setInterval(internals, 100).unref();
 }

@@ -35,7 +35,17 @@ async function start(extra: Record<string, string> = {}) {
   cleanup.push(() => c.stop());
   await cp.waitForSession(15_000);
   const loaded = () => sourcesOf(readFileSync(record, 'utf8').split('\n').filter(Boolean));
-  const internal = () => readFileSync(`${record}.internal`, 'utf8').split('\n');
+  // Node's internal modules as listed after now: waits for the recorder's next write, so a
+  // slow machine cannot hand the test a list older than what it checks.
+  const internal = async (): Promise<string[]> => {
+    const since = Date.now();
+    for (let i = 0; i < 600; i++) {
+      const [stamp, ...mods] = readFileSync(`${record}.internal`, 'utf8').split('\n');
+      if (Number(stamp) >= since) return mods;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('the module recorder wrote no list for 30 s');
+  };
   return { sim, cp, c, loaded, internal };
 }
 
@@ -74,9 +84,9 @@ describe('lazy loading', () => {
     expect(idle).toContain('dist/src/daemon/daemon.js');
     expect(idle.filter((m) => /node_modules\/(@aws-sdk|@smithy)\//.test(m))).toEqual([]);
     // Nor Node's bundled undici, which an ES module import of node:http would load (src/node-http.ts).
-    await new Promise((r) => setTimeout(r, 300));
-    expect(internal()).toContain('http');
-    expect(internal().filter((m) => m.includes('undici'))).toEqual([]);
+    const afterWelcome = await internal();
+    expect(afterWelcome).toContain('http');
+    expect(afterWelcome.filter((m) => m.includes('undici'))).toEqual([]);
     // No policy file: the YAML parser is not loaded either (src/files.ts).
     expect(idle.filter((m) => /node_modules\/yaml\//.test(m))).toEqual([]);
     expect(ours(idle, 'sync/sources')).toEqual([]);
@@ -100,9 +110,9 @@ describe('lazy loading', () => {
     // The SDK's HTTP handler imports node:http and node:http2 as ES modules; the bundle
     // gives it both through require(), http2 on first use (scripts/bundle.ts), so neither
     // Node's undici nor http2 is loaded by a daemon that made AWS calls.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(internal()).toContain('https');
-    expect(internal().filter((m) => /undici|http2/.test(m))).toEqual([]);
+    const afterCalls = await internal();
+    expect(afterCalls).toContain('https');
+    expect(afterCalls.filter((m) => /undici|http2/.test(m))).toEqual([]);
     expect(ours(idle, 'sync/sources')).toEqual([]);
     expect(ours(idle, 'access/kinds')).toEqual([]);
   });
