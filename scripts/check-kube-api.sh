@@ -30,9 +30,17 @@ fi
 
 work="$(mktemp -d)"
 pids=()
+# Stop in reverse order of start, each within a bound: the API server first, while etcd is
+# still up (with etcd gone, its graceful shutdown waits on etcd without end), then etcd.
+# Whatever is still running after 15 s gets SIGKILL, so the check never hangs CI.
+stop() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 150); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
