@@ -16,7 +16,8 @@
 // --cpu-prof DIR: the connector writes a V8 CPU profile there when it exits.
 // --malloc-arena-max N: MALLOC_ARENA_MAX=N in the connector's environment (glibc's arenas);
 // 2 by default, as the image sets it (docs/image.md); 0 leaves glibc's default.
-// --node-options '…': more flags for the connector after the heap settings; --env NAME=VALUE
+// --node-options '…': more flags for the connector after the heap settings; --node-args '…':
+// flags on its node command line (V8 flags that NODE_OPTIONS refuses); --env NAME=VALUE
 // (repeatable): more environment for it.
 // --heap-snapshot-at S[,S…]: S seconds after the job is sent, the connector (started with
 // --heapsnapshot-signal=SIGUSR2) writes a V8 heap snapshot into a temporary directory that
@@ -59,6 +60,8 @@ const cpuProfDir = process.argv.includes('--cpu-prof') ? process.argv[process.ar
 const mallocArenaMax = arg('malloc-arena-max', 2);
 /** --node-options '…': more Node or V8 flags for the connector, after the heap settings (so they win). */
 const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
+/** --node-args '…': flags on the connector's node command line (V8 flags NODE_OPTIONS refuses). */
+const nodeArgs = process.argv.includes('--node-args') ? (process.argv[process.argv.indexOf('--node-args') + 1] ?? '').split(/\s+/).filter(Boolean) : [];
 /** --env NAME=VALUE (repeatable): more environment for the connector (GLIBC_TUNABLES, say). */
 const extraEnv = Object.fromEntries(process.argv.flatMap((a, i) => (a === '--env' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split(/=(.*)/s).slice(0, 2) as [string, string]] : [])));
 const expand = process.argv.includes('--expand');
@@ -66,6 +69,35 @@ const snapshotAt = process.argv.includes('--heap-snapshot-at')
   ? process.argv[process.argv.indexOf('--heap-snapshot-at') + 1]!.split(',').map(Number).filter((x) => x >= 0)
   : [];
 const metricsEvery = arg('metrics-every', 0);
+
+/**
+ * Where the anonymous resident memory sits (/proc/PID/smaps), in MB: glibc's main arena
+ * (`brk`, the [heap] mapping), mappings within a 64 MB-aligned reservation of 64 MB (glibc's
+ * thread arenas), and the rest (V8's pages, large malloc blocks, thread stacks).
+ */
+function anonMaps(pid: number): string {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return '';
+  }
+  const sum = { brk: 0, arenas: 0, other: 0 };
+  let kind: keyof typeof sum | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const [start, inode, name] = [BigInt(`0x${head[1]}`), head[3], head[4] ?? ''];
+      if (name === '[heap]') kind = 'brk';
+      else if (inode !== '0' || name !== '') kind = undefined;
+      else kind = start % BigInt(64 * 2 ** 20) === 0n ? 'arenas' : 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && kind) sum[kind] += Number(rss[1]);
+  }
+  return `brk=${Math.round(sum.brk / 1024)} arenas=${Math.round(sum.arenas / 1024)} otherAnon=${Math.round(sum.other / 1024)}`;
+}
 
 /** A free loopback port (for the connector's HEALTH_PORT, read by --metrics-every). */
 function freePort(): Promise<number> {
@@ -169,11 +201,12 @@ async function main(): Promise<void> {
       ...(healthPort > 0 && { HEALTH_PORT: String(healthPort) }),
       ...sim.env,
     },
-    { entry: MAIN_JS },
+    { entry: MAIN_JS, nodeArgs },
   );
   await cp.waitForSession(15_000);
   sim.stats.reset();
   const t0 = Date.now();
+  const benchCpu0 = process.cpuUsage();
   const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full', ...(expand && { expand: true }) } });
   fullJobId = jobId;
   const timers = snapshotAt.map((sec) =>
@@ -182,6 +215,11 @@ async function main(): Promise<void> {
       connector.signal('SIGUSR2');
     }, sec * 1000),
   );
+  // AWS calls so far: all, the organization walk's tag reads and Resource Explorer's pages.
+  const callsNow = () => {
+    const st = sim.stats.snapshot();
+    return `${st.total.calls}/${st.byOperation['organizations:ListTagsForResource']?.calls ?? 0}/${st.byOperation['resource-explorer-2:ListResources']?.calls ?? 0}`;
+  };
   let heapUsedMbMax = 0;
   let metricsRssMbMax = 0;
   const sampler =
@@ -204,7 +242,7 @@ async function main(): Promise<void> {
                 }
               })();
               const kb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024);
-              console.error(`metrics t=${((Date.now() - t0) / 1000).toFixed(0)}s rss=${rssNow} anon=${kb('RssAnon')} file=${kb('RssFile')} heapUsed=${used} heapTotal=${mb('nodejs_heap_size_total_bytes')} external=${mb('nodejs_external_memory_bytes')}`);
+              console.error(`metrics t=${((Date.now() - t0) / 1000).toFixed(0)}s rss=${rssNow} anon=${kb('RssAnon')} file=${kb('RssFile')} heapUsed=${used} heapTotal=${mb('nodejs_heap_size_total_bytes')} external=${mb('nodejs_external_memory_bytes')} ${anonMaps(connector.child.pid!)} calls=${callsNow()}`);
             })
             .catch(() => undefined);
         }, metricsEvery)
@@ -215,6 +253,9 @@ async function main(): Promise<void> {
   });
   const result = await Promise.race([cp.waitForResult(jobId, 30 * 60_000), died]);
   const wallSeconds = (Date.now() - t0) / 1000;
+  // The simulator and the control plane run in this process: the CPU they took from the two
+  // cores the connector shares with them during the full sync.
+  const benchCpu = process.cpuUsage(benchCpu0);
   for (const t of timers) clearTimeout(t);
   if (sampler) clearInterval(sampler);
   const rss = peakRssMb(connector.child.pid!);
@@ -296,7 +337,12 @@ async function main(): Promise<void> {
       awsCalls: simStats.total.calls,
       throttles: simStats.total.throttled,
       connectorAwsCalls: stats['awsCalls'],
+      // The walk of the organization (the bottleneck bucket's calls), and how long it waited
+      // for the queue of units to drain (then the units set the pace, not the bucket).
+      discoverySeconds: Number(((Number(stats['discoveryMs']) || 0) / 1000).toFixed(1)),
+      discoveryWaitedSeconds: Number(((Number(stats['discoveryWaitedMs']) || 0) / 1000).toFixed(1)),
       cpuSeconds: Number(((stats['cpuMs'] ?? 0) / 1000).toFixed(1)),
+      simulatorAndControlPlaneCpuSeconds: Number(((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)),
       cpuMsPer1000Entities: entities > 0 ? Number((((stats['cpuMs'] ?? 0) * 1000) / entities).toFixed(1)) : null,
       peakRssMb: rss,
       benchPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -304,6 +350,7 @@ async function main(): Promise<void> {
       ...(snapshotDir && { heapSnapshots: snapshotDir }),
       mallocArenaMax: mallocArenaMax || 'default',
       ...(extraNodeOptions && { nodeOptions: extraNodeOptions }),
+      ...(nodeArgs.length > 0 && { nodeArgs: nodeArgs.join(' ') }),
       ...(Object.keys(extraEnv).length > 0 && { env: extraEnv }),
       missing,
       ...(missing > 0 && { missingByKind, missingSample }),
@@ -311,6 +358,7 @@ async function main(): Promise<void> {
       ...(extra > 0 && { extraByKind, extraSample }),
       duplicated,
       failedUnits: stats['failedUnits'],
+      ...(Number(stats['failedUnits']) > 0 && { errorsSample: ((result.output as { errors?: unknown[] } | undefined)?.errors ?? []).slice(0, 3) }),
       ...(delta && { delta }),
       machine: { cpus: cpus().length, memGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     }),

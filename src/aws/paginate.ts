@@ -1,5 +1,6 @@
 // Pagination over AWS list calls, one page in flight at a time (a consumer that stops
-// pulling stops the paging), with the page size capped at AWS's documented maximum.
+// pulling stops the paging), with the page size capped at AWS's documented maximum;
+// paginateAhead keeps the next page in flight while the consumer works on one.
 import { MAX_PAGE } from './quotas.js';
 
 export type PageLimit = keyof typeof MAX_PAGE;
@@ -27,6 +28,35 @@ export async function* paginate<T>(fetch: (token: string | undefined) => Promise
       seen.add(token);
     }
   } while (token !== undefined);
+}
+
+/**
+ * paginate(), but the next page is asked for before the current one is yielded: for a long
+ * chain of pages whose consumer takes as long with a page as AWS takes to answer (Resource
+ * Explorer's organization view: one chain of up to thousands of pages), the two overlap.
+ * At most two pages are held. A consumer that stops early leaves one request to finish
+ * unheard.
+ */
+export async function* paginateAhead<T>(fetch: (token: string | undefined) => Promise<{ items: T[] | undefined; next: string | undefined }>): AsyncGenerator<T[]> {
+  const seen = new Set<string>();
+  let pending: Promise<{ items: T[] | undefined; next: string | undefined }> | undefined = fetch(undefined);
+  try {
+    while (pending) {
+      const page: { items: T[] | undefined; next: string | undefined } = await pending;
+      pending = undefined;
+      const token = page.next || undefined;
+      if (token !== undefined) {
+        if (seen.has(token)) throw new Error('pagination token repeated');
+        seen.add(token);
+        pending = fetch(token);
+      }
+      if (page.items && page.items.length > 0) yield page.items;
+    }
+  } finally {
+    // Stopped early (or failed): the request in flight is not awaited; its failure is not
+    // an unhandled rejection.
+    pending?.catch(() => undefined);
+  }
 }
 
 /** Every item of every page, for small lists only (permission sets, roots, indexes). */

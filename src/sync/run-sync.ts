@@ -15,7 +15,7 @@ import { isRegionDisabled } from './sources/ec2.js';
 import { DeltaView, OrganizationDelta, type DeltaVerdict } from './delta.js';
 import { Expansion } from './expand.js';
 import { PositionSet, UnitTable } from './unit-table.js';
-import { unitKey, type AccountInfo, type EntitySource, type ProgressFigures, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
+import { unitKey, type AccountInfo, type DiscoveryView, type EntitySource, type ProgressFigures, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
 export const syncParams = z.object({
   mode: z.enum(['full', 'delta']).default('full'),
@@ -219,6 +219,32 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
       ? new DeltaView(session, plan, new Date(params.since), log, (code, message) => warnings.push({ code, message }))
       : undefined;
 
+  // What `all-accounts` units started beside discovery see of it (SourceContext.discovery).
+  const enteredById = new Map<string, AccountInfo>();
+  // Sets: both lists may name thousands of accounts, and the view is asked per resource.
+  const excludedIds = new Set(integration.excludeAccountIds);
+  const wantedIds = params.accountIds && new Set(params.accountIds);
+  let discoveryEnded = false;
+  let wake: Array<() => void> = [];
+  let endDiscovery: () => void = () => {};
+  const discoveryView: DiscoveryView = {
+    entered: (id) =>
+      enteredById.has(id) ? true : discoveryEnded || excludedIds.has(id) || (wantedIds !== undefined && !wantedIds.has(id)) ? false : undefined,
+    account: (id) => enteredById.get(id),
+    changed: () => (discoveryEnded ? Promise.resolve() : new Promise<void>((r) => wake.push(r))),
+    ended: new Promise<void>((r) => (endDiscovery = r)),
+  };
+  const discoveryMoved = () => {
+    const w = wake;
+    wake = [];
+    for (const f of w) f();
+  };
+  const discoveryOver = () => {
+    discoveryEnded = true;
+    discoveryMoved();
+    endDiscovery();
+  };
+
   // Regions first: account units start while discovery is still walking the tree.
   plan.regions = integration.regions.length > 0 ? [...integration.regions] : await deps.regions(ctx, plan);
 
@@ -286,7 +312,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
         ended = { status: 'skipped', reason: verdict.skip };
       } else {
         try {
-          for await (const e of source.read(contextFor(unit))) {
+          const c = contextFor(unit);
+          for await (const e of source.read(discoveryEnded ? c : { ...c, discovery: discoveryView })) {
             if (stopped) return;
             await record(e);
             if (expansion) for (const d of expansion.derive(e)) await record(d);
@@ -337,7 +364,21 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   units.push(orgUnit, organization);
   for (const s of sources) if (s.scope === 'global') plan1(s, plan, streaming);
   const entered: AccountInfo[] = [];
+  // `all-accounts` units (one listing over every account: Resource Explorer's organization
+  // view) are planned once the organization is described, so their positions are the same
+  // whether a sync streams or resumes, and a fresh sync starts them then: their listing
+  // runs beside the walk instead of after it, which at 10,000 accounts was minutes of tail.
+  let allAccountsPlanned = false;
+  const planAllAccounts = () => {
+    if (allAccountsPlanned) return;
+    allAccountsPlanned = true;
+    for (const s of sources) if (s.scope === 'all-accounts') plan1(s, plan, streaming);
+  };
   ctx.progress('discovery', 0);
+  // How long the walk took, and how much of it waited for the queue of units to drain: a
+  // wait means the units, not the Organizations bucket, set the sync's pace (docs/performance.md).
+  const discoveryStart = Date.now();
+  let discoveryWaitedMs = 0;
   // A delta whose Organizations feed shows tag changes at most walks the tree for the plan
   // but sends only what may have changed (src/sync/delta.ts, OrganizationDelta).
   const orgDelta = delta ? await delta.organization() : undefined;
@@ -346,14 +387,21 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     for await (const e of organization.read({ ...contextFor(orgUnit), ...(quietOrg && { organizationDelta: quietOrg }) })) {
       if (e.kind === 'aws.organization' && e.arn && e.attributes['managementAccountId']) {
         plan.organization = { id: e.name, arn: e.arn, managementAccountId: String(e.attributes['managementAccountId']) };
+        if (integration.type === 'aws-organization') planAllAccounts();
       }
       if (e.kind === 'aws.account' && e.accountId && accountState({ State: e.attributes['state'] as never }) === 'ACTIVE') {
-        if (!params.accountIds || params.accountIds.includes(e.accountId)) {
+        if (!wantedIds || wantedIds.has(e.accountId)) {
           const account: AccountInfo = { id: e.accountId, arn: e.id, name: e.name };
           entered.push(account);
+          enteredById.set(account.id, account);
+          discoveryMoved();
           plan.accounts = entered;
           for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
-          if (queue.size > MAX_QUEUED_UNITS) await queue.onSizeLessThan(MAX_QUEUED_UNITS / 2);
+          if (queue.size > MAX_QUEUED_UNITS) {
+            const waitFrom = Date.now();
+            await queue.onSizeLessThan(MAX_QUEUED_UNITS / 2);
+            discoveryWaitedMs += Date.now() - waitFrom;
+          }
         }
       }
       if (!quietOrg || quietOrg.sends(e)) await record(e);
@@ -361,13 +409,16 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   } catch (err) {
     // Without the organization there is no plan: stop what started and fail the sync.
     stopped = true;
+    discoveryOver();
     queue.clear();
     expansion?.directoryDone({ status: 'failed', code: 'JOB_CANCELLED' });
     await Promise.allSettled([...running]);
     throw err;
   }
   plan.accounts = entered;
-  for (const s of sources) if (s.scope === 'all-accounts') plan1(s, plan, streaming);
+  const discoveryMs = Date.now() - discoveryStart;
+  discoveryOver();
+  planAllAccounts();
 
   // 2. The plan is complete: from now on batches carry cursors.
   discovering = false;
@@ -416,11 +467,18 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   if (signal.aborted) throw signal.reason ?? new DOMException('cancelled', 'AbortError');
   await batcher.flush(true);
 
-  const coverage = [...coverageLog.map((v) => coverageEntry(units.unit(v >> 3), v & 7)), ...derivedCoverage];
+  // Entries are made one at a time while the output is sized: at 10,000 accounts the log
+  // holds some 70,000 units, far more than one frame can carry.
+  const logged = coverageLog.length;
+  const coverage: CoverageList = {
+    length: logged + derivedCoverage.length,
+    status: (i) => (i < logged ? STATUS_OF_CODE[coverageLog[i]! & 7]! : derivedCoverage[i - logged]!.status),
+    entry: (i) => (i < logged ? coverageEntry(units.unit(coverageLog[i]! >> 3), coverageLog[i]! & 7) : derivedCoverage[i - logged]!),
+  };
   const coverageGaps: CoverageGap[] = [...gaps.values()]
     .map((g) => ({ action: g.action, reason: g.reason, accounts: [...g.accounts].sort() }))
     .sort((a, b) => a.action.localeCompare(b.action) || a.reason.localeCompare(b.reason));
-  return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor, coverageGaps), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length, ...(expansion && { expand: { derived: derivedCount, ...expansion.held } }) } };
+  return { output: { ...buildOutput(params, plan, counts, coverage, errors, warnings, lastCursor, coverageGaps), ...(delta && { deleted: deletedCount }) }, stats: { entities: batcher.emitted, units: total, failedUnits: errors.length, discoveryMs, discoveryWaitedMs, ...(expansion && { expand: { derived: derivedCount, ...expansion.held } }) } };
 }
 
 // Coverage codes (coverageLog above).
@@ -429,6 +487,15 @@ const FAILED = 1;
 const SKIPPED_REGION_DISABLED = 2;
 const SKIPPED_UNCHANGED = 3;
 const SKIPPED_NO_CHANGE_FEED = 4;
+
+const STATUS_OF_CODE: ReadonlyArray<CoverageEntry['status']> = ['complete', 'failed', 'skipped', 'skipped', 'skipped'];
+
+/** The coverage of a sync, read entry by entry (made on demand: see buildOutput). */
+export interface CoverageList {
+  readonly length: number;
+  status(i: number): CoverageEntry['status'];
+  entry(i: number): CoverageEntry;
+}
 
 function coverageEntry(unit: SyncUnit, code: number): CoverageEntry {
   const where = { accountId: unit.accountId, source: unit.source, region: unit.region };
@@ -441,12 +508,13 @@ export function buildOutput(
   params: SyncParams,
   plan: SyncPlan,
   counts: Partial<Record<EntityKind, number>>,
-  coverage: CoverageEntry[],
+  coverageIn: CoverageEntry[] | CoverageList,
   errors: SyncError[],
   warnings: Array<{ code: string; message: string }>,
   cursor: string | undefined,
   coverageGaps: CoverageGap[] = [],
 ): Record<string, unknown> {
+  const coverage: CoverageList = Array.isArray(coverageIn) ? { length: coverageIn.length, status: (i) => coverageIn[i]!.status, entry: (i) => coverageIn[i]! } : coverageIn;
   const out: Record<string, unknown> = {
     mode: params.mode,
     ...(params.since !== undefined && { since: params.since }),
@@ -454,7 +522,7 @@ export function buildOutput(
     entities: Object.values(counts).reduce((a, b) => a + (b ?? 0), 0),
     accounts: plan.accounts.length,
     regions: plan.regions,
-    coverage,
+    coverage: [],
     coverageGaps,
     errors,
     warnings,
@@ -464,27 +532,34 @@ export function buildOutput(
   // units marked complete, and infers nothing for a unit it does not see, so leaving
   // entries out is always safe; failed and skipped entries are kept first because they say
   // what to fix.
-  // Sized entry by entry: the whole output of a large organization is megabytes of JSON,
-  // made only to be measured and dropped.
+  // Sized entry by entry, each entry made only when it is looked at: the whole output of a
+  // large organization is megabytes of JSON, and tens of thousands of entry objects, made
+  // only to be measured and dropped.
   const size = (v: unknown) => Buffer.byteLength(JSON.stringify(v)) + 1;
-  let bytes = Buffer.byteLength(JSON.stringify({ ...out, coverage: [], errors: [] }));
-  for (const list of [coverage, errors]) for (let i = 0; i < list.length && bytes <= OUTPUT_BUDGET_BYTES; i++) bytes += size(list[i]);
-  if (bytes > OUTPUT_BUDGET_BYTES) {
-    const kept: CoverageEntry[] = [];
-    const omitted = { complete: 0, failed: 0, skipped: 0 };
-    const errorsKept = errors.slice(0, 100).map((e) => ({ ...e, message: e.message.slice(0, 200) }));
-    let room = OUTPUT_BUDGET_BYTES - Buffer.byteLength(JSON.stringify({ ...out, coverage: [], errors: errorsKept })) - 1024;
-    const order = [...coverage.filter((c) => c.status === 'failed'), ...coverage.filter((c) => c.status === 'skipped'), ...coverage.filter((c) => c.status === 'complete')];
-    for (const c of order) {
+  let bytes = Buffer.byteLength(JSON.stringify({ ...out, errors: [] }));
+  for (let i = 0; i < coverage.length && bytes <= OUTPUT_BUDGET_BYTES; i++) bytes += size(coverage.entry(i));
+  for (let i = 0; i < errors.length && bytes <= OUTPUT_BUDGET_BYTES; i++) bytes += size(errors[i]);
+  if (bytes <= OUTPUT_BUDGET_BYTES) {
+    out['coverage'] = Array.from({ length: coverage.length }, (_, i) => coverage.entry(i));
+    return out;
+  }
+  const kept: CoverageEntry[] = [];
+  const omitted = { complete: 0, failed: 0, skipped: 0 };
+  const errorsKept = errors.slice(0, 100).map((e) => ({ ...e, message: e.message.slice(0, 200) }));
+  let room = OUTPUT_BUDGET_BYTES - Buffer.byteLength(JSON.stringify({ ...out, errors: errorsKept })) - 1024;
+  for (const status of ['failed', 'skipped', 'complete'] as const) {
+    for (let i = 0; i < coverage.length; i++) {
+      if (coverage.status(i) !== status) continue;
+      const c = coverage.entry(i);
       const n = size(c);
       if (n <= room) {
         kept.push(c);
         room -= n;
-      } else omitted[c.status]++;
+      } else omitted[status]++;
     }
-    out['coverage'] = kept;
-    out['errors'] = errorsKept;
-    out['coverageTruncated'] = { omitted, errorsOmitted: errors.length - errorsKept.length };
   }
+  out['coverage'] = kept;
+  out['errors'] = errorsKept;
+  out['coverageTruncated'] = { omitted, errorsOmitted: errors.length - errorsKept.length };
   return out;
 }

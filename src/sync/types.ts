@@ -70,6 +70,23 @@ export interface SourceContext {
    * permission sets not at all; users' sign-ins only since `since`.
    */
   directoryRefresh?: { groups: ReadonlySet<string>; since: Date };
+  /**
+   * Present while discovery still walks the organization (an `all-accounts` unit starts
+   * beside it): `plan.accounts` is then incomplete, and this says which accounts are in.
+   */
+  discovery?: DiscoveryView;
+}
+
+/** The accounts discovery has entered so far (SourceContext.discovery). */
+export interface DiscoveryView {
+  /** true: entered; false: never will be (excluded, or discovery ended without it); undefined: not known yet. */
+  entered(accountId: string): boolean | undefined;
+  /** An entered account. */
+  account(accountId: string): AccountInfo | undefined;
+  /** Resolves when discovery enters another account or ends. */
+  changed(): Promise<void>;
+  /** Resolves when discovery has ended (then `entered` is never undefined). */
+  readonly ended: Promise<void>;
 }
 
 /**
@@ -77,7 +94,9 @@ export interface SourceContext {
  * - `discovery`: the organization source, which the plan is made from;
  * - `global`: units independent of the accounts (start at once, beside discovery);
  * - `account`: one account's units (start as soon as that account is discovered);
- * - `all-accounts`: units that need the whole account list (start after discovery).
+ * - `all-accounts`: units over every account at once. In a fresh organization sync they
+ *   start once the organization is described, beside discovery, and learn which accounts
+ *   are in through `SourceContext.discovery`; otherwise after discovery.
  */
 export type SourceScope = 'discovery' | 'global' | 'account' | 'all-accounts';
 

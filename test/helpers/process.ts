@@ -19,8 +19,8 @@ export class ConnectorProcess {
   private waiters: Array<{ pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }> = [];
   private partial = '';
 
-  constructor(env: Record<string, string>, opts: { entry?: string; args?: string[] } = {}) {
-    this.child = spawn(process.execPath, [opts.entry ?? ENTRY_JS, ...(opts.args ?? ['run'])], {
+  constructor(env: Record<string, string>, opts: { entry?: string; args?: string[]; nodeArgs?: string[] } = {}) {
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? ENTRY_JS, ...(opts.args ?? ['run'])], {
       env: { PATH: process.env['PATH'] ?? '', HEALTH_PORT: '0', HEALTH_HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,4 +1,4 @@
-import { collect, paginate, pageSize } from '../../src/aws/paginate.js';
+import { collect, paginate, paginateAhead, pageSize } from '../../src/aws/paginate.js';
 import { familyOf } from '../../src/aws/quotas.js';
 
 describe('pagination helpers', () => {
@@ -27,6 +27,41 @@ describe('pagination helpers', () => {
   test('a repeated token is an error, not an endless loop', async () => {
     const pages = paginate(async () => ({ items: [1], next: 'same' }));
     await expect(collect(pages)).rejects.toThrow('pagination token repeated');
+  });
+
+  test('paginateAhead: the next page is asked for before the current one is handed over, the same pages in order', async () => {
+    const fetched: Array<string | undefined> = [];
+    const pages = paginateAhead(async (t) => {
+      fetched.push(t);
+      const n = t === undefined ? 0 : Number(t);
+      return { items: [n], next: n < 4 ? String(n + 1) : undefined };
+    });
+    const first = await pages.next();
+    expect(first.value).toEqual([0]);
+    expect(fetched).toEqual([undefined, '1']); // page 1 in flight while the consumer has page 0
+    expect(await collect(pages)).toEqual([1, 2, 3, 4]);
+    expect(fetched).toEqual([undefined, '1', '2', '3', '4']);
+    await expect(collect(paginateAhead(async () => ({ items: [1], next: 'same' })))).rejects.toThrow('pagination token repeated');
+  });
+
+  test('paginateAhead: a consumer that stops early leaves no unhandled rejection from the page in flight', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const pages = paginateAhead(async (t) => {
+        if (t !== undefined) throw new Error('page 2 failed');
+        return { items: [0], next: 'x' };
+      });
+      for await (const page of pages) {
+        expect(page).toEqual([0]);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   test('API families: Identity Center shares one bucket; Search has its own', () => {

@@ -4,7 +4,9 @@
 //
 // 1. aws-organization: the management account's AGGREGATOR index and, in its region, an
 //    unfiltered view scoped to the organization (multi-account search). One listing covers
-//    every account; resources of accounts the plan does not enter are dropped.
+//    every account; resources of accounts the plan does not enter are dropped. In a fresh
+//    sync the unit starts as soon as the organization is described and lists beside the
+//    walk (listBesideDiscovery), so the listing does not wait for discovery's end.
 // 2. No aggregator, or no organization view there: a warning, then each entered account
 //    through its member role: its own aggregator's view, else the view of each region's
 //    LOCAL index. An account that cannot be read does not stop the others; the unit then
@@ -24,11 +26,11 @@ import {
   type Index,
   type Resource,
 } from '@aws-sdk/client-resource-explorer-2';
-import { collect, paginate, pageSize } from '../../aws/paginate.js';
+import { collect, paginate, paginateAhead, pageSize } from '../../aws/paginate.js';
 import { ConnectorError, isAbortError } from '../../errors.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
-import { tagFields, tagRecord, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
+import { tagFields, tagRecord, type DiscoveryView, type EntitySource, type SourceContext, type SyncPlan, type SyncUnit } from '../types.js';
 
 type ClientIn = (region?: string) => Promise<ResourceExplorer2Client>;
 
@@ -112,18 +114,80 @@ function toEntity(ctx: SourceContext, r: Resource & { Arn: string; OwningAccount
   };
 }
 
+type Listed = Resource & { Arn: string; OwningAccountId: string };
+
+/** Every resource a view shows, page by page. */
+function pagesOf(re: ResourceExplorer2Client, viewArn: string): AsyncGenerator<Resource[]> {
+  // The next page is in flight while this one is turned into entities.
+  return paginateAhead(async (t) => {
+    const r = await re.send(new ListResourcesCommand({ ViewArn: viewArn, MaxResults: LIST_PAGE, NextToken: t }));
+    return { items: r.Resources, next: r.NextToken };
+  });
+}
+
 /** Every resource a view shows that `keep` accepts. */
 async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: string, keep: (r: Resource) => boolean): AsyncGenerator<Entity> {
   const parents = new Map(ctx.plan.accounts.map((a) => [a.id, a.arn]));
-  for await (const page of paginate(async (t) => {
-    const r = await re.send(new ListResourcesCommand({ ViewArn: viewArn, MaxResults: LIST_PAGE, NextToken: t }));
-    return { items: r.Resources, next: r.NextToken };
-  })) {
+  for await (const page of pagesOf(re, viewArn)) {
     for (const r of page) {
       if (r.Arn && r.OwningAccountId && keep(r)) yield toEntity(ctx, { ...r, Arn: r.Arn, OwningAccountId: r.OwningAccountId }, parents.get(r.OwningAccountId));
     }
   }
 }
+
+/**
+ * Resources of accounts discovery has not reached yet, held by the organization view's
+ * listing while it runs beside the walk. Past this the listing waits for discovery instead
+ * of reading on: about 0.5 KB a resource, so a few pages' worth at most.
+ */
+const HELD_MAX = 2000;
+
+/**
+ * The organization view's listing while discovery still walks the tree: a resource of an
+ * entered account is sent at once, one of an account discovery has not reached is held
+ * (at most HELD_MAX, then the listing waits for discovery), and one of an account that is
+ * not entered is dropped, as after discovery. Memory stays at a few pages whatever the
+ * order in which AWS lists resources against the order of the walk.
+ */
+async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: ResourceExplorer2Client, viewArn: string, inRegion: (region: string | undefined) => boolean): AsyncGenerator<Entity> {
+  // By account: a release looks at each account not yet known once, not at each resource.
+  const held = new Map<string, Listed[]>();
+  let heldCount = 0;
+  const entity = (r: Listed) => toEntity(ctx, r, d.account(r.OwningAccountId)?.arn);
+  /** Sends the held resources of accounts now known in, drops those of accounts known out. */
+  const release = function* (): Generator<Entity> {
+    for (const [accountId, list] of held) {
+      const known = d.entered(accountId);
+      if (known === undefined) continue;
+      held.delete(accountId);
+      heldCount -= list.length;
+      if (known) for (const r of list) yield entity(r);
+    }
+  };
+  let ended = false;
+  void d.ended.then(() => (ended = true));
+  for await (const page of pagesOf(re, viewArn)) {
+    for (const r of page) {
+      if (!isListed(r) || !inRegion(r.Region)) continue;
+      const known = d.entered(r.OwningAccountId);
+      if (known === true) yield entity(r);
+      else if (known === undefined) {
+        const list = held.get(r.OwningAccountId);
+        if (list) list.push(r);
+        else held.set(r.OwningAccountId, [r]);
+        heldCount++;
+      }
+    }
+    while (heldCount > HELD_MAX && !ended) {
+      await d.changed();
+      yield* release();
+    }
+  }
+  await d.ended;
+  yield* release();
+}
+
+const isListed = (r: Resource): r is Listed => !!r.Arn && !!r.OwningAccountId;
 
 /** The plan's region filter. Global resources (IAM, for one) carry the region `global`. */
 function inRegions(plan: SyncPlan): (region: string | undefined) => boolean {
@@ -172,11 +236,17 @@ async function* organizationResources(ctx: SourceContext): AsyncGenerator<Entity
   const orgArn = plan.organization?.arn;
   const view = agg && orgArn ? await viewIn(await mgmt(agg), (scope) => scope === orgArn) : undefined;
   if (agg && view) {
-    const entered = new Set(plan.accounts.map((a) => a.id));
     const inRegion = inRegions(plan);
+    if (ctx.discovery) {
+      yield* listBesideDiscovery(ctx, ctx.discovery, await mgmt(agg), view, inRegion);
+      return;
+    }
+    const entered = new Set(plan.accounts.map((a) => a.id));
     yield* list(ctx, await mgmt(agg), view, (r) => entered.has(r.OwningAccountId ?? '') && inRegion(r.Region));
     return;
   }
+  // Each account through its own indexes needs the whole list of accounts.
+  if (ctx.discovery) await ctx.discovery.ended;
   ctx.warn(
     agg ? 'RESOURCE_EXPLORER_NO_ORGANIZATION_VIEW' : 'RESOURCE_EXPLORER_NO_AGGREGATOR',
     agg

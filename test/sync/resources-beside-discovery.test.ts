@@ -1,0 +1,111 @@
+// Resource Explorer's organization view is listed beside discovery, not after it: the real
+// connector process against the reference control plane and the AWS simulator, with the
+// Organizations bucket paced so that the walk takes seconds. Resources of an account are
+// sent only once discovery has entered it, and never for an account it leaves out (an
+// excluded OU or account, a suspended account, an account outside `accountIds`), however
+// far the listing runs ahead of the walk.
+import { ReferenceControlPlane } from '../sim/control-plane/server.js';
+import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
+import { canonicalRefs } from '../sim/aws/entity-ids.js';
+import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
+import type { Entity } from '../../src/protocol/messages.js';
+import { worldIntegration } from '../helpers/sync.js';
+import { resourcesOf } from '../sim/aws/world.js';
+
+let sim: AwsSimulator;
+let cp: ReferenceControlPlane;
+let connector: ConnectorProcess;
+
+beforeAll(async () => {
+  // 80 accounts × 60 resources: about 5 pages of ListResources, far more than the listing
+  // may hold for accounts not yet discovered (2,000), in an order unrelated to the walk's.
+  sim = await startAwsSimulator({ world: { generate: { seed: 5, accounts: 80, resourcesPerAccount: 60, suspendedFraction: 0.1 } }, quotas: true, timeScale: 10 });
+  cp = await ReferenceControlPlane.start({ window: 16 });
+  connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: '10' });
+  await cp.waitForSession(10_000);
+}, 60_000);
+afterAll(async () => {
+  await connector.stop();
+  await cp.close();
+  await sim.close();
+});
+
+const refs = (es: Array<{ kind: string; id: string }>) => canonicalRefs(es.map((e) => ({ kind: e.kind as never, id: e.id })));
+
+async function sync(over: Record<string, unknown>, params: Record<string, unknown> = { mode: 'full' }) {
+  const integration = worldIntegration(sim.world, { id: 'int-re', name: 're', resourceTypes: ['resources' as const], ...over });
+  const { jobId } = cp.sendJob({ jobType: 'sync', integration, params });
+  const result = await cp.waitForResult(jobId, 120_000);
+  // In the order the control plane received them.
+  const entities = cp
+    .unique()
+    .filter((f) => f.frame?.['type'] === 'sync.batch' && f.frame['jobId'] === jobId)
+    .flatMap((f) => f.frame!['entities'] as Entity[]);
+  return { result, entities };
+}
+
+test('the listing runs beside the walk and sends exactly the ground truth, exclusions and suspended accounts honoured', async () => {
+  const w = sim.world;
+  const ous = [...w.ous.values()];
+  const excludedOu = ous.find((o) => [...w.accounts.values()].some((a) => a.inOrg && a.parentId === o.id))!;
+  const excludedAccount = [...w.accounts.values()].find((a) => a.inOrg && a.parentId !== excludedOu.id && a.id !== w.organization!.managementAccountId)!;
+  const settings = { excludeOrganizationalUnitIds: [excludedOu.id], excludeAccountIds: [excludedAccount.id] };
+  const { result, entities } = await sync(settings);
+  expect(result.status).toBe('succeeded');
+  expect((result.output as { errors: unknown[] }).errors).toEqual([]);
+  const truth = sim.groundTruth({ type: 'aws-organization', resourceTypes: ['resources'], ...settings } as never).entities;
+  expect(truth.filter((e) => e.kind === 'resource').length).toBeGreaterThan(2000);
+  expect(refs(entities)).toEqual(refs(truth));
+  expect(new Set(entities.map((e) => `${e.kind} ${e.id}`)).size).toBe(entities.length);
+  // Each resource names its account as parent, as a listing after discovery does.
+  const accountIds = new Set(entities.filter((e) => e.kind === 'aws.account').map((e) => e.id));
+  for (const e of entities.filter((x) => x.kind === 'resource')) expect(accountIds.has(e.parentId!)).toBe(true);
+  // Beside, not after: resources arrived before the walk's last account did.
+  const firstResource = entities.findIndex((e) => e.kind === 'resource');
+  const lastAccount = entities.map((e) => e.kind).lastIndexOf('aws.account');
+  expect(firstResource).toBeGreaterThanOrEqual(0);
+  expect(firstResource).toBeLessThan(lastAccount);
+  expect(cp.violations).toEqual([]);
+}, 180_000);
+
+test('with accountIds, only those accounts\' resources are sent', async () => {
+  const w = sim.world;
+  const active = [...w.accounts.values()].filter((a) => a.inOrg && a.state === 'ACTIVE');
+  const chosen = [active[3]!.id, active[40]!.id, active[active.length - 1]!.id];
+  const { result, entities } = await sync({}, { mode: 'full', accountIds: chosen });
+  expect(result.status).toBe('succeeded');
+  const resources = entities.filter((e) => e.kind === 'resource');
+  expect(new Set(resources.map((e) => e.accountId))).toEqual(new Set(chosen));
+  // The ground truth of the whole organization, cut to the resources of those accounts.
+  const all = sim.groundTruth({ type: 'aws-organization', resourceTypes: ['resources'] } as never).entities.filter((e) => e.kind === 'resource');
+  const ofChosen = new Set(chosen.flatMap((id) => resourcesOf(w, id).map((r) => r.arn)));
+  const expected = all.filter((e) => ofChosen.has(e.id));
+  expect(expected.length).toBeGreaterThan(0);
+  expect(refs(resources)).toEqual(refs(expected));
+}, 180_000);
+
+test('a walk that fails while the listing waits for it: the sync fails, nothing hangs, no resource of an unknown account is sent', async () => {
+  // The walk stops at its first account listing; the organization view's listing, started
+  // beside it, reads past what it may hold (every account is still unknown) and waits.
+  const gate = sim.faults.gate({ service: 'organizations', operation: 'ListAccountsForParent' });
+  const calls = () => sim.stats.snapshot().byOperation['resource-explorer-2:ListResources']?.calls ?? 0;
+  const before = calls();
+  const run = sync({ id: 'int-re-fail' });
+  try {
+    await gate.reached;
+    for (let i = 0; i < 600 && calls() - before < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(calls() - before).toBeGreaterThanOrEqual(3); // 3 × 999 resources: past the 2,000 held
+    // Then the walk fails (the listing answers 500 on every retry).
+    sim.faults.serverErrors({ service: 'organizations', operation: 'ListAccountsForParent' });
+    gate.release();
+    const { result, entities } = await run;
+    expect(result.status).toBe('failed');
+    expect(entities.filter((e) => e.kind === 'resource')).toEqual([]);
+    expect(entities.filter((e) => e.kind === 'aws.account')).toEqual([]);
+  } finally {
+    // Whatever failed above, the walk is let go and the sync ends before the next test.
+    gate.release();
+    await run.catch(() => undefined);
+    sim.faults.clear();
+  }
+}, 180_000);
