@@ -27,6 +27,7 @@
 // metricsRssMbMax): what lives mid-sync, beside VmHWM's peak.
 // At 10,000 accounts give the bench itself room: node --max-old-space-size=8192 dist/bench/sync.js …
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -207,6 +208,21 @@ async function main(): Promise<void> {
   sim.stats.reset();
   const t0 = Date.now();
   const benchCpu0 = process.cpuUsage();
+  // This process's garbage collections: at 10,000 accounts its heap (the simulator's world)
+  // is gigabytes, and while a collection runs the simulator and the control plane answer
+  // nothing, which the connector's figures then show (wall time, unacked batches held).
+  const benchGc = { ms: 0, longestMs: 0, over1s: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      benchGc.ms += e.duration;
+      benchGc.longestMs = Math.max(benchGc.longestMs, e.duration);
+      if (e.duration >= 1000) {
+        benchGc.over1s++;
+        console.error(`bench gc t=${((Date.now() - t0) / 1000).toFixed(0)}s ${Math.round(e.duration)} ms`);
+      }
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const { jobId } = cp.sendJob({ jobType: 'sync', integration, params: { mode: 'full', ...(expand && { expand: true }) } });
   fullJobId = jobId;
   const timers = snapshotAt.map((sec) =>
@@ -256,6 +272,7 @@ async function main(): Promise<void> {
   // The simulator and the control plane run in this process: the CPU they took from the two
   // cores the connector shares with them during the full sync.
   const benchCpu = process.cpuUsage(benchCpu0);
+  gcObserver.disconnect();
   for (const t of timers) clearTimeout(t);
   if (sampler) clearInterval(sampler);
   const rss = peakRssMb(connector.child.pid!);
@@ -342,6 +359,9 @@ async function main(): Promise<void> {
       discoverySeconds: Number(((Number(stats['discoveryMs']) || 0) / 1000).toFixed(1)),
       discoveryWaitedSeconds: Number(((Number(stats['discoveryWaitedMs']) || 0) / 1000).toFixed(1)),
       cpuSeconds: Number(((stats['cpuMs'] ?? 0) / 1000).toFixed(1)),
+      benchGcPauseSeconds: Number((benchGc.ms / 1000).toFixed(1)),
+      benchLongestGcPauseMs: Math.round(benchGc.longestMs),
+      benchGcPausesOver1s: benchGc.over1s,
       simulatorAndControlPlaneCpuSeconds: Number(((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)),
       cpuMsPer1000Entities: entities > 0 ? Number((((stats['cpuMs'] ?? 0) * 1000) / entities).toFixed(1)) : null,
       peakRssMb: rss,

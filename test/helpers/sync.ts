@@ -4,8 +4,10 @@ import type { Entity } from '../../src/protocol/messages.js';
 import type { EntitySource, SourceContext, SyncPlan, SyncUnit } from '../../src/sync/types.js';
 import { ids } from '../../src/sync/ids.js';
 import type { World } from '../sim/aws/world.js';
-import type { AwsSimulator } from '../sim/aws/index.js';
+import { startAwsSimulator, type AwsSimulator, type AwsSimulatorOptions } from '../sim/aws/index.js';
+import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { awsLayer } from './aws.js';
+import { ConnectorProcess, connectorEnv } from './process.js';
 
 /** The AWS layer of an integration pointed at the simulator's world (its connector roles). */
 export function layerFor(sim: AwsSimulator, extra: Record<string, unknown> = {}): ReturnType<typeof awsLayer> {
@@ -102,4 +104,25 @@ export async function runAllUnits(source: EntitySource, plan: SyncPlan, layer: R
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker));
   return { entities: runs.flatMap((r) => r.entities), warnings: runs.flatMap((r) => r.warnings), gaps: runs.flatMap((r) => r.gaps) };
+}
+
+/**
+ * What an end-to-end sync test runs against: the AWS simulator, the reference control plane
+ * and a real connector process connected to both (told the simulator's time scale).
+ */
+export async function startSyncHarness(o: { sim: AwsSimulatorOptions; window: number; quotaMultiplier: number }): Promise<{ sim: AwsSimulator; cp: ReferenceControlPlane; connector: ConnectorProcess; close(): Promise<void> }> {
+  const sim = await startAwsSimulator(o.sim);
+  const cp = await ReferenceControlPlane.start({ window: o.window });
+  const connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: String(o.quotaMultiplier) });
+  await cp.waitForSession(10_000);
+  return {
+    sim,
+    cp,
+    connector,
+    close: async () => {
+      await connector.stop();
+      await cp.close();
+      await sim.close();
+    },
+  };
 }

@@ -4,31 +4,27 @@
 // sent only once discovery has entered it, and never for an account it leaves out (an
 // excluded OU or account, a suspended account, an account outside `accountIds`), however
 // far the listing runs ahead of the walk.
-import { ReferenceControlPlane } from '../sim/control-plane/server.js';
-import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
+import type { ReferenceControlPlane } from '../sim/control-plane/server.js';
+import type { AwsSimulator } from '../sim/aws/index.js';
 import { canonicalRefs } from '../sim/aws/entity-ids.js';
-import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import type { Entity } from '../../src/protocol/messages.js';
-import { worldIntegration } from '../helpers/sync.js';
+import { startSyncHarness, worldIntegration } from '../helpers/sync.js';
 import { resourcesOf } from '../sim/aws/world.js';
 
 let sim: AwsSimulator;
 let cp: ReferenceControlPlane;
-let connector: ConnectorProcess;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
   // 80 accounts × 60 resources: about 5 pages of ListResources, far more than the listing
   // may hold for accounts not yet discovered (2,000), in an order unrelated to the walk's.
-  sim = await startAwsSimulator({ world: { generate: { seed: 5, accounts: 80, resourcesPerAccount: 60, suspendedFraction: 0.1 } }, quotas: true, timeScale: 10 });
-  cp = await ReferenceControlPlane.start({ window: 16 });
-  connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: '10' });
-  await cp.waitForSession(10_000);
+  ({ sim, cp, close } = await startSyncHarness({
+    sim: { world: { generate: { seed: 5, accounts: 80, resourcesPerAccount: 60, suspendedFraction: 0.1 } }, quotas: true, timeScale: 10 },
+    window: 16,
+    quotaMultiplier: 10,
+  }));
 }, 60_000);
-afterAll(async () => {
-  await connector.stop();
-  await cp.close();
-  await sim.close();
-});
+afterAll(async () => close());
 
 const refs = (es: Array<{ kind: string; id: string }>) => canonicalRefs(es.map((e) => ({ kind: e.kind as never, id: e.id })));
 

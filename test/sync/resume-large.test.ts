@@ -2,28 +2,20 @@
 // in src/sync/run-sync.ts): it starts its units as the queue drains, as a fresh sync does,
 // and still runs every one of them. The real connector process against the reference
 // control plane and the AWS simulator.
-import { ReferenceControlPlane } from '../sim/control-plane/server.js';
-import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
+import type { ReferenceControlPlane } from '../sim/control-plane/server.js';
+import type { AwsSimulator } from '../sim/aws/index.js';
 import { canonicalRefs } from '../sim/aws/entity-ids.js';
-import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import type { Entity } from '../../src/protocol/messages.js';
-import { worldIntegration } from '../helpers/sync.js';
+import { startSyncHarness, worldIntegration } from '../helpers/sync.js';
 
 let sim: AwsSimulator;
 let cp: ReferenceControlPlane;
-let connector: ConnectorProcess;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  sim = await startAwsSimulator({ world: { generate: { seed: 3, accounts: 600 } }, quotas: false });
-  cp = await ReferenceControlPlane.start({ window: 16 });
-  connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: '50' });
-  await cp.waitForSession(10_000);
+  ({ sim, cp, close } = await startSyncHarness({ sim: { world: { generate: { seed: 3, accounts: 600 } }, quotas: false }, window: 16, quotaMultiplier: 50 }));
 }, 60_000);
-afterAll(async () => {
-  await connector.stop();
-  await cp.close();
-  await sim.close();
-});
+afterAll(async () => close());
 
 type Coverage = { accountId: string; source: string; region: string; status: string };
 const refs = (es: Array<{ kind: string; id: string }>) => canonicalRefs(es.map((e) => ({ kind: e.kind as never, id: e.id })));
