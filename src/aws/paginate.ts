@@ -39,23 +39,26 @@ export async function* paginate<T>(fetch: (token: string | undefined) => Promise
  */
 export async function* paginateAhead<T>(fetch: (token: string | undefined) => Promise<{ items: T[] | undefined; next: string | undefined }>): AsyncGenerator<T[]> {
   const seen = new Set<string>();
-  let pending: Promise<{ items: T[] | undefined; next: string | undefined }> | undefined = fetch(undefined);
-  try {
-    while (pending) {
-      const page: { items: T[] | undefined; next: string | undefined } = await pending;
-      pending = undefined;
-      const token = page.next || undefined;
-      if (token !== undefined) {
-        if (seen.has(token)) throw new Error('pagination token repeated');
-        seen.add(token);
-        pending = fetch(token);
-      }
-      if (page.items && page.items.length > 0) yield page.items;
+  // Each request gets a handler the moment it is made: the consumer may hold a page for
+  // minutes (Resource Explorer's listing waiting for discovery) while the next one fails,
+  // and that failure must surface at the next `await pending`, not as an unhandled rejection.
+  const ask = (token: string | undefined) => {
+    const p = fetch(token);
+    p.catch(() => undefined);
+    return p;
+  };
+  let pending: Promise<{ items: T[] | undefined; next: string | undefined }> | undefined = ask(undefined);
+  // A consumer that stops early leaves the request in flight to finish unheard.
+  while (pending) {
+    const page: { items: T[] | undefined; next: string | undefined } = await pending;
+    pending = undefined;
+    const token = page.next || undefined;
+    if (token !== undefined) {
+      if (seen.has(token)) throw new Error('pagination token repeated');
+      seen.add(token);
+      pending = ask(token);
     }
-  } finally {
-    // Stopped early (or failed): the request in flight is not awaited; its failure is not
-    // an unhandled rejection.
-    pending?.catch(() => undefined);
+    if (page.items && page.items.length > 0) yield page.items;
   }
 }
 

@@ -225,6 +225,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const excludedIds = new Set(integration.excludeAccountIds);
   const wantedIds = params.accountIds && new Set(params.accountIds);
   let discoveryEnded = false;
+  let discoveryFailed = false;
   let wake: Array<() => void> = [];
   let endDiscovery: () => void = () => {};
   const discoveryView: DiscoveryView = {
@@ -233,6 +234,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     account: (id) => enteredById.get(id),
     changed: () => (discoveryEnded ? Promise.resolve() : new Promise<void>((r) => wake.push(r))),
     ended: new Promise<void>((r) => (endDiscovery = r)),
+    failed: () => discoveryFailed,
   };
   const discoveryMoved = () => {
     const w = wake;
@@ -409,6 +411,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   } catch (err) {
     // Without the organization there is no plan: stop what started and fail the sync.
     stopped = true;
+    discoveryFailed = true;
     discoveryOver();
     queue.clear();
     expansion?.directoryDone({ status: 'failed', code: 'JOB_CANCELLED' });

@@ -87,6 +87,8 @@ export interface DiscoveryView {
   changed(): Promise<void>;
   /** Resolves when discovery has ended (then `entered` is never undefined). */
   readonly ended: Promise<void>;
+  /** Discovery failed: the sync fails, so a unit beside it should stop, not read on. */
+  failed(): boolean;
 }
 
 /**

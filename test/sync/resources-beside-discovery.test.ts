@@ -16,10 +16,10 @@ let cp: ReferenceControlPlane;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  // 80 accounts × 60 resources: about 5 pages of ListResources, far more than the listing
+  // 80 accounts × 120 resources: about 10 pages of ListResources, far more than the listing
   // may hold for accounts not yet discovered (2,000), in an order unrelated to the walk's.
   ({ sim, cp, close } = await startSyncHarness({
-    sim: { world: { generate: { seed: 5, accounts: 80, resourcesPerAccount: 60, suspendedFraction: 0.1 } }, quotas: true, timeScale: 10 },
+    sim: { world: { generate: { seed: 5, accounts: 80, resourcesPerAccount: 120, suspendedFraction: 0.1 } }, quotas: true, timeScale: 10 },
     window: 16,
     quotaMultiplier: 10,
   }));
@@ -98,6 +98,9 @@ test('a walk that fails while the listing waits for it: the sync fails, nothing 
     expect(result.status).toBe('failed');
     expect(entities.filter((e) => e.kind === 'resource')).toEqual([]);
     expect(entities.filter((e) => e.kind === 'aws.account')).toEqual([]);
+    // And the listing stopped with the walk: the 3 pages read and the one in flight, not
+    // the rest of the view's (about 10).
+    expect(calls() - before).toBeLessThanOrEqual(4);
   } finally {
     // Whatever failed above, the walk is let go and the sync ends before the next test.
     gate.release();

@@ -44,6 +44,24 @@ describe('pagination helpers', () => {
     await expect(collect(paginateAhead(async () => ({ items: [1], next: 'same' })))).rejects.toThrow('pagination token repeated');
   });
 
+  test('paginateAhead: the page in flight fails while the consumer holds the last one: no unhandled rejection, the failure comes at the next pull', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const pages = paginateAhead(async (t) => {
+        if (t !== undefined) throw new Error('page 2 failed');
+        return { items: [0], next: 'x' };
+      });
+      expect((await pages.next()).value).toEqual([0]);
+      await new Promise((r) => setTimeout(r, 50)); // the consumer is busy across I/O
+      expect(unhandled).toEqual([]);
+      await expect(pages.next()).rejects.toThrow('page 2 failed');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   test('paginateAhead: a consumer that stops early leaves no unhandled rejection from the page in flight', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);

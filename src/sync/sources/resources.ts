@@ -138,15 +138,16 @@ async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: s
 /**
  * Resources of accounts discovery has not reached yet, held by the organization view's
  * listing while it runs beside the walk. Past this the listing waits for discovery instead
- * of reading on: about 0.5 KB a resource, so a few pages' worth at most.
+ * of reading on. Checked after each page (999), with the next page in flight, so at most
+ * about 4,000 resources are in memory at once: about 0.7 KB each, some 3 MB.
  */
 const HELD_MAX = 2000;
 
 /**
  * The organization view's listing while discovery still walks the tree: a resource of an
  * entered account is sent at once, one of an account discovery has not reached is held
- * (at most HELD_MAX, then the listing waits for discovery), and one of an account that is
- * not entered is dropped, as after discovery. Memory stays at a few pages whatever the
+ * (past HELD_MAX the listing waits for discovery), and one of an account that is not
+ * entered is dropped, as after discovery. If the walk fails, the listing stops. Memory stays at a few pages whatever the
  * order in which AWS lists resources against the order of the walk.
  */
 async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: ResourceExplorer2Client, viewArn: string, inRegion: (region: string | undefined) => boolean): AsyncGenerator<Entity> {
@@ -167,6 +168,8 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
   let ended = false;
   void d.ended.then(() => (ended = true));
   for await (const page of pagesOf(re, viewArn)) {
+    // The walk failed, so the sync fails: reading on would only spend the quota.
+    if (d.failed()) return;
     for (const r of page) {
       if (!isListed(r) || !inRegion(r.Region)) continue;
       const known = d.entered(r.OwningAccountId);
@@ -184,6 +187,7 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
     }
   }
   await d.ended;
+  if (d.failed()) return;
   yield* release();
 }
 
@@ -246,7 +250,10 @@ async function* organizationResources(ctx: SourceContext): AsyncGenerator<Entity
     return;
   }
   // Each account through its own indexes needs the whole list of accounts.
-  if (ctx.discovery) await ctx.discovery.ended;
+  if (ctx.discovery) {
+    await ctx.discovery.ended;
+    if (ctx.discovery.failed()) return;
+  }
   ctx.warn(
     agg ? 'RESOURCE_EXPLORER_NO_ORGANIZATION_VIEW' : 'RESOURCE_EXPLORER_NO_AGGREGATOR',
     agg
