@@ -225,7 +225,6 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const excludedIds = new Set(integration.excludeAccountIds);
   const wantedIds = params.accountIds && new Set(params.accountIds);
   let discoveryEnded = false;
-  let discoveryFailed = false;
   let wake: Array<() => void> = [];
   let endDiscovery: () => void = () => {};
   const discoveryView: DiscoveryView = {
@@ -234,7 +233,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
     account: (id) => enteredById.get(id),
     changed: () => (discoveryEnded ? Promise.resolve() : new Promise<void>((r) => wake.push(r))),
     ended: new Promise<void>((r) => (endDiscovery = r)),
-    failed: () => discoveryFailed,
+    // Only a failed walk sets `stopped` (below).
+    failed: () => stopped,
   };
   const discoveryMoved = () => {
     const w = wake;
@@ -315,7 +315,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
       } else {
         try {
           const c = contextFor(unit);
-          for await (const e of source.read(discoveryEnded ? c : { ...c, discovery: discoveryView })) {
+          for await (const e of source.read(source.scope === 'all-accounts' && !discoveryEnded ? { ...c, discovery: discoveryView } : c)) {
             if (stopped) return;
             await record(e);
             if (expansion) for (const d of expansion.derive(e)) await record(d);
@@ -411,7 +411,6 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   } catch (err) {
     // Without the organization there is no plan: stop what started and fail the sync.
     stopped = true;
-    discoveryFailed = true;
     discoveryOver();
     queue.clear();
     expansion?.directoryDone({ status: 'failed', code: 'JOB_CANCELLED' });

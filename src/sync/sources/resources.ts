@@ -26,7 +26,7 @@ import {
   type Index,
   type Resource,
 } from '@aws-sdk/client-resource-explorer-2';
-import { collect, paginate, paginateAhead, pageSize } from '../../aws/paginate.js';
+import { collect, paginate, pageSize } from '../../aws/paginate.js';
 import { ConnectorError, isAbortError } from '../../errors.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
@@ -97,7 +97,7 @@ async function viewIn(re: ResourceExplorer2Client, covers: (scope: string) => bo
   return undefined;
 }
 
-function toEntity(ctx: SourceContext, r: Resource & { Arn: string; OwningAccountId: string }, parentId: string | undefined): Entity {
+function toEntity(ctx: SourceContext, r: Listed, parentId: string | undefined): Entity {
   const tagData = r.Properties?.find((p) => p.Name === 'tags')?.Data;
   const tags = Array.isArray(tagData) ? tagRecord(tagData as Array<{ Key?: string; Value?: string }>) : undefined;
   const resourcePart = r.Arn.split(':').slice(5).join(':');
@@ -115,14 +115,15 @@ function toEntity(ctx: SourceContext, r: Resource & { Arn: string; OwningAccount
 }
 
 type Listed = Resource & { Arn: string; OwningAccountId: string };
+const isListed = (r: Resource): r is Listed => !!r.Arn && !!r.OwningAccountId;
 
 /** Every resource a view shows, page by page. */
 function pagesOf(re: ResourceExplorer2Client, viewArn: string): AsyncGenerator<Resource[]> {
   // The next page is in flight while this one is turned into entities.
-  return paginateAhead(async (t) => {
+  return paginate(async (t) => {
     const r = await re.send(new ListResourcesCommand({ ViewArn: viewArn, MaxResults: LIST_PAGE, NextToken: t }));
     return { items: r.Resources, next: r.NextToken };
-  });
+  }, { ahead: true });
 }
 
 /** Every resource a view shows that `keep` accepts. */
@@ -130,7 +131,7 @@ async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: s
   const parents = new Map(ctx.plan.accounts.map((a) => [a.id, a.arn]));
   for await (const page of pagesOf(re, viewArn)) {
     for (const r of page) {
-      if (r.Arn && r.OwningAccountId && keep(r)) yield toEntity(ctx, { ...r, Arn: r.Arn, OwningAccountId: r.OwningAccountId }, parents.get(r.OwningAccountId));
+      if (isListed(r) && keep(r)) yield toEntity(ctx, r, parents.get(r.OwningAccountId));
     }
   }
 }
@@ -147,8 +148,8 @@ const HELD_MAX = 2000;
  * The organization view's listing while discovery still walks the tree: a resource of an
  * entered account is sent at once, one of an account discovery has not reached is held
  * (past HELD_MAX the listing waits for discovery), and one of an account that is not
- * entered is dropped, as after discovery. If the walk fails, the listing stops. Memory stays at a few pages whatever the
- * order in which AWS lists resources against the order of the walk.
+ * entered is dropped, as after discovery. If the walk fails, the listing stops. Memory
+ * stays at a few pages whatever the order in which AWS lists resources against the walk's.
  */
 async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: ResourceExplorer2Client, viewArn: string, inRegion: (region: string | undefined) => boolean): AsyncGenerator<Entity> {
   // By account: a release looks at each account not yet known once, not at each resource.
@@ -165,11 +166,11 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
       if (known) for (const r of list) yield entity(r);
     }
   };
-  let ended = false;
-  void d.ended.then(() => (ended = true));
   for await (const page of pagesOf(re, viewArn)) {
     // The walk failed, so the sync fails: reading on would only spend the quota.
     if (d.failed()) return;
+    // What the walk has reached since the last page goes out now, not when the cap is hit.
+    yield* release();
     for (const r of page) {
       if (!isListed(r) || !inRegion(r.Region)) continue;
       const known = d.entered(r.OwningAccountId);
@@ -181,7 +182,8 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
         heldCount++;
       }
     }
-    while (heldCount > HELD_MAX && !ended) {
+    // Once discovery has ended every account is known, so a release empties `held`.
+    while (heldCount > HELD_MAX) {
       await d.changed();
       yield* release();
     }
@@ -190,8 +192,6 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
   if (d.failed()) return;
   yield* release();
 }
-
-const isListed = (r: Resource): r is Listed => !!r.Arn && !!r.OwningAccountId;
 
 /** The plan's region filter. Global resources (IAM, for one) carry the region `global`. */
 function inRegions(plan: SyncPlan): (region: string | undefined) => boolean {
