@@ -82,12 +82,23 @@ export function checkResumeCursor(integrationId: string, params: SyncParams): st
 const UNIT_CONCURRENCY = 32;
 
 /**
- * Units planned and not yet started, beyond which discovery (or a resumed sync starting
- * its planned units) waits. Discovery (the Organizations bucket) usually sets the pace, but
- * a connector short of CPU reads units slower than it finds accounts, and the backlog of an
- * organization of 10,000 accounts would otherwise be tens of megabytes by the end of the walk.
+ * Units planned and not yet started, beyond which discovery waits (until half of them have
+ * started). A queued unit holds about 1 KB (its task, promises and closures), so this bounds
+ * the backlog at about 8 MB; without a bound, a connector short of CPU, reading units slower
+ * than it finds accounts, would queue tens of megabytes by the end of a 10,000-account walk.
+ * It is set high because the walk (the Organizations bucket) usually sets the sync's pace,
+ * and every second it waits lengthens the sync: with 2,048 the 10,000-account walk waited
+ * 32 s for units that had slowed in the middle of the run, with 8,192 it never waited
+ * (docs/performance.md, "10,000 accounts").
  */
-const MAX_QUEUED_UNITS = 2048;
+const DISCOVERY_QUEUED_UNITS = 8192;
+
+/**
+ * A resumed sync knows all its units before it starts any: it hands them to the queue at
+ * most this many ahead of the running ones. Nothing waits on this but that hand-over, so it
+ * only bounds memory.
+ */
+const RESUME_QUEUED_UNITS = 2048;
 
 /** A sync encodes a fresh cursor at most this many times (plus the final one): see cursor() below. */
 const CURSOR_STEPS = 256;
@@ -399,9 +410,9 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
           discoveryMoved();
           plan.accounts = entered;
           for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);
-          if (queue.size > MAX_QUEUED_UNITS) {
+          if (queue.size > DISCOVERY_QUEUED_UNITS) {
             const waitFrom = Date.now();
-            await queue.onSizeLessThan(MAX_QUEUED_UNITS / 2);
+            await queue.onSizeLessThan(DISCOVERY_QUEUED_UNITS / 2);
             discoveryWaitedMs += Date.now() - waitFrom;
           }
         }
@@ -442,14 +453,13 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
         }
       }
     } else warnings.push({ code: 'CURSOR_STALE', message: 'the organization changed since the cursor was made; every unit is read again' });
-    // Queued as a fresh sync's are, at most MAX_QUEUED_UNITS ahead of the running ones: a
-    // queued unit holds about 1 KB (its task, promises and closures), and all of a large
-    // organization's at once would be tens of megabytes. Tracked in `running`, so the
+    // At most RESUME_QUEUED_UNITS ahead of the running ones: all of a large organization's
+    // at once, about 1 KB each, would be tens of megabytes. Tracked in `running`, so the
     // sync waits for the last of them below.
     const feed = (async () => {
       for (let pos = 1; pos < units.length; pos++) {
         startUnit(pos);
-        if (queue.size > MAX_QUEUED_UNITS) await queue.onSizeLessThan(MAX_QUEUED_UNITS / 2);
+        if (queue.size > RESUME_QUEUED_UNITS) await queue.onSizeLessThan(RESUME_QUEUED_UNITS / 2);
       }
     })();
     running.add(feed);

@@ -1,4 +1,4 @@
-// A resumed sync of more units than the runner queues at once (MAX_QUEUED_UNITS, 2,048,
+// A resumed sync of more units than the runner queues at once (RESUME_QUEUED_UNITS, 2,048,
 // in src/sync/run-sync.ts): it starts its units as the queue drains, as a fresh sync does,
 // and still runs every one of them. The real connector process against the reference
 // control plane and the AWS simulator.
