@@ -165,6 +165,12 @@ describe('AWS storms', () => {
     const { cp } = await rig();
     const truth = truthOf(sim, ['sso', 'iam']);
     sim.stats.reset();
+    // One IAM read is held until AWS has cut the sessions twice: the sync cannot have ended
+    // before then however fast this machine runs it (the held call then goes on, and the
+    // unit's next calls meet credentials that no longer work).
+    const held = sim.faults.gate({ service: 'iam', operation: 'GetAccountAuthorizationDetails' });
+    let heldReached = false;
+    void held.reached.then(() => (heldReached = true));
     const t0 = Date.now();
     const { jobId } = cp.sendJob({ jobType: 'sync', integration: integrationFor(sim), params: { mode: 'full' } });
     await cp.waitFor(() => (cp.job(jobId)?.batches.size ?? 0) >= 1, 60_000);
@@ -172,9 +178,14 @@ describe('AWS storms', () => {
     sim.faults.expireSessionsAfter(capSeconds);
     // And at random moments AWS revokes every session at once.
     const cut: number[] = [];
-    while (!cp.job(jobId)!.result && cut.length < revocations) {
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200));
-      cut.push(sim.faults.expireSessionsNow());
+    try {
+      while (!cp.job(jobId)!.result && cut.length < revocations) {
+        await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200));
+        cut.push(sim.faults.expireSessionsNow());
+        if (cut.length === 2) held.release();
+      }
+    } finally {
+      held.release();
     }
     const result = await cp.waitForResult(jobId, 300_000);
     const stats = sim.stats.snapshot();
@@ -183,6 +194,7 @@ describe('AWS storms', () => {
       assumeRoleCalls: (stats.byOperation['sts:AssumeRole']?.calls ?? 0), refusedCalls: stats.total.errors, awsCalls: stats.total.calls, status: result.status,
     });
     // The sync was still running when AWS cut its credentials at least twice.
+    expect(heldReached).toBe(true);
     expect(cut.length).toBeGreaterThanOrEqual(2);
     expect(result.status).toBe('succeeded');
     expect((result.output as { errors: unknown[] }).errors).toEqual([]);
