@@ -117,19 +117,23 @@ function toEntity(ctx: SourceContext, r: Listed, parentId: string | undefined): 
 type Listed = Resource & { Arn: string; OwningAccountId: string };
 const isListed = (r: Resource): r is Listed => !!r.Arn && !!r.OwningAccountId;
 
-/** Every resource a view shows, page by page. */
-function pagesOf(re: ResourceExplorer2Client, viewArn: string): AsyncGenerator<Resource[]> {
-  // The next page is in flight while this one is turned into entities.
+/**
+ * Every resource a view shows, page by page. `ahead` (the organization view: one chain of
+ * up to thousands of pages) keeps the next page in flight while this one is turned into
+ * entities. Not for the accounts read one by one: `merged` runs 8 of those at once and
+ * counts one page each.
+ */
+function pagesOf(re: ResourceExplorer2Client, viewArn: string, ahead: boolean): AsyncGenerator<Resource[]> {
   return paginate(async (t) => {
     const r = await re.send(new ListResourcesCommand({ ViewArn: viewArn, MaxResults: LIST_PAGE, NextToken: t }));
     return { items: r.Resources, next: r.NextToken };
-  }, { ahead: true });
+  }, { ahead });
 }
 
 /** Every resource a view shows that `keep` accepts. */
-async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: string, keep: (r: Resource) => boolean): AsyncGenerator<Entity> {
+async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: string, keep: (r: Resource) => boolean, ahead = false): AsyncGenerator<Entity> {
   const parents = new Map(ctx.plan.accounts.map((a) => [a.id, a.arn]));
-  for await (const page of pagesOf(re, viewArn)) {
+  for await (const page of pagesOf(re, viewArn, ahead)) {
     for (const r of page) {
       if (isListed(r) && keep(r)) yield toEntity(ctx, r, parents.get(r.OwningAccountId));
     }
@@ -166,7 +170,7 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
       if (known) for (const r of list) yield entity(r);
     }
   };
-  for await (const page of pagesOf(re, viewArn)) {
+  for await (const page of pagesOf(re, viewArn, true)) {
     // The walk failed, so the sync fails: reading on would only spend the quota.
     if (d.failed()) return;
     // What the walk has reached since the last page goes out now, not when the cap is hit.
@@ -246,7 +250,7 @@ async function* organizationResources(ctx: SourceContext): AsyncGenerator<Entity
       return;
     }
     const entered = new Set(plan.accounts.map((a) => a.id));
-    yield* list(ctx, await mgmt(agg), view, (r) => entered.has(r.OwningAccountId ?? '') && inRegion(r.Region));
+    yield* list(ctx, await mgmt(agg), view, (r) => entered.has(r.OwningAccountId ?? '') && inRegion(r.Region), true);
     return;
   }
   // Each account through its own indexes needs the whole list of accounts.
