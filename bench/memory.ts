@@ -3,12 +3,14 @@
 // welcome with no job sent. Prints one JSON line of figures; asserts nothing.
 //
 //   node dist/bench/memory.js [--idle-s 15] [--runs 3] [--heap-mb 160] [--malloc-arenas 2] [--node-options '...']
+//                             [--no-image-node-args]
 //
 // idleRssMb              resident set (VmRSS) --idle-s after the welcome, no LEDGER_TABLE
 // idleRssWithSweeperMb   the same with LEDGER_TABLE on the simulator's DynamoDB table: the
 //                        sweeper makes its first pass right after start
 // startToConnectedMs     from spawning the process to the control plane's welcome
-// Each is the median of --runs fresh processes (min and max alongside).
+// Each is the median of --runs fresh processes (min and max alongside). The connector runs
+// with the image's node flags (bench/image-settings.ts) unless --no-image-node-args.
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +18,7 @@ import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
 import { startAwsSimulator } from '../test/sim/aws/index.js';
 import { ConnectorProcess } from '../test/helpers/process.js';
 import { MAIN_JS } from '../test/helpers/paths.js';
+import { IMAGE_MALLOC_ARENA_MAX, IMAGE_NODE_ARGS } from './image-settings.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,7 +35,8 @@ const runs = Math.max(1, arg('runs', 3));
 /** V8 heap cap (MB) as docs/operations.md recommends for a container; 0 = Node's defaults. */
 const heapMb = arg('heap-mb', 160);
 /** glibc MALLOC_ARENA_MAX for the connector: 2 as the image sets it; 0 = glibc's default (8 arenas per core). */
-const mallocArenas = arg('malloc-arenas', 2);
+const mallocArenas = arg('malloc-arenas', IMAGE_MALLOC_ARENA_MAX);
+const nodeArgs = process.argv.includes('--no-image-node-args') ? [] : [...IMAGE_NODE_ARGS];
 /** More Node or V8 flags for the connector, after the heap settings (so they win). */
 const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
 
@@ -65,7 +69,7 @@ async function once(withLedger: boolean): Promise<Sample> {
       ...sim.env,
       ...(withLedger && table && { LEDGER_TABLE: table.name }),
     },
-    { entry: MAIN_JS },
+    { entry: MAIN_JS, nodeArgs },
   );
   try {
     const session = await cp.waitForSession(30_000);
@@ -106,6 +110,7 @@ async function main(): Promise<void> {
       heapMb: heapMb || 'default',
       mallocArenas: mallocArenas || 'default',
       ...(extraNodeOptions && { nodeOptions: extraNodeOptions }),
+      ...(nodeArgs.length > 0 && { nodeArgs: nodeArgs.join(' ') }),
       idleRssMb: r1(median(plain.map((s) => s.rssMb))),
       idleRssWithSweeperMb: r1(median(sweeping.map((s) => s.rssMb))),
       startToConnectedMs: Math.round(median([...plain, ...sweeping].map((s) => s.startToConnectedMs))),

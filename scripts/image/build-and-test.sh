@@ -168,7 +168,7 @@ const c = JSON.parse(JSON.parse(fs.readFileSync(file, 'utf8')).Config).config;
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const want = [
   ['User', c.User, '65532:65532'],
-  ['Entrypoint', c.Entrypoint, ['node', '/app/dist/src/main.js']],
+  ['Entrypoint', c.Entrypoint, ['node', '--no-sparkplug', '/app/dist/src/main.js']],
   ['Cmd', c.Cmd, ['run']],
   ['WorkingDir', c.WorkingDir, '/app'],
   ['ExposedPorts', Object.keys(c.ExposedPorts ?? {}), ['8080/tcp']],
@@ -233,7 +233,7 @@ say "files: no npm cache, dev dependency, .ts file, secret, npm/npx/corepack; SB
 # ---- the running image ------------------------------------------------------------------
 read -r user workdir < <("$node" -e 'const c=JSON.parse(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).Config).config; console.log(c.User, c.WorkingDir)' "$tmp/image.json")
 mapfile -t image_env <"$tmp/image.env"
-entry=(node /app/dist/src/main.js)
+entry=(node --no-sparkplug /app/dist/src/main.js)
 in_image() { "$here/run-rootfs.sh" "$rootfs" "$user" "$workdir" "$1" -- "${@:2}"; }
 
 # (a) version
