@@ -17,14 +17,16 @@
 // --malloc-arena-max N: MALLOC_ARENA_MAX=N in the connector's environment (glibc's arenas);
 // 2 by default, as the image sets it (docs/image.md); 0 leaves glibc's default.
 // --node-options '…': more flags for the connector after the heap settings; --node-args '…':
-// flags on its node command line (V8 flags that NODE_OPTIONS refuses); --env NAME=VALUE
-// (repeatable): more environment for it.
+// flags on its node command line (V8 flags that NODE_OPTIONS refuses), after the image's
+// (bench/image-settings.ts: --no-sparkplug), which --no-image-node-args leaves out;
+// --env NAME=VALUE (repeatable): more environment for it.
 // --heap-snapshot-at S[,S…]: S seconds after the job is sent, the connector (started with
 // --heapsnapshot-signal=SIGUSR2) writes a V8 heap snapshot into a temporary directory that
 // is printed on stderr; read them with bench/heap-summary.ts.
 // --metrics-every MS: the connector's /metrics is read every MS milliseconds during the full
 // sync, and the highest V8 heap used and resident set seen are reported (heapUsedMbMax,
-// metricsRssMbMax): what lives mid-sync, beside VmHWM's peak.
+// metricsRssMbMax): what lives mid-sync, beside VmHWM's peak. Each sample also goes to
+// stderr with the CPU both processes took since the last one and the operations called most.
 // At 10,000 accounts give the bench itself room: node --max-old-space-size=8192 dist/bench/sync.js …
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -39,6 +41,7 @@ import { Inventory } from '../test/sim/control-plane/inventory.js';
 import { makeChanges } from './delta-changes.js';
 import { ConnectorProcess } from '../test/helpers/process.js';
 import { MAIN_JS } from '../test/helpers/paths.js';
+import { IMAGE_MALLOC_ARENA_MAX, IMAGE_NODE_ARGS } from './image-settings.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,11 +61,14 @@ const share = arg('share', 0.5);
 const heapMb = arg('heap-mb', 160);
 const deltaChanges = arg('delta-changes', 0);
 const cpuProfDir = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : undefined;
-const mallocArenaMax = arg('malloc-arena-max', 2);
+const mallocArenaMax = arg('malloc-arena-max', IMAGE_MALLOC_ARENA_MAX);
 /** --node-options '…': more Node or V8 flags for the connector, after the heap settings (so they win). */
 const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
 /** --node-args '…': flags on the connector's node command line (V8 flags NODE_OPTIONS refuses). */
-const nodeArgs = process.argv.includes('--node-args') ? (process.argv[process.argv.indexOf('--node-args') + 1] ?? '').split(/\s+/).filter(Boolean) : [];
+const nodeArgs = [
+  ...(process.argv.includes('--no-image-node-args') ? [] : IMAGE_NODE_ARGS),
+  ...(process.argv.includes('--node-args') ? (process.argv[process.argv.indexOf('--node-args') + 1] ?? '').split(/\s+/).filter(Boolean) : []),
+];
 /** --env NAME=VALUE (repeatable): more environment for the connector (GLIBC_TUNABLES, say). */
 const extraEnv = Object.fromEntries(process.argv.flatMap((a, i) => (a === '--env' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split(/=(.*)/s).slice(0, 2) as [string, string]] : [])));
 const expand = process.argv.includes('--expand');
@@ -232,9 +238,34 @@ async function main(): Promise<void> {
     }, sec * 1000),
   );
   // AWS calls so far: all, the organization walk's tag reads and Resource Explorer's pages.
+  // CPU of the connector and of this process (simulator and control plane) since the last
+  // sample, in % of one core: which side is busy when the call rate changes.
+  let lastCpu = { at: Date.now(), connector: 0, bench: 0 };
+  const cpuNow = () => {
+    const at = Date.now();
+    let connectorMs = lastCpu.connector;
+    try {
+      // utime and stime, in clock ticks (100 a second), after the command name.
+      const f = readFileSync(`/proc/${connector.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      connectorMs = (Number(f[11]) + Number(f[12])) * 10;
+    } catch {
+      // The process has exited.
+    }
+    const u = process.cpuUsage();
+    const bench = (u.user + u.system) / 1000;
+    const pct = (ms: number) => Math.round((100 * ms) / Math.max(1, at - lastCpu.at));
+    const out = `cpu=${pct(connectorMs - lastCpu.connector)}/${pct(bench - lastCpu.bench)}%`;
+    lastCpu = { at, connector: connectorMs, bench };
+    return out;
+  };
+  // The operations called most since the last sample: which units set the pace then.
+  let lastByOperation = new Map<string, number>();
   const callsNow = () => {
     const st = sim.stats.snapshot();
-    return `${st.total.calls}/${st.byOperation['organizations:ListTagsForResource']?.calls ?? 0}/${st.byOperation['resource-explorer-2:ListResources']?.calls ?? 0}`;
+    const now = new Map(Object.entries(st.byOperation).map(([op, s]) => [op, s.calls]));
+    const top = [...now].map(([op, n]) => [op, n - (lastByOperation.get(op) ?? 0)] as const).filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]).slice(0, 4);
+    lastByOperation = now;
+    return `${st.total.calls}/${st.byOperation['organizations:ListTagsForResource']?.calls ?? 0}/${st.byOperation['resource-explorer-2:ListResources']?.calls ?? 0} top=${top.map(([op, d]) => `${op}:${d}`).join(',')}`;
   };
   let heapUsedMbMax = 0;
   let metricsRssMbMax = 0;
@@ -258,7 +289,7 @@ async function main(): Promise<void> {
                 }
               })();
               const kb = (field: string) => Math.round(Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024);
-              console.error(`metrics t=${((Date.now() - t0) / 1000).toFixed(0)}s rss=${rssNow} anon=${kb('RssAnon')} file=${kb('RssFile')} heapUsed=${used} heapTotal=${mb('nodejs_heap_size_total_bytes')} external=${mb('nodejs_external_memory_bytes')} ${anonMaps(connector.child.pid!)} calls=${callsNow()}`);
+              console.error(`metrics t=${((Date.now() - t0) / 1000).toFixed(0)}s rss=${rssNow} anon=${kb('RssAnon')} file=${kb('RssFile')} heapUsed=${used} heapTotal=${mb('nodejs_heap_size_total_bytes')} external=${mb('nodejs_external_memory_bytes')} ${anonMaps(connector.child.pid!)} outbox=${gauge(text, 'access_connector_outbox_depth') ?? 0} ${cpuNow()} calls=${callsNow()}`);
             })
             .catch(() => undefined);
         }, metricsEvery)

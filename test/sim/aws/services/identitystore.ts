@@ -30,9 +30,27 @@ const userOut = (s: SsoInstance, u: SsoUser) => ({ IdentityStoreId: s.identitySt
 const memberOut = (s: SsoInstance, m: { MembershipId: string; GroupId: string; UserId: string }) =>
   ({ IdentityStoreId: s.identityStoreId, MembershipId: m.MembershipId, GroupId: m.GroupId, MemberId: { UserId: m.UserId } });
 
+/**
+ * The sorted list a ListUsers or ListGroups sequence pages through: made for its first page
+ * and kept for the pages that follow while the store holds as many items. Sorting the whole
+ * store for each page made listing 80,000 users (a 10,000-account world) quadratic: about a
+ * minute of the simulator's CPU, in which every other call waited (docs/performance.md).
+ */
+const sortedLists = new WeakMap<object, Map<string, { n: number; items: unknown[] }>>();
+function sortedOnce<T>(ctx: Ctx, from: Map<string, T>, key: (t: T) => string): T[] {
+  let m = sortedLists.get(from);
+  if (!m) sortedLists.set(from, (m = new Map()));
+  const kept = m.get(ctx.op);
+  if (ctx.input.NextToken !== undefined && kept && kept.n === from.size) return kept.items as T[];
+  const items = [...from.values()].sort((x, y) => (key(x) < key(y) ? -1 : 1));
+  m.set(ctx.op, { n: from.size, items });
+  return items;
+}
+
 /** The deprecated `Filters` (AttributePath UserName / DisplayName) still work for exact matches. */
 function filtered<T>(ctx: Ctx, items: T[], attr: (t: T, path: string) => string | undefined): T[] {
   const filters = (ctx.input.Filters as { AttributePath: string; AttributeValue: string }[] | undefined) ?? [];
+  if (filters.length === 0) return items;
   return items.filter((t) => filters.every((f) => attr(t, f.AttributePath) === f.AttributeValue));
 }
 
@@ -47,13 +65,13 @@ export const identityStoreService: ServiceDef = {
   ops: {
     ListUsers: (ctx) => {
       const s = store(ctx);
-      const users = filtered(ctx, [...s.users.values()].sort((x, y) => (x.UserId < y.UserId ? -1 : 1)), (u, p) => (p === 'UserName' ? u.UserName : undefined));
+      const users = filtered(ctx, sortedOnce(ctx, s.users, (u) => u.UserId), (u, p) => (p === 'UserName' ? u.UserName : undefined));
       const p = page(ctx, users, JSON.stringify(ctx.input.Filters ?? ''));
       return { Users: p.items.map((u) => userOut(s, u)), NextToken: p.next };
     },
     ListGroups: (ctx) => {
       const s = store(ctx);
-      const groups = filtered(ctx, [...s.groups.values()].sort((x, y) => (x.GroupId < y.GroupId ? -1 : 1)), (g, p) => (p === 'DisplayName' ? g.DisplayName : undefined));
+      const groups = filtered(ctx, sortedOnce(ctx, s.groups, (g) => g.GroupId), (g, p) => (p === 'DisplayName' ? g.DisplayName : undefined));
       const p = page(ctx, groups, JSON.stringify(ctx.input.Filters ?? ''));
       return { Groups: p.items.map((g) => ({ IdentityStoreId: s.identityStoreId, ...g })), NextToken: p.next };
     },
