@@ -89,7 +89,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
 # forward. Give the platform a stop timeout of at least SHUTDOWN_GRACE_SECONDS + 15 s.
 STOPSIGNAL SIGTERM
 # --no-sparkplug: no baseline machine code between V8's interpreter and its optimizing
-# compilers; a 1,000-account sync peaks about 5 MB lower at the same CPU time
+# compilers; a 1,000-account sync peaks about 6 MB lower at the same CPU time
 # (docs/performance.md, "Baseline compiler"). NODE_OPTIONS does not accept it, so it is here.
 ENTRYPOINT ["node", "--no-sparkplug", "/app/dist/src/main.js"]
 CMD ["run"]

@@ -5,7 +5,7 @@
 /**
  * Flags on the image's `node` command line, which NODE_OPTIONS does not accept.
  * `--no-sparkplug`: no baseline machine code between the interpreter and the optimizing
- * compilers. In 1,000-account syncs it lowered the peak resident set by about 5 MB at the
+ * compilers. In 1,000-account syncs it lowered the peak resident set by about 6 MB at the
  * same CPU time (docs/performance.md, "Baseline compiler").
  */
 export const IMAGE_NODE_ARGS: readonly string[] = ['--no-sparkplug'];

@@ -237,27 +237,34 @@ async function main(): Promise<void> {
       connector.signal('SIGUSR2');
     }, sec * 1000),
   );
-  // AWS calls so far: all, the organization walk's tag reads and Resource Explorer's pages.
   // CPU of the connector and of this process (simulator and control plane) since the last
-  // sample, in % of one core: which side is busy when the call rate changes.
-  let lastCpu = { at: Date.now(), connector: 0, bench: 0 };
-  const cpuNow = () => {
-    const at = Date.now();
-    let connectorMs = lastCpu.connector;
+  // sample, in % of one core: which side is busy when the call rate changes. Counted from
+  // the job, not from the processes' starts (world generation, ground truth).
+  const connectorCpuMs = (): number | undefined => {
     try {
       // utime and stime, in clock ticks (100 a second), after the command name.
-      const f = readFileSync(`/proc/${connector.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      connectorMs = (Number(f[11]) + Number(f[12])) * 10;
+      const f = readFileSync(`/proc/${connector.child.pid}/stat`, 'utf8');
+      const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return (Number(after[11]) + Number(after[12])) * 10;
     } catch {
-      // The process has exited.
+      return undefined; // the process has exited
     }
+  };
+  const benchCpuMs = () => {
     const u = process.cpuUsage();
-    const bench = (u.user + u.system) / 1000;
+    return (u.user + u.system) / 1000;
+  };
+  let lastCpu = { at: t0, connector: connectorCpuMs() ?? 0, bench: (benchCpu0.user + benchCpu0.system) / 1000 };
+  const cpuNow = () => {
+    const at = Date.now();
+    const connectorMs = connectorCpuMs() ?? lastCpu.connector;
+    const bench = benchCpuMs();
     const pct = (ms: number) => Math.round((100 * ms) / Math.max(1, at - lastCpu.at));
     const out = `cpu=${pct(connectorMs - lastCpu.connector)}/${pct(bench - lastCpu.bench)}%`;
     lastCpu = { at, connector: connectorMs, bench };
     return out;
   };
+  // AWS calls so far: all, the organization walk's tag reads and Resource Explorer's pages.
   // The operations called most since the last sample: which units set the pace then.
   let lastByOperation = new Map<string, number>();
   const callsNow = () => {

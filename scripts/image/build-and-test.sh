@@ -234,6 +234,7 @@ say "files: no npm cache, dev dependency, .ts file, secret, npm/npx/corepack; SB
 read -r user workdir < <("$node" -e 'const c=JSON.parse(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).Config).config; console.log(c.User, c.WorkingDir)' "$tmp/image.json")
 mapfile -t image_env <"$tmp/image.env"
 entry=(node --no-sparkplug /app/dist/src/main.js)
+health_entry=(node /app/dist/src/main.js) # the HEALTHCHECK's command, checked above
 in_image() { "$here/run-rootfs.sh" "$rootfs" "$user" "$workdir" "$1" -- "${@:2}"; }
 
 # (a) version
@@ -304,7 +305,7 @@ say "process: PID 1, uid/gid 65532, no capabilities"
 # (c) health while connected, then while the control plane is gone and it retries
 healthcheck() { # the image's HEALTHCHECK, run the way `docker exec` would (same namespaces, env, user)
   env -i "${image_env[@]}" "$(command -v nsenter)" --target "$pid" --net --mount --pid --root --wd \
-    --setuid "${user%%:*}" --setgid "${user#*:}" "${entry[@]}" healthcheck
+    --setuid "${user%%:*}" --setgid "${user#*:}" "${health_entry[@]}" healthcheck
 }
 is200() { [ "$(probe "$1")" = 200 ]; }
 wait_for 30 "/readyz 200 (connected and welcomed)" is200 /readyz

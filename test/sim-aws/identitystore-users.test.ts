@@ -3,7 +3,7 @@
 // the uniqueness conflict, DeleteUser (memberships go with the user), and their errors.
 import {
   ConflictException, CreateGroupMembershipCommand, CreateUserCommand, DeleteUserCommand, DescribeUserCommand, GetUserIdCommand, IdentitystoreClient,
-  ListGroupMembershipsForMemberCommand, ResourceNotFoundException, ValidationException,
+  ListGroupMembershipsForMemberCommand, ResourceNotFoundException, ValidationException, paginateListUsers,
 } from '@aws-sdk/client-identitystore';
 import { SSOAdminClient, ListInstancesCommand } from '@aws-sdk/client-sso-admin';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
@@ -39,6 +39,31 @@ describe('Identity Store users', () => {
     expect(await failure(byName('zoe@example.com'))).toBeInstanceOf(ResourceNotFoundException);
     expect((await store.send(new ListGroupMembershipsForMemberCommand({ IdentityStoreId: storeId, MemberId: { UserId: created.UserId! } }))).GroupMemberships).toEqual([]);
     expect(await failure(store.send(new DeleteUserCommand({ IdentityStoreId: storeId, UserId: created.UserId! })))).toBeInstanceOf(ResourceNotFoundException);
+  });
+
+  // Regression: ListUsers keeps its sorted list between calls; a user deleted and another
+  // created (the same count) must show in the next listing, not the kept one.
+  test('a listing after a user is deleted and another created shows both changes', async () => {
+    const list = async () => {
+      const ids: string[] = [];
+      for await (const p of paginateListUsers({ client: store, pageSize: 3 }, { IdentityStoreId: storeId })) ids.push(...p.Users!.map((u) => u.UserId!));
+      return ids;
+    };
+    const create = async (name: string) =>
+      (await store.send(new CreateUserCommand({ IdentityStoreId: storeId, UserName: `${name}@example.com`, DisplayName: name, Name: { GivenName: name, FamilyName: 'Test' } }))).UserId!;
+    const gone = await create('xavier');
+    const before = await list();
+    expect(before).toContain(gone);
+    expect(new Set(before).size).toBe(before.length);
+    await store.send(new DeleteUserCommand({ IdentityStoreId: storeId, UserId: gone }));
+    const added = await create('yan');
+    const after = await list();
+    expect(after.length).toBe(before.length);
+    expect(after).toContain(added);
+    expect(after).not.toContain(gone);
+    expect(new Set(after).size).toBe(after.length);
+    expect(after).toEqual([...after].sort());
+    await store.send(new DeleteUserCommand({ IdentityStoreId: storeId, UserId: added }));
   });
 
   test("AWS's errors: a user name taken (in another case), required fields missing, an unknown identifier", async () => {

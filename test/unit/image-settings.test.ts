@@ -14,7 +14,13 @@ test('the Dockerfile runs node with the flags and malloc arenas the benches use'
   const entrypoints = [...dockerfile.matchAll(/^ENTRYPOINT\s+(\[.*\])\s*$/gm)].map((m) => JSON.parse(m[1]!) as string[]);
   expect(entrypoints).toEqual([['node', ...IMAGE_NODE_ARGS, '/app/dist/src/main.js']]);
   expect(IMAGE_NODE_ARGS.length).toBeGreaterThan(0);
-  expect(dockerfile).toMatch(new RegExp(`^\\s+MALLOC_ARENA_MAX=${IMAGE_MALLOC_ARENA_MAX}\\b`, 'm'));
+  // In the runtime stage (after the last FROM), as ENV's NAME=VALUE.
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  expect(runtime).toMatch(new RegExp(`\\bMALLOC_ARENA_MAX=${IMAGE_MALLOC_ARENA_MAX}(\\s|$)`, 'm'));
+  // The image check and docs/image.md name the same entrypoint.
+  const entry = ['node', ...IMAGE_NODE_ARGS, '/app/dist/src/main.js'];
+  expect(read('scripts/image/build-and-test.sh')).toContain(`['Entrypoint', c.Entrypoint, [${entry.map((a) => `'${a}'`).join(', ')}]]`);
+  expect(read('docs/image.md')).toContain(`\`ENTRYPOINT [${entry.map((a) => JSON.stringify(a)).join(', ')}]\``);
   // `npm start` runs the bundle as the image does.
   const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts['start'];
   expect(start).toBe(['node', ...IMAGE_NODE_ARGS, 'dist/bundle/main.js', 'run'].join(' '));
@@ -22,7 +28,10 @@ test('the Dockerfile runs node with the flags and malloc arenas the benches use'
 
 test('the chart and the ECS template keep the image\'s entrypoint', () => {
   const deployment = read('helm/access-connector/templates/deployment.yaml');
-  expect(deployment).not.toMatch(/^\s*command:/m);
+  // A `command:` replaces the entrypoint, unless it is an exec probe's.
+  const lines = deployment.split('\n');
+  const commands = lines.filter((l, i) => /^\s*command:/.test(l) && !/^\s*exec:\s*$/.test(lines[i - 1] ?? ''));
+  expect(commands).toEqual([]);
   expect(deployment).toMatch(/^\s*args: \["run"\]/m);
   const ecs = read('cloudformation/connector-ecs.yaml');
   expect(ecs).not.toMatch(/^\s*EntryPoint:/m);

@@ -31,19 +31,20 @@ const memberOut = (s: SsoInstance, m: { MembershipId: string; GroupId: string; U
   ({ IdentityStoreId: s.identityStoreId, MembershipId: m.MembershipId, GroupId: m.GroupId, MemberId: { UserId: m.UserId } });
 
 /**
- * The sorted list a ListUsers or ListGroups sequence pages through: made for its first page
- * and kept for the pages that follow while the store holds as many items. Sorting the whole
- * store for each page made listing 80,000 users (a 10,000-account world) quadratic: about a
- * minute of the simulator's CPU, in which every other call waited (docs/performance.md).
+ * The store's users or groups sorted by id, as ListUsers and ListGroups page through them.
+ * Sorting the whole store for each page made listing 80,000 users (a 10,000-account world)
+ * quadratic: about a minute of the simulator's CPU, in which every other call waited
+ * (docs/performance.md). The sorted list is kept while it holds exactly the store's items
+ * (same count, each the same object under its id): checking that is a lookup per item, a
+ * small part of a sort, and any change, a user deleted and another created included, makes
+ * the next page sort again, as every page did before.
  */
-const sortedLists = new WeakMap<object, Map<string, { n: number; items: unknown[] }>>();
-function sortedOnce<T>(ctx: Ctx, from: Map<string, T>, key: (t: T) => string): T[] {
-  let m = sortedLists.get(from);
-  if (!m) sortedLists.set(from, (m = new Map()));
-  const kept = m.get(ctx.op);
-  if (ctx.input.NextToken !== undefined && kept && kept.n === from.size) return kept.items as T[];
-  const items = [...from.values()].sort((x, y) => (key(x) < key(y) ? -1 : 1));
-  m.set(ctx.op, { n: from.size, items });
+const sortedLists = new WeakMap<Map<string, unknown>, unknown[]>();
+function sortedById<T>(from: Map<string, T>, id: (t: T) => string): T[] {
+  const kept = sortedLists.get(from) as T[] | undefined;
+  if (kept && kept.length === from.size && kept.every((t) => from.get(id(t)) === t)) return kept;
+  const items = [...from.values()].sort((x, y) => (id(x) < id(y) ? -1 : 1));
+  sortedLists.set(from, items);
   return items;
 }
 
@@ -65,13 +66,13 @@ export const identityStoreService: ServiceDef = {
   ops: {
     ListUsers: (ctx) => {
       const s = store(ctx);
-      const users = filtered(ctx, sortedOnce(ctx, s.users, (u) => u.UserId), (u, p) => (p === 'UserName' ? u.UserName : undefined));
+      const users = filtered(ctx, sortedById(s.users, (u) => u.UserId), (u, p) => (p === 'UserName' ? u.UserName : undefined));
       const p = page(ctx, users, JSON.stringify(ctx.input.Filters ?? ''));
       return { Users: p.items.map((u) => userOut(s, u)), NextToken: p.next };
     },
     ListGroups: (ctx) => {
       const s = store(ctx);
-      const groups = filtered(ctx, sortedOnce(ctx, s.groups, (g) => g.GroupId), (g, p) => (p === 'DisplayName' ? g.DisplayName : undefined));
+      const groups = filtered(ctx, sortedById(s.groups, (g) => g.GroupId), (g, p) => (p === 'DisplayName' ? g.DisplayName : undefined));
       const p = page(ctx, groups, JSON.stringify(ctx.input.Filters ?? ''));
       return { Groups: p.items.map((g) => ({ IdentityStoreId: s.identityStoreId, ...g })), NextToken: p.next };
     },
