@@ -231,10 +231,15 @@ done
 say "files: no npm cache, dev dependency, .ts file, secret, npm/npx/corepack; SBOM and licenses of the bundle; /app owned by root, read-only to others"
 
 # ---- the running image ------------------------------------------------------------------
-read -r user workdir < <("$node" -e 'const c=JSON.parse(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).Config).config; console.log(c.User, c.WorkingDir)' "$tmp/image.json")
+# What the image declares (checked above), read from its config: cfg KEY[.KEY] prints a
+# value, an array one item per line.
+cfg() { "$node" -e 'const v = process.argv[2].split(".").reduce((o, k) => o[k], JSON.parse(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).Config).config); console.log(Array.isArray(v) ? v.join("\n") : v)' "$tmp/image.json" "$1"; }
+user="$(cfg User)"
+workdir="$(cfg WorkingDir)"
 mapfile -t image_env <"$tmp/image.env"
-entry=(node --no-sparkplug /app/dist/src/main.js)
-health_entry=(node /app/dist/src/main.js) # the HEALTHCHECK's command, checked above
+mapfile -t entry < <(cfg Entrypoint)
+mapfile -t health < <(cfg Healthcheck.Test)
+health=("${health[@]:1}") # after "CMD"
 in_image() { "$here/run-rootfs.sh" "$rootfs" "$user" "$workdir" "$1" -- "${@:2}"; }
 
 # (a) version
@@ -305,7 +310,7 @@ say "process: PID 1, uid/gid 65532, no capabilities"
 # (c) health while connected, then while the control plane is gone and it retries
 healthcheck() { # the image's HEALTHCHECK, run the way `docker exec` would (same namespaces, env, user)
   env -i "${image_env[@]}" "$(command -v nsenter)" --target "$pid" --net --mount --pid --root --wd \
-    --setuid "${user%%:*}" --setgid "${user#*:}" "${health_entry[@]}" healthcheck
+    --setuid "${user%%:*}" --setgid "${user#*:}" "${health[@]}"
 }
 is200() { [ "$(probe "$1")" = 200 ]; }
 wait_for 30 "/readyz 200 (connected and welcomed)" is200 /readyz

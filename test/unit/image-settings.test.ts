@@ -21,7 +21,8 @@ test('the Dockerfile runs node with the flags and malloc arenas the benches use'
   const entry = ['node', ...IMAGE_NODE_ARGS, '/app/dist/src/main.js'];
   expect(read('scripts/image/build-and-test.sh')).toContain(`['Entrypoint', c.Entrypoint, [${entry.map((a) => `'${a}'`).join(', ')}]]`);
   expect(read('docs/image.md')).toContain(`\`ENTRYPOINT [${entry.map((a) => JSON.stringify(a)).join(', ')}]\``);
-  // `npm start` runs the bundle as the image does.
+  // `npm start` and scripts/bin/access-connector run the bundle as the image does.
+  expect(read('scripts/bin/access-connector')).toContain(`exec ${['node', ...IMAGE_NODE_ARGS].join(' ')} "$main" "$@"`);
   const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts['start'];
   expect(start).toBe(['node', ...IMAGE_NODE_ARGS, 'dist/bundle/main.js', 'run'].join(' '));
 });
