@@ -91,9 +91,13 @@ export interface BrokerOptions {
  * Sources kept, most recently used first out of eviction. A sync assumes the member role of
  * every account, ten thousand in a large organization, and uses each for a few seconds
  * (its units are planned together); an evicted source still serves whoever holds it, and
- * the next use of its role assumes it again.
+ * the next use of its role assumes it again. Kept this high because sessions are reused
+ * across syncs: a delta sync within the hour reads every account's CloudTrail through its
+ * member role, and Resource Explorer's fallback reads every account after the walk. A
+ * source is about 1.3 KB with the simulator's 68-character session tokens (AWS's tokens
+ * are several hundred characters longer): 1.3–2 MB in all (docs/performance.md).
  */
-const MAX_SOURCES = 1024;
+export const MAX_CREDENTIAL_SOURCES = 1024;
 
 export class CredentialBroker {
   private readonly sources = new Map<string, CredentialSource>();
@@ -111,7 +115,7 @@ export class CredentialBroker {
   private keep(src: CredentialSource): void {
     this.sources.set(src.key, src);
     for (const oldest of this.sources.keys()) {
-      if (this.sources.size <= MAX_SOURCES) break;
+      if (this.sources.size <= MAX_CREDENTIAL_SOURCES) break;
       this.sources.delete(oldest);
     }
   }

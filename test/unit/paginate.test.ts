@@ -35,27 +35,23 @@ describe('pagination helpers', () => {
     return unhandled;
   };
 
-  test('pages are fetched one at a time, only as the consumer pulls; with ahead, the next is asked for before the current one is handed over', async () => {
-    for (const ahead of [false, true]) {
-      const fetched: Array<string | undefined> = [];
-      const pages = paginate(numbered(fetched), { ahead });
-      expect((await pages.next()).value).toEqual([0]);
-      // With ahead, page 1 is in flight while the consumer has page 0.
-      expect(fetched).toEqual(ahead ? [undefined, '1'] : [undefined]);
-      expect(await collect(pages)).toEqual([1, 2, 3, 4]);
-      expect(fetched).toEqual([undefined, '1', '2', '3', '4']);
-    }
+  test('pages are fetched one at a time, only as the consumer pulls', async () => {
+    const fetched: Array<string | undefined> = [];
+    const pages = paginate(numbered(fetched));
+    expect((await pages.next()).value).toEqual([0]);
+    // The consumer has page 0 and has not asked for more: nothing else is in flight.
+    expect(fetched).toEqual([undefined]);
+    expect(await collect(pages)).toEqual([1, 2, 3, 4]);
+    expect(fetched).toEqual([undefined, '1', '2', '3', '4']);
   });
 
   test('a repeated token is an error, not an endless loop', async () => {
-    for (const ahead of [false, true]) {
-      await expect(collect(paginate(async () => ({ items: [1], next: 'same' }), { ahead }))).rejects.toThrow('pagination token repeated');
-    }
+    await expect(collect(paginate(async () => ({ items: [1], next: 'same' })))).rejects.toThrow('pagination token repeated');
   });
 
-  test('ahead: the page in flight fails while the consumer holds the last one: no unhandled rejection, the failure comes at the next pull', async () => {
+  test('a page that fails after the consumer held the last one across I/O fails the next pull, with no unhandled rejection', async () => {
     const unhandled = await unhandledDuring(async () => {
-      const pages = paginate(failingSecond, { ahead: true });
+      const pages = paginate(failingSecond);
       expect((await pages.next()).value).toEqual([0]);
       await new Promise((r) => setTimeout(r, 50)); // the consumer is busy across I/O
       await expect(pages.next()).rejects.toThrow('page 2 failed');
@@ -63,14 +59,13 @@ describe('pagination helpers', () => {
     expect(unhandled).toEqual([]);
   });
 
-  test('ahead: a consumer that stops early leaves no unhandled rejection from the page in flight', async () => {
-    const unhandled = await unhandledDuring(async () => {
-      for await (const page of paginate(failingSecond, { ahead: true })) {
-        expect(page).toEqual([0]);
-        break;
-      }
-    });
-    expect(unhandled).toEqual([]);
+  test('a consumer that stops early asks for no further page', async () => {
+    const fetched: Array<string | undefined> = [];
+    for await (const page of paginate(numbered(fetched))) {
+      expect(page).toEqual([0]);
+      break;
+    }
+    expect(fetched).toEqual([undefined]);
   });
 
   test('API families: Identity Center shares one bucket; Search has its own', () => {

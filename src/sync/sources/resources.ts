@@ -117,23 +117,18 @@ function toEntity(ctx: SourceContext, r: Listed, parentId: string | undefined): 
 type Listed = Resource & { Arn: string; OwningAccountId: string };
 const isListed = (r: Resource): r is Listed => !!r.Arn && !!r.OwningAccountId;
 
-/**
- * Every resource a view shows, page by page. `ahead` (the organization view: one chain of
- * up to thousands of pages) keeps the next page in flight while this one is turned into
- * entities. Not for the accounts read one by one: `merged` runs 8 of those at once and
- * counts one page each.
- */
-function pagesOf(re: ResourceExplorer2Client, viewArn: string, ahead: boolean): AsyncGenerator<Resource[]> {
+/** Every resource a view shows, page by page, one page held at a time. */
+function pagesOf(re: ResourceExplorer2Client, viewArn: string): AsyncGenerator<Resource[]> {
   return paginate(async (t) => {
     const r = await re.send(new ListResourcesCommand({ ViewArn: viewArn, MaxResults: LIST_PAGE, NextToken: t }));
     return { items: r.Resources, next: r.NextToken };
-  }, { ahead });
+  });
 }
 
 /** Every resource a view shows that `keep` accepts. */
-async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: string, keep: (r: Resource) => boolean, ahead = false): AsyncGenerator<Entity> {
+async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: string, keep: (r: Resource) => boolean): AsyncGenerator<Entity> {
   const parents = new Map(ctx.plan.accounts.map((a) => [a.id, a.arn]));
-  for await (const page of pagesOf(re, viewArn, ahead)) {
+  for await (const page of pagesOf(re, viewArn)) {
     for (const r of page) {
       if (isListed(r) && keep(r)) yield toEntity(ctx, r, parents.get(r.OwningAccountId));
     }
@@ -143,8 +138,8 @@ async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: s
 /**
  * Resources of accounts discovery has not reached yet, held by the organization view's
  * listing while it runs beside the walk. Past this the listing waits for discovery instead
- * of reading on. Checked after each page (999), with the next page in flight, so at most
- * about 4,000 resources are in memory at once: about 0.7 KB each, some 3 MB.
+ * of reading on. Checked after each page (999), so at most about 3,000 resources are in
+ * memory at once: about 0.7 KB each, some 2 MB.
  */
 const HELD_MAX = 2000;
 
@@ -170,7 +165,7 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
       if (known) for (const r of list) yield entity(r);
     }
   };
-  for await (const page of pagesOf(re, viewArn, true)) {
+  for await (const page of pagesOf(re, viewArn)) {
     // The walk failed, so the sync fails: reading on would only spend the quota.
     if (d.failed()) return;
     // What the walk has reached since the last page goes out now, not when the cap is hit.
@@ -191,6 +186,8 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
       await d.changed();
       yield* release();
     }
+    // A walk that failed while the listing waited: not another page.
+    if (d.failed()) return;
   }
   await d.ended;
   if (d.failed()) return;
@@ -250,7 +247,7 @@ async function* organizationResources(ctx: SourceContext): AsyncGenerator<Entity
       return;
     }
     const entered = new Set(plan.accounts.map((a) => a.id));
-    yield* list(ctx, await mgmt(agg), view, (r) => entered.has(r.OwningAccountId ?? '') && inRegion(r.Region), true);
+    yield* list(ctx, await mgmt(agg), view, (r) => entered.has(r.OwningAccountId ?? '') && inRegion(r.Region));
     return;
   }
   // Each account through its own indexes needs the whole list of accounts.
