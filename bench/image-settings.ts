@@ -10,5 +10,14 @@
  */
 export const IMAGE_NODE_ARGS: readonly string[] = ['--no-sparkplug'];
 
+/**
+ * The connector's node command line in a bench: the image's flags unless
+ * `--no-image-node-args`, then those of `--node-args '…'` (V8 flags NODE_OPTIONS refuses).
+ */
+export function benchNodeArgs(argv: readonly string[] = process.argv): string[] {
+  const i = argv.indexOf('--node-args');
+  return [...(argv.includes('--no-image-node-args') ? [] : IMAGE_NODE_ARGS), ...(i >= 0 ? (argv[i + 1] ?? '').split(/\s+/).filter(Boolean) : [])];
+}
+
 /** glibc's malloc arenas (MALLOC_ARENA_MAX in the image's ENV; docs/image.md). */
 export const IMAGE_MALLOC_ARENA_MAX = 2;

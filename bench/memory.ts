@@ -3,14 +3,15 @@
 // welcome with no job sent. Prints one JSON line of figures; asserts nothing.
 //
 //   node dist/bench/memory.js [--idle-s 15] [--runs 3] [--heap-mb 160] [--malloc-arenas 2] [--node-options '...']
-//                             [--no-image-node-args]
+//                             [--no-image-node-args] [--node-args '...']
 //
 // idleRssMb              resident set (VmRSS) --idle-s after the welcome, no LEDGER_TABLE
 // idleRssWithSweeperMb   the same with LEDGER_TABLE on the simulator's DynamoDB table: the
 //                        sweeper makes its first pass right after start
 // startToConnectedMs     from spawning the process to the control plane's welcome
 // Each is the median of --runs fresh processes (min and max alongside). The connector runs
-// with the image's node flags (bench/image-settings.ts) unless --no-image-node-args.
+// with the image's node flags (bench/image-settings.ts) unless --no-image-node-args, and
+// those of --node-args '...' after them.
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +19,7 @@ import { ReferenceControlPlane } from '../test/sim/control-plane/server.js';
 import { startAwsSimulator } from '../test/sim/aws/index.js';
 import { ConnectorProcess } from '../test/helpers/process.js';
 import { MAIN_JS } from '../test/helpers/paths.js';
-import { IMAGE_MALLOC_ARENA_MAX, IMAGE_NODE_ARGS } from './image-settings.js';
+import { IMAGE_MALLOC_ARENA_MAX, benchNodeArgs } from './image-settings.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,7 +37,7 @@ const runs = Math.max(1, arg('runs', 3));
 const heapMb = arg('heap-mb', 160);
 /** glibc MALLOC_ARENA_MAX for the connector: 2 as the image sets it; 0 = glibc's default (8 arenas per core). */
 const mallocArenas = arg('malloc-arenas', IMAGE_MALLOC_ARENA_MAX);
-const nodeArgs = process.argv.includes('--no-image-node-args') ? [] : [...IMAGE_NODE_ARGS];
+const nodeArgs = benchNodeArgs();
 /** More Node or V8 flags for the connector, after the heap settings (so they win). */
 const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
 

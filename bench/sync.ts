@@ -41,7 +41,7 @@ import { Inventory } from '../test/sim/control-plane/inventory.js';
 import { makeChanges } from './delta-changes.js';
 import { ConnectorProcess } from '../test/helpers/process.js';
 import { MAIN_JS } from '../test/helpers/paths.js';
-import { IMAGE_MALLOC_ARENA_MAX, IMAGE_NODE_ARGS } from './image-settings.js';
+import { IMAGE_MALLOC_ARENA_MAX, benchNodeArgs } from './image-settings.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -65,10 +65,7 @@ const mallocArenaMax = arg('malloc-arena-max', IMAGE_MALLOC_ARENA_MAX);
 /** --node-options '…': more Node or V8 flags for the connector, after the heap settings (so they win). */
 const extraNodeOptions = process.argv.includes('--node-options') ? (process.argv[process.argv.indexOf('--node-options') + 1] ?? '') : '';
 /** --node-args '…': flags on the connector's node command line (V8 flags NODE_OPTIONS refuses). */
-const nodeArgs = [
-  ...(process.argv.includes('--no-image-node-args') ? [] : IMAGE_NODE_ARGS),
-  ...(process.argv.includes('--node-args') ? (process.argv[process.argv.indexOf('--node-args') + 1] ?? '').split(/\s+/).filter(Boolean) : []),
-];
+const nodeArgs = benchNodeArgs();
 /** --env NAME=VALUE (repeatable): more environment for the connector (GLIBC_TUNABLES, say). */
 const extraEnv = Object.fromEntries(process.argv.flatMap((a, i) => (a === '--env' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split(/=(.*)/s).slice(0, 2) as [string, string]] : [])));
 const expand = process.argv.includes('--expand');

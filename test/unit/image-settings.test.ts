@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { IMAGE_MALLOC_ARENA_MAX, IMAGE_NODE_ARGS } from '../../bench/image-settings.js';
+import { IMAGE_MALLOC_ARENA_MAX, IMAGE_NODE_ARGS, benchNodeArgs } from '../../bench/image-settings.js';
 
 const read = (p: string) => readFileSync(join(REPO_ROOT, p), 'utf8');
 
@@ -38,4 +38,12 @@ test('the chart and the ECS template keep the image\'s entrypoint', () => {
   expect(ecs).not.toMatch(/^\s*EntryPoint:/m);
   // The task's only command is the health check, which is its own short-lived process.
   expect([...ecs.matchAll(/^\s*Command:.*$/gm)].map((m) => m[0].trim())).toEqual(['Command: [CMD, node, /app/dist/src/main.js, healthcheck]']);
+});
+
+test('both benches start the connector with the image\'s flags, then --node-args', () => {
+  expect(benchNodeArgs(['node', 'bench.js'])).toEqual([...IMAGE_NODE_ARGS]);
+  expect(benchNodeArgs(['node', 'bench.js', '--node-args', ' --no-maglev  --max-lazy '])).toEqual([...IMAGE_NODE_ARGS, '--no-maglev', '--max-lazy']);
+  expect(benchNodeArgs(['node', 'bench.js', '--no-image-node-args'])).toEqual([]);
+  expect(benchNodeArgs(['node', 'bench.js', '--no-image-node-args', '--node-args', '--no-maglev'])).toEqual(['--no-maglev']);
+  for (const bench of ['bench/sync.ts', 'bench/memory.ts']) expect(read(bench)).toContain('const nodeArgs = benchNodeArgs();');
 });
