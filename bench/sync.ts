@@ -18,7 +18,7 @@
 // 2 by default, as the image sets it (docs/image.md); 0 leaves glibc's default.
 // --node-options '…': more flags for the connector after the heap settings; --node-args '…':
 // flags on its node command line (V8 flags that NODE_OPTIONS refuses), after the image's
-// (bench/image-settings.ts: --no-sparkplug), which --no-image-node-args leaves out;
+// (bench/image-settings.ts: V8's tiers), which --no-image-node-args leaves out;
 // --env NAME=VALUE (repeatable): more environment for it.
 // --heap-snapshot-at S[,S…]: S seconds after the job is sent, the connector (started with
 // --heapsnapshot-signal=SIGUSR2) writes a V8 heap snapshot into a temporary directory that

@@ -168,7 +168,7 @@ const c = JSON.parse(JSON.parse(fs.readFileSync(file, 'utf8')).Config).config;
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const want = [
   ['User', c.User, '65532:65532'],
-  ['Entrypoint', c.Entrypoint, ['node', '--no-sparkplug', '/app/dist/src/main.js']],
+  ['Entrypoint', c.Entrypoint, ['node', '--no-sparkplug', '--no-maglev', '--invocation-count-for-turbofan=20000', '/app/dist/src/main.js']],
   ['Cmd', c.Cmd, ['run']],
   ['WorkingDir', c.WorkingDir, '/app'],
   ['ExposedPorts', Object.keys(c.ExposedPorts ?? {}), ['8080/tcp']],
