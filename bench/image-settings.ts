@@ -9,9 +9,10 @@
  *   compilers (about 6 MB off a 1,000-account sync's peak at the same CPU time).
  * - `--no-maglev`: no mid-tier optimizing compiler; hot code goes to TurboFan.
  * - `--invocation-count-for-turbofan=20000` (V8's default 3,000): TurboFan only for code
- *   that runs far more often than anything at start, so an idle daemon never loads it.
- * Together: idle 61.9 MB instead of 63.6, the 1,000-account sync's peak 121–130 MB instead
- * of 129–138, for 10–13 % more CPU (2 % at 10,000 accounts).
+ *   that runs far more often than anything in the first seconds after start, so a daemon
+ *   that has just connected has not loaded it.
+ * Together: idle (15 s after the welcome) 61.9 MB instead of 63.6, the 1,000-account sync's
+ * peak 121–130 MB instead of 129–138, for 8–13 % more CPU (2 % at 10,000 accounts).
  */
 export const IMAGE_NODE_ARGS: readonly string[] = ['--no-sparkplug', '--no-maglev', '--invocation-count-for-turbofan=20000'];
 
