@@ -6,12 +6,17 @@
 // hold exactly the granted assignments after the grants and none of them after the revokes.
 //
 //   node dist/bench/access.js [--grants 100] [--latency-ms 30] [--time-scale 4] [--share 0.5]
-//                             [--assignment-delay-ms 2000] [--json]
+//                             [--assignment-delay-ms 2000] [--json] [--no-image-node-args]
+//
+// The runner runs in this process, so the bench runs itself again under the image's node
+// flags and MALLOC_ARENA_MAX (bench/image-settings.ts) unless --no-image-node-args: grants
+// are timed as the image runs them. The simulator, in the same process, gets them too.
 //
 // Floor of a phase (the least time AWS itself allows, see docs/performance.md):
 //   max( ceil(ops ÷ maxOutstanding) × assignmentDelay ÷ k ,  max over quota buckets of calls ÷ (rate × share × k) )
 // with the fewest calls the phase needs (FEWEST), not the calls the connector made.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { Ledger } from '../src/access/ledger.js';
 import { accessParamsSchema } from '../src/access/params.js';
@@ -27,8 +32,9 @@ import { demoIntegration } from '../test/sim/aws/worlds/demo.js';
 import type { Assignment, AssignmentOp } from '../test/sim/aws/world.js';
 import { testConfig } from '../test/helpers/config.js';
 import { declaredActions } from '../src/permissions.js';
+import { IMAGE_MALLOC_ARENA_MAX, benchNodeArgs } from './image-settings.js';
 
-const USAGE = 'usage: node dist/bench/access.js [--grants 100] [--latency-ms 30] [--time-scale 4] [--share 0.5] [--assignment-delay-ms 2000] [--json]';
+const USAGE = 'usage: node dist/bench/access.js [--grants 100] [--latency-ms 30] [--time-scale 4] [--share 0.5] [--assignment-delay-ms 2000] [--json] [--no-image-node-args]';
 
 function arg(name: string, def: number, ok: (v: number) => boolean): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -383,12 +389,22 @@ async function main(): Promise<void> {
       assignments: { before: assignmentsBefore, heldAfterGrants: afterGrants, heldAfterRevokes: afterRevokes, after: assignmentsAfter },
       grant,
       revoke,
+      nodeArgs: nodeArgs.join(' '),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     }),
   );
   if (grant.failures + revoke.failures > 0 || !verified) process.exitCode = 1;
 }
 
+// Runs itself again under the image's flags unless already under them (or told not to).
+const nodeArgs = benchNodeArgs();
+if (!nodeArgs.every((a) => process.execArgv.includes(a))) {
+  const r = spawnSync(process.execPath, [...nodeArgs, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? String(IMAGE_MALLOC_ARENA_MAX) },
+  });
+  process.exit(r.status ?? 1);
+}
 main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);

@@ -34,9 +34,9 @@ const instanceId = (accountId: string, region: string, name: string) =>
 const userId = (name: string) => [...sim.world.sso!.users.values()].find((u) => u.UserName === `${name}@example.com`)!.UserId;
 const groupId = (name: string) => [...sim.world.sso!.groups.values()].find((g) => g.DisplayName === name)!.GroupId;
 const roleArn = (accountId: string, name: string, path = '/') => `arn:aws:iam::${accountId}:role${path}${name}`;
-const calls = (key: string) => sim.stats.snapshot().byOperation[key]?.calls ?? 0;
 /** The whole counter, so that a failure shows whether a second call was a throttled or failed retry. */
 const counter = (key: string) => sim.stats.snapshot().byOperation[key];
+const calls = (key: string) => counter(key)?.calls ?? 0;
 const hash = (req: AccessRequest<Target>) => {
   const t = req.target;
   return createHash('sha256').update(`ec2.ssmSession:${req.principal.type}:${req.principal.id}|${t.accountId}|${t.region}|${[...t.instanceIds].sort().join(',')}`).digest('hex').slice(0, 16);
