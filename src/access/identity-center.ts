@@ -190,14 +190,36 @@ const POLL_LEARNED_MAX_MS = 10_000;
  * Per instance and verb: about how long an operation takes, learned from this process's
  * earlier ones. The first status read waits that long, so most operations need one read
  * instead of two to four (reads share the instance's 20 TPS with every other call). An
- * operation found done at the first read lowers the estimate a little, one that was not
- * raises it to what it took, so it follows AWS both ways.
+ * operation found done at the first read lowers the estimate a little (0.5 %), one that was
+ * not sets it from what its reads showed (`waitForStatus`), so it follows AWS both ways.
  */
 const typicalMs = new Map<string, number>();
 function learn(key: string, tookMs: number, reads: number): void {
   const t = typicalMs.get(key);
   if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(POLL_FIRST_MS, t * 0.995));
   else if (reads > 1 || t === undefined) typicalMs.set(key, Math.min(POLL_LEARNED_MAX_MS, tookMs));
+}
+
+/**
+ * While nothing is learned for a key, one operation (the probe) reads on a fine schedule
+ * and the others started meanwhile wait for what it learns, then read once: without this,
+ * each of the first round's operations (up to the outstanding limit) pays its own probing
+ * reads. Resolved when the probe's wait ends, whatever its outcome.
+ */
+const probes = new Map<string, Promise<void>>();
+/** How long an operation waits for another's probe before it reads on its own schedule. */
+const PROBE_WAIT_MAX_MS = POLL_LEARNED_MAX_MS;
+/** After a first read that came too early, the next comes this fraction of that wait later. */
+const REREAD_FRACTION = 0.1;
+const REREAD_MIN_MS = 50;
+/** An operation's length is learned as this many times the last time it was seen running. */
+const LEARN_MARGIN = 1.2;
+
+/** Resolves when `p` settles or after `ms`, leaving no timer behind. */
+async function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Runs `fn`, retrying "slow down" answers with jittered backoff for a bounded time. */
@@ -284,37 +306,77 @@ async function waitForStatus(
     const started = ctx.now();
     const deadline = started + POLL_DEADLINE_MS;
     let status: AccountAssignmentOperationStatus | undefined = first;
-    const learned = typicalMs.get(key);
-    let wait = Math.max(POLL_FIRST_MS, learned ?? 0);
+    let learned = typicalMs.get(key);
+    let endProbe: (() => void) | undefined;
+    if (learned === undefined) {
+      const probe = probes.get(key);
+      if (probe) {
+        await settledWithin(probe, PROBE_WAIT_MAX_MS);
+        learned = typicalMs.get(key);
+      } else {
+        probes.set(key, new Promise<void>((resolve) => (endProbe = resolve)));
+      }
+    }
+    // Learned: read when an operation like the last ones would be done (counted from this
+    // one's start, which may be behind us after waiting for a probe). Not learned: the probe's
+    // schedule, each read 1.5 times as late as the one before, so what it learns is within
+    // half of the truth instead of double.
+    let wait = learned !== undefined ? Math.max(0, learned - (ctx.now() - started)) : POLL_FIRST_MS;
     let reads = 0;
-    for (;;) {
-      if (status?.Status === 'SUCCEEDED') {
-        if (reads > 0) learn(key, ctx.now() - started, reads);
-        return;
+    // When the last read was asked for. What is learned is the wait until then, not until its
+    // answer: the answer also waited for a token of the instance's rate, which the next
+    // operation's read waits for again, and counting it twice would make every read late.
+    let readAt = started;
+    /** When AWS last answered that the operation was still running (the create's answer first). */
+    let runningAt = started;
+    try {
+      for (;;) {
+        if (status?.Status === 'SUCCEEDED') {
+          // Done at the read asked for at readAt, still running when runningAt's read was
+          // answered: somewhere between, learned as a little past the latter (a first read
+          // that then comes too early only costs one read more, and raises it again).
+          const seenRunning = runningAt - started;
+          if (reads > 0) learn(key, seenRunning > 0 ? Math.min(readAt - started, LEARN_MARGIN * seenRunning) : readAt - started, reads);
+          return;
+        }
+        if (status?.Status === 'FAILED') {
+          const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
+          // The one answer that proves the operation changed nothing.
+          throw unchanged(new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`));
+        }
+        if (ctx.now() >= deadline) {
+          throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
+        }
+        await ctx.sleep(wait);
+        // After a first wait that was learned and too short, the operation is most likely
+        // just past it: read again a little later (a tenth of that wait), then back off.
+        if (learned === undefined) wait = Math.min(POLL_MAX_MS, (ctx.now() - started) * 0.5);
+        else if (reads === 0) wait = Math.max(REREAD_MIN_MS, learned * REREAD_FRACTION);
+        else wait = Math.min(POLL_MAX_MS, wait * 2);
+        reads++;
+        readAt = ctx.now();
+        // Past the first read the operation is a slow one: while others of the instance wait
+        // too, their shared list tells whether it still runs, and only its end is described.
+        if (reads > 1 && shared.waiting > 1 && (await shared.inProgress(ctx.now(), started, list))?.has(requestId)) {
+          runningAt = ctx.now();
+          continue;
+        }
+        try {
+          status = await describe(requestId);
+          if (status?.Status === 'IN_PROGRESS') runningAt = ctx.now();
+        } catch (err) {
+          // The status may not be readable at once (eventual consistency), and throttling that
+          // outlived the SDK's retries is no reason to abandon an operation AWS is running.
+          // Anything else ends the wait with the operation's outcome unknown: AWS may still
+          // finish it, so the caller must not take this for a failure (run-access.ts).
+          if (!isThrottle(err) && !isNotFound(err)) throw err;
+        }
       }
-      if (status?.Status === 'FAILED') {
-        const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
-        // The one answer that proves the operation changed nothing.
-        throw unchanged(new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`));
-      }
-      if (ctx.now() >= deadline) {
-        throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
-      }
-      await ctx.sleep(wait);
-      // After a first wait that was too short, from the short interval again.
-      wait = reads === 0 && learned !== undefined ? POLL_FIRST_MS : Math.min(POLL_MAX_MS, wait * 2);
-      reads++;
-      // Past the first read the operation is a slow one: while others of the instance wait
-      // too, their shared list tells whether it still runs, and only its end is described.
-      if (reads > 1 && shared.waiting > 1 && (await shared.inProgress(ctx.now(), started, list))?.has(requestId)) continue;
-      try {
-        status = await describe(requestId);
-      } catch (err) {
-        // The status may not be readable at once (eventual consistency), and throttling that
-        // outlived the SDK's retries is no reason to abandon an operation AWS is running.
-        // Anything else ends the wait with the operation's outcome unknown: AWS may still
-        // finish it, so the caller must not take this for a failure (run-access.ts).
-        if (!isThrottle(err) && !isNotFound(err)) throw err;
+    } finally {
+      // Whatever the probe's outcome, the operations waiting for it go on.
+      if (endProbe) {
+        probes.delete(key);
+        endProbe();
       }
     }
   } finally {
