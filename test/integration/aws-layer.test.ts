@@ -144,6 +144,19 @@ describe('client factory', () => {
     expect(Date.now() - t0).toBeLessThan(1500);
   });
 
+  test("the SDK's logger has no info or error, so its middleware builds no masked copy of each response; calls and errors still work", async () => {
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const iam = await session.managementClient(IAMClient);
+    const logger = (iam.config as unknown as { logger: Record<string, unknown> }).logger;
+    // logger?.info?.({ input: filter(input), output: filter(output) }) runs its filters only when info exists.
+    expect(logger['info']).toBeUndefined();
+    expect(logger['error']).toBeUndefined();
+    // The SDK calls these without checking that they exist.
+    for (const m of ['debug', 'warn', 'trace']) expect(typeof logger[m]).toBe('function');
+    await expect(iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1 }))).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    await expect(iam.send(new GetRoleCommand({ RoleName: 'NoSuchRoleAnywhere' }))).rejects.toMatchObject({ code: 'AWS_NOT_FOUND' });
+  });
+
   test('every call carries the connector in its User-Agent', async () => {
     sim.stats.reset();
     const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
