@@ -187,20 +187,6 @@ const POLL_MAX_MS = 2_000;
 const POLL_LEARNED_MAX_MS = 10_000;
 
 /**
- * Per instance and verb: about how long an operation takes, learned from this process's
- * earlier ones. The first status read waits that long, so most operations need one read
- * instead of two to four (reads share the instance's 20 TPS with every other call). An
- * operation found done at the first read lowers the estimate a little (0.5 %), one that was
- * not sets it from what its reads showed (`waitForStatus`), so it follows AWS both ways.
- */
-const typicalMs = new Map<string, number>();
-function learn(key: string, tookMs: number, reads: number): void {
-  const t = typicalMs.get(key);
-  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(POLL_FIRST_MS, t * 0.995));
-  else if (reads > 1 || t === undefined) typicalMs.set(key, Math.min(POLL_LEARNED_MAX_MS, tookMs));
-}
-
-/**
  * While nothing is learned for a key, one operation (the probe) reads on a fine schedule
  * and the others started meanwhile wait for what it learns, then read once: without this,
  * each of the first round's operations (up to the outstanding limit) pays its own probing
@@ -213,14 +199,31 @@ const PROBE_WAIT_MAX_MS = POLL_LEARNED_MAX_MS;
 const REREAD_FRACTION = 0.1;
 const REREAD_MIN_MS = 50;
 /** An operation's length is learned as this many times the last time it was seen running. */
-const LEARN_MARGIN = 1.2;
+const LEARN_MARGIN = 1.3;
 
-/** Resolves when `p` settles or after `ms`, leaving no timer behind. */
-async function settledWithin(p: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
+/**
+ * Per instance and verb: about how long an operation takes, learned from this process's
+ * earlier ones. The first status read waits that long, so most operations need one read
+ * instead of two to four (reads share the instance's 20 TPS with every other call). An
+ * operation found done at the first read lowers the estimate a little (0.5 %), one that was
+ * not sets it from what its reads showed (`waitForStatus`), so it follows AWS both ways.
+ */
+const typicalMs = new Map<string, number>();
+function learn(key: string, tookMs: number, reads: number): void {
+  const t = typicalMs.get(key);
+  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(POLL_FIRST_MS, t * 0.995));
+  else if (reads > 1 || t === undefined) typicalMs.set(key, Math.min(POLL_LEARNED_MAX_MS, Math.max(REREAD_MIN_MS, tookMs)));
 }
+
+/** Whether `p` settled within `ms` (false: the time ran out first); leaves no timer behind. */
+async function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([p.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  clearTimeout(timer);
+  return settled;
+}
+/** Waits for a probe that ran out of time (diagnostics: statusReadState). */
+let probeWaitsTimedOut = 0;
 
 /** Runs `fn`, retrying "slow down" answers with jittered backoff for a bounded time. */
 export async function slowDownRetry<T>(ctx: AccessContext, fn: () => Promise<T>, retryable: (err: unknown) => boolean = isSlowDown): Promise<T> {
@@ -256,16 +259,21 @@ const SHARED_LIST_MAX_PAGES = 3;
  */
 class SharedStatusReads {
   waiting = 0;
-  private round: { startedAt: number; ids: Promise<Set<string> | undefined> } | undefined;
+  /** The last list: when it was asked for, and its ids with when they were answered. */
+  private round: { startedAt: number; ids: Promise<{ ids: Set<string> | undefined; at: number }> } | undefined;
 
-  /** The ids AWS listed as running, from a list taken after `createdAt`; undefined when unknown. */
-  inProgress(now: number, createdAt: number, list: () => Promise<Set<string>>): Promise<Set<string> | undefined> {
+  /**
+   * The ids AWS listed as running, from a list asked for after `createdAt`, and when it was
+   * asked for (what the list says was true then, not now); ids undefined when unknown.
+   */
+  async inProgress(clock: () => number, createdAt: number, list: () => Promise<Set<string>>): Promise<{ ids: Set<string> | undefined; at: number }> {
+    const now = clock();
     // A round still in flight, or ended within the shortest poll interval, was taken after
     // the request existed: reuse it rather than list again.
-    if (this.round && this.round.startedAt >= createdAt && now - this.round.startedAt < POLL_FIRST_MS) return this.round.ids;
-    const ids = list().catch(() => undefined);
-    this.round = { startedAt: now, ids };
-    return ids;
+    if (!(this.round && this.round.startedAt >= createdAt && now - this.round.startedAt < POLL_FIRST_MS)) {
+      this.round = { startedAt: now, ids: list().then((ids) => ({ ids, at: clock() }), () => ({ ids: undefined, at: clock() })) };
+    }
+    return this.round.ids;
   }
 }
 const sharedReads = new Map<string, SharedStatusReads>();
@@ -299,24 +307,29 @@ async function waitForStatus(
   const requestId = first?.RequestId;
   if (!requestId) throw new ConnectorError('AWS_ERROR', `sso-admin: ${verb} of the assignment of ${describeRef(a)} returned no request id`);
   const key = `${verb}|${inst.instanceArn}`;
+  const started = ctx.now();
+  const deadline = started + POLL_DEADLINE_MS;
+  let status: AccountAssignmentOperationStatus | undefined = first;
+  let learned = typicalMs.get(key);
+  let endProbe: (() => void) | undefined;
+  /** This operation waited for another's probe: its time since `started` is not AWS's alone. */
+  let waitedForProbe = false;
+  if (learned === undefined && status?.Status === 'IN_PROGRESS') {
+    const probe = probes.get(key);
+    if (probe) {
+      if (!(await settledWithin(probe, PROBE_WAIT_MAX_MS))) probeWaitsTimedOut++;
+      waitedForProbe = true;
+      learned = typicalMs.get(key);
+    }
+    // Nothing learned (none probing, or the probe ended without learning): this one probes.
+    if (learned === undefined && !probes.has(key)) probes.set(key, new Promise<void>((resolve) => (endProbe = resolve)));
+  }
+  // Counted after any wait for a probe: operations parked on a probe do not make the probe
+  // read the shared list instead of describing its own operation.
   const shared = sharedReads.get(key) ?? new SharedStatusReads();
   sharedReads.set(key, shared);
   shared.waiting++;
   try {
-    const started = ctx.now();
-    const deadline = started + POLL_DEADLINE_MS;
-    let status: AccountAssignmentOperationStatus | undefined = first;
-    let learned = typicalMs.get(key);
-    let endProbe: (() => void) | undefined;
-    if (learned === undefined) {
-      const probe = probes.get(key);
-      if (probe) {
-        await settledWithin(probe, PROBE_WAIT_MAX_MS);
-        learned = typicalMs.get(key);
-      } else {
-        probes.set(key, new Promise<void>((resolve) => (endProbe = resolve)));
-      }
-    }
     // Learned: read when an operation like the last ones would be done (counted from this
     // one's start, which may be behind us after waiting for a probe). Not learned: the probe's
     // schedule, each read 1.5 times as late as the one before, so what it learns is within
@@ -327,61 +340,71 @@ async function waitForStatus(
     // answer: the answer also waited for a token of the instance's rate, which the next
     // operation's read waits for again, and counting it twice would make every read late.
     let readAt = started;
-    /** When AWS last answered that the operation was still running (the create's answer first). */
+    /** When AWS last said the operation was still running (the create's answer first; a shared list's answer, however old). */
     let runningAt = started;
-    try {
-      for (;;) {
-        if (status?.Status === 'SUCCEEDED') {
-          // Done at the read asked for at readAt, still running when runningAt's read was
-          // answered: somewhere between, learned as a little past the latter (a first read
-          // that then comes too early only costs one read more, and raises it again).
-          const seenRunning = runningAt - started;
-          if (reads > 0) learn(key, seenRunning > 0 ? Math.min(readAt - started, LEARN_MARGIN * seenRunning) : readAt - started, reads);
-          return;
+    for (;;) {
+      if (status?.Status === 'SUCCEEDED') {
+        // Done at the read asked for at readAt, still running at runningAt: somewhere
+        // between, learned as a little past the latter (a first read that then comes too
+        // early only costs one read more, and raises it again). An operation that waited for
+        // a probe and was never seen running tells nothing: its time includes that wait.
+        const seenRunning = runningAt - started;
+        if (reads > 0 && !(waitedForProbe && seenRunning <= 0)) {
+          learn(key, seenRunning > 0 ? Math.min(readAt - started, LEARN_MARGIN * seenRunning) : readAt - started, reads);
         }
-        if (status?.Status === 'FAILED') {
-          const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
-          // The one answer that proves the operation changed nothing.
-          throw unchanged(new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`));
-        }
-        if (ctx.now() >= deadline) {
-          throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
-        }
-        await ctx.sleep(wait);
-        // After a first wait that was learned and too short, the operation is most likely
-        // just past it: read again a little later (a tenth of that wait), then back off.
-        if (learned === undefined) wait = Math.min(POLL_MAX_MS, (ctx.now() - started) * 0.5);
-        else if (reads === 0) wait = Math.max(REREAD_MIN_MS, learned * REREAD_FRACTION);
-        else wait = Math.min(POLL_MAX_MS, wait * 2);
-        reads++;
-        readAt = ctx.now();
-        // Past the first read the operation is a slow one: while others of the instance wait
-        // too, their shared list tells whether it still runs, and only its end is described.
-        if (reads > 1 && shared.waiting > 1 && (await shared.inProgress(ctx.now(), started, list))?.has(requestId)) {
-          runningAt = ctx.now();
+        return;
+      }
+      if (status?.Status === 'FAILED') {
+        const reason = (status.FailureReason ?? 'AWS gave no reason').slice(0, 500);
+        // The one answer that proves the operation changed nothing.
+        throw unchanged(new ConnectorError('ACCESS_FAILED', `Identity Center could not ${verb} the assignment of ${describeRef(a)}: ${reason}`));
+      }
+      if (ctx.now() >= deadline) {
+        throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
+      }
+      await ctx.sleep(wait);
+      // After a first wait that was learned and too short, the operation is most likely
+      // just past it: read again a little later (a tenth of that wait), then back off. Every
+      // wait is at least REREAD_MIN_MS, whatever the clock did.
+      if (learned === undefined) wait = Math.min(POLL_MAX_MS, Math.max(REREAD_MIN_MS, (ctx.now() - started) * 0.5));
+      else if (reads === 0) wait = Math.max(REREAD_MIN_MS, learned * REREAD_FRACTION);
+      else wait = Math.min(POLL_MAX_MS, wait * 2);
+      reads++;
+      readAt = ctx.now();
+      // Past the first read the operation is a slow one: while others of the instance wait
+      // too, their shared list tells whether it still runs, and only its end is described.
+      if (reads > 1 && shared.waiting > 1) {
+        const listed = await shared.inProgress(() => ctx.now(), started, list);
+        if (listed.ids?.has(requestId)) {
+          runningAt = Math.max(runningAt, listed.at);
           continue;
         }
-        try {
-          status = await describe(requestId);
-          if (status?.Status === 'IN_PROGRESS') runningAt = ctx.now();
-        } catch (err) {
-          // The status may not be readable at once (eventual consistency), and throttling that
-          // outlived the SDK's retries is no reason to abandon an operation AWS is running.
-          // Anything else ends the wait with the operation's outcome unknown: AWS may still
-          // finish it, so the caller must not take this for a failure (run-access.ts).
-          if (!isThrottle(err) && !isNotFound(err)) throw err;
-        }
       }
-    } finally {
-      // Whatever the probe's outcome, the operations waiting for it go on.
-      if (endProbe) {
-        probes.delete(key);
-        endProbe();
+      try {
+        status = await describe(requestId);
+        // Running when AWS answered (its answer comes a few milliseconds after it looked).
+        if (status?.Status === 'IN_PROGRESS') runningAt = ctx.now();
+      } catch (err) {
+        // The status may not be readable at once (eventual consistency), and throttling that
+        // outlived the SDK's retries is no reason to abandon an operation AWS is running.
+        // Anything else ends the wait with the operation's outcome unknown: AWS may still
+        // finish it, so the caller must not take this for a failure (run-access.ts).
+        if (!isThrottle(err) && !isNotFound(err)) throw err;
       }
     }
   } finally {
     if (--shared.waiting === 0) sharedReads.delete(key);
+    // Whatever the probe's outcome, the operations waiting for it go on.
+    if (endProbe) {
+      probes.delete(key);
+      endProbe();
+    }
   }
+}
+
+/** For tests and diagnostics: what the status reads have learned, the probes under way, and waits for one that ran out. */
+export function statusReadState(): { learnedMs: Record<string, number>; probes: number; probeWaitsTimedOut: number } {
+  return { learnedMs: Object.fromEntries(typicalMs), probes: probes.size, probeWaitsTimedOut };
 }
 
 /** One slot of the process-wide outstanding-operation limit of the instance. */

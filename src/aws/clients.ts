@@ -106,14 +106,22 @@ export interface CredentialSource {
 }
 
 /**
- * The SDK clients' logger: it says nothing, like the SDK's default, but has no `info` (nor
- * `error`). The SDK's logger middleware calls `logger?.info?.({ input, output })` after
- * every call, and with the default no-op logger it first builds those arguments: a copy of
- * the whole response with sensitive members masked, made and thrown away on every call
- * (1.6 % of the connector's CPU in a 1,000-account sync, and as much garbage as the
- * responses themselves). The SDK calls `debug`, `warn` and `trace` without checking.
+ * The SDK clients' logger. It has no `info` (nor `error`): the SDK's logger middleware calls
+ * `logger?.info?.({ input, output })` after every call, and with the SDK's default no-op
+ * logger it first builds those arguments, a copy of the whole response with sensitive
+ * members masked, made and thrown away on every call (1.6 % of the connector's CPU in a
+ * 1,000-account sync, and as much garbage as the responses themselves). The SDK calls
+ * `debug`, `warn` and `trace` without checking, so those exist. Its warnings (sockets all
+ * in use with requests queued, a request past its timeout, a response it could not
+ * deserialize) went to the console before; they are the connector's log lines now.
  */
-export const SDK_LOGGER = { debug: () => undefined, warn: () => undefined, trace: () => undefined };
+export function sdkLogger(log: Logger): { debug(): void; trace(): void; warn(message: unknown): void } {
+  return {
+    debug: () => undefined,
+    trace: () => undefined,
+    warn: (message) => log.warn({ event: 'aws.sdk_warning' }, `AWS SDK: ${String(message).slice(0, 300)}`),
+  };
+}
 
 /** The part of an SDK client the factory needs; every v3 client has it. */
 interface SdkClient {
@@ -260,8 +268,12 @@ export class AwsClients {
     return this.handler;
   }
 
+  /** One logger for every client (sdkLogger). */
+  private readonly sdkLogger: ReturnType<typeof sdkLogger>;
+
   constructor(readonly opts: AwsClientsOptions) {
     if (!(opts.quotaShare > 0 && opts.quotaShare <= 1)) throw new Error('quotaShare must be in (0, 1]');
+    this.sdkLogger = sdkLogger(opts.log);
     // Node's own proxy support (24.5+): CONNECT through the proxy for every https endpoint
     // not in NO_PROXY, Proxy-Authorization from the URL's credentials, which never appear
     // in its error messages. The SDK alone ignores HTTPS_PROXY.
@@ -298,7 +310,7 @@ export class AwsClients {
         maxAttempts: this.opts.maxAttempts ?? 8,
         customUserAgent: this.opts.userAgent,
         requestHandler: this.handler,
-        logger: SDK_LOGGER,
+        logger: this.sdkLogger,
       }) as unknown as SdkClient;
       this.instrument(client, scope);
       this.cache.set(key, client);

@@ -47,8 +47,10 @@ test('after the first operation, an assignment is read about once until done, fo
   const job = (req: (typeof reqs)[number]) => ({ jobId: `job-${req.grantId}`, integration, request: req, signal: new AbortController().signal, log: logs.log });
   const describes = () => calls('DescribeAccountAssignmentCreationStatus') + calls('DescribeAccountAssignmentDeletionStatus');
   // One after the other, so each operation can learn from the ones before it. The first of
-  // each verb learns on the fine schedule (reads at 250, 375, 563 and 844 ms for 600 ms
-  // operations); each of the next four is read once, give or take one for the whole verb.
+  // each verb learns on the fine schedule (reads at about 250, 375, 563 and 844 ms for
+  // 600 ms operations); each of the next four is read once, give or take three for the whole
+  // verb (a read delayed on a loaded machine can make the first learn too short a wait,
+  // which the next reads raise again). Without learning, each would be read 3 or 4 times.
   const perVerb: number[] = [];
   for (const [i, req] of reqs.entries()) {
     const before = describes();
@@ -66,11 +68,11 @@ test('after the first operation, an assignment is read about once until done, fo
   expect(calls('DeleteAccountAssignment')).toBe(5);
   const [firstCreate, laterCreates, firstDelete, laterDeletes] = perVerb;
   expect(firstCreate).toBeGreaterThanOrEqual(2);
-  expect(firstCreate).toBeLessThanOrEqual(4);
-  expect(laterCreates).toBeLessThanOrEqual(5);
+  expect(firstCreate).toBeLessThanOrEqual(5);
+  expect(laterCreates).toBeLessThanOrEqual(4 + 3);
   expect(firstDelete).toBeGreaterThanOrEqual(2);
-  expect(firstDelete).toBeLessThanOrEqual(4);
-  expect(laterDeletes).toBeLessThanOrEqual(5);
+  expect(firstDelete).toBeLessThanOrEqual(5);
+  expect(laterDeletes).toBeLessThanOrEqual(4 + 3);
 });
 
 test('operations that run long while others wait share one IN_PROGRESS list, and each is described only at its first read and at its end', async () => {

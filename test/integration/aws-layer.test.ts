@@ -144,8 +144,8 @@ describe('client factory', () => {
     expect(Date.now() - t0).toBeLessThan(1500);
   });
 
-  test("the SDK's logger has no info or error, so its middleware builds no masked copy of each response; calls and errors still work", async () => {
-    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+  test("the SDK's logger has no info or error, so its middleware builds no masked copy of each response; calls and errors still work, and its warnings are log lines", async () => {
+    const { session, logs } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
     const iam = await session.managementClient(IAMClient);
     const logger = (iam.config as unknown as { logger: Record<string, unknown> }).logger;
     // logger?.info?.({ input: filter(input), output: filter(output) }) runs its filters only when info exists.
@@ -155,6 +155,11 @@ describe('client factory', () => {
     for (const m of ['debug', 'warn', 'trace']) expect(typeof logger[m]).toBe('function');
     await expect(iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1 }))).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
     await expect(iam.send(new GetRoleCommand({ RoleName: 'NoSuchRoleAnywhere' }))).rejects.toMatchObject({ code: 'AWS_NOT_FOUND' });
+    // What the SDK warns about (its sockets all in use, say) is a log line of the connector's, bounded.
+    (logger['warn'] as (m: string) => void)(`@smithy/node-http-handler:WARN - socket usage at capacity=50 and 7 additional requests are enqueued. ${'x'.repeat(1000)}`);
+    const warned = logs.entries().find((e) => e['event'] === 'aws.sdk_warning');
+    expect(warned).toMatchObject({ level: 'warn', msg: expect.stringContaining('socket usage at capacity=50') });
+    expect(String(warned!['msg']).length).toBeLessThanOrEqual(320);
   });
 
   test('every call carries the connector in its User-Agent', async () => {
