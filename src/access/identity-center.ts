@@ -211,7 +211,7 @@ const LEARN_MARGIN = 1.3;
 const typicalMs = new Map<string, number>();
 function learn(key: string, tookMs: number, reads: number): void {
   const t = typicalMs.get(key);
-  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(POLL_FIRST_MS, t * 0.995));
+  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(REREAD_MIN_MS, t * 0.995));
   else if (reads > 1 || t === undefined) typicalMs.set(key, Math.min(POLL_LEARNED_MAX_MS, Math.max(REREAD_MIN_MS, tookMs)));
 }
 
@@ -263,8 +263,8 @@ class SharedStatusReads {
   private round: { startedAt: number; ids: Promise<{ ids: Set<string> | undefined; at: number }> } | undefined;
 
   /**
-   * The ids AWS listed as running, from a list asked for after `createdAt`, and when it was
-   * asked for (what the list says was true then, not now); ids undefined when unknown.
+   * The ids AWS listed as running, from a list asked for after `createdAt`, and when that
+   * list was answered (what it says was true then, not now); ids undefined when unknown.
    */
   async inProgress(clock: () => number, createdAt: number, list: () => Promise<Set<string>>): Promise<{ ids: Set<string> | undefined; at: number }> {
     const now = clock();
@@ -334,7 +334,8 @@ async function waitForStatus(
     // one's start, which may be behind us after waiting for a probe). Not learned: the probe's
     // schedule, each read 1.5 times as late as the one before, so what it learns is within
     // half of the truth instead of double.
-    let wait = learned !== undefined ? Math.max(0, learned - (ctx.now() - started)) : POLL_FIRST_MS;
+    // (Never longer than `learned`, should the clock step back while waiting for a probe.)
+    let wait = learned !== undefined ? Math.min(learned, Math.max(0, learned - (ctx.now() - started))) : POLL_FIRST_MS;
     let reads = 0;
     // When the last read was asked for. What is learned is the wait until then, not until its
     // answer: the answer also waited for a token of the instance's rate, which the next
@@ -365,7 +366,7 @@ async function waitForStatus(
       await ctx.sleep(wait);
       // After a first wait that was learned and too short, the operation is most likely
       // just past it: read again a little later (a tenth of that wait), then back off. Every
-      // wait is at least REREAD_MIN_MS, whatever the clock did.
+      // wait after the first is at least REREAD_MIN_MS, whatever the clock did.
       if (learned === undefined) wait = Math.min(POLL_MAX_MS, Math.max(REREAD_MIN_MS, (ctx.now() - started) * 0.5));
       else if (reads === 0) wait = Math.max(REREAD_MIN_MS, learned * REREAD_FRACTION);
       else wait = Math.min(POLL_MAX_MS, wait * 2);

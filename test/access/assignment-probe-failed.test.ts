@@ -20,7 +20,8 @@ const runtimes: AwsRuntime[] = [];
 
 // A simulator of its own for each test: nothing one test left running reaches the other.
 beforeEach(async () => {
-  sim = await startAwsSimulator({ world: 'demo', sso: { assignmentDelayMs: 600 } });
+  // Operations of 400 ms: the probe finds its own failed at its read of about 563 ms.
+  sim = await startAwsSimulator({ world: 'demo', sso: { assignmentDelayMs: 400 } });
   undo = useAwsEnv(sim.env);
 });
 afterEach(async () => {
@@ -29,8 +30,13 @@ afterEach(async () => {
   await sim.close();
 });
 
-/** Eight grants of ReadOnly in the account to distinct users, none held before, started together. */
-async function eightGrants(account: string) {
+/**
+ * Eight grants of ReadOnly in the account to distinct users, none held before. The first
+ * starts alone and the other seven once the simulator has taken its create: that first
+ * create is the one failNextAssignments fails, and its operation is the first to wait for
+ * a status, so it is the probe the seven wait for.
+ */
+async function probeThenSeven(account: string) {
   const deps = testAccessDeps({ runtimes, log: logs.log, now: Date.now, config: { ssoMaxOutstandingAssignments: 10 } });
   const integration = integrationSchema.parse(demoIntegration());
   const sso = sim.world.sso!;
@@ -38,7 +44,12 @@ async function eightGrants(account: string) {
   const ps = [...sso.permissionSets.values()].find((p) => p.name === 'ReadOnly')!.arn;
   const reqs = users.map((u, i) => accessParamsSchema.parse({ grantId: `g-probe-${account}-${i}`, accessKind: 'sso.accountAssignment', principal: { type: 'user', id: u.UserId, userName: u.UserName }, target: { accountId: account, permissionSetArn: ps } }));
   const job = (req: (typeof reqs)[number]) => ({ jobId: `job-${req.grantId}`, integration, request: req, signal: new AbortController().signal, log: logs.log });
-  const results = await Promise.all(reqs.map((r) => runGrant(deps, job(r)).then((g) => g, (err: unknown) => err)));
+  const run = (r: (typeof reqs)[number]) => runGrant(deps, job(r)).then((g) => g, (err: unknown) => err);
+  const first = run(reqs[0]!);
+  const creates = () => sim.stats.snapshot().byOperation['sso-admin:CreateAccountAssignment']?.calls ?? 0;
+  // Sequencing, not timing: poll until the simulator has taken the first create.
+  while (creates() < 1) await new Promise((r) => setTimeout(r, 5));
+  const results = await Promise.all([first, ...reqs.slice(1).map(run)]);
   const held = reqs.map((r) => sim.admin.hasAssignment({ accountId: account, permissionSetArn: ps, principalType: 'USER', principalId: r.principal.id }));
   return { results, held };
 }
@@ -46,16 +57,19 @@ const learnedCreateMs = () => Object.entries(statusReadState().learnedMs).find((
 
 test('a probe whose operation fails lets the others go on at once, and nothing is learned from their waiting', async () => {
   sim.admin.failNextAssignments({ count: 1, reason: 'injected for the probe test' });
-  const { results, held } = await eightGrants(MEMBER);
+  const { results, held } = await probeThenSeven(MEMBER);
   expect(results).toHaveLength(8);
-  const failed = results.filter((r) => r instanceof Error);
-  expect(failed).toHaveLength(1);
-  expect(failed[0]).toMatchObject({ code: 'ACCESS_FAILED' });
-  expect(held.filter(Boolean)).toHaveLength(7);
+  // The probe's grant is the one that failed.
+  expect(results[0]).toMatchObject({ code: 'ACCESS_FAILED' });
+  expect(results.slice(1).map((r) => (r as { state?: string }).state)).toEqual(Array(7).fill('granted'));
+  expect(held).toEqual([false, true, true, true, true, true, true, true]);
   // Released when the probe failed, not by the 10 s cap on waiting for it.
   expect(statusReadState()).toMatchObject({ probes: 0, probeWaitsTimedOut: 0 });
-  // What the waiters saw includes their wait for the probe: it must not be learned as an
-  // operation's length (it would be 10 s after a probe that ran out of time).
+  // The seven were released after the probe's last read (about 563 ms), and most found their
+  // own operation done at their first read, 250 ms later: never seen running, they teach
+  // nothing, since that time includes the wait for the probe (it would teach 750 ms or more
+  // here, and 10 s after a probe that ran out of time). One seen running on a loaded machine
+  // may teach 1.3 times what it was seen running for: under 650 ms for 400 ms operations.
   const learned = learnedCreateMs();
-  if (learned !== undefined) expect(learned).toBeLessThan(3_000);
+  if (learned !== undefined) expect(learned).toBeLessThan(650);
 });

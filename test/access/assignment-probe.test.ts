@@ -22,7 +22,9 @@ const runtimes: AwsRuntime[] = [];
 
 // A simulator of its own for each test: nothing one test left running reaches the other.
 beforeEach(async () => {
-  sim = await startAwsSimulator({ world: 'demo', sso: { assignmentDelayMs: 600 } });
+  // Operations of 1.5 s: the probe's reads (about 250, 375, 563, 844, 1266, 1898 ms) leave
+  // each a margin of a couple of hundred milliseconds on a loaded machine.
+  sim = await startAwsSimulator({ world: 'demo', sso: { assignmentDelayMs: 1500 } });
   undo = useAwsEnv(sim.env);
 });
 afterEach(async () => {
@@ -55,12 +57,12 @@ test('operations started together before anything is learned are read about once
   expect(results.map((r) => r as { state?: string; preExisting?: boolean })).toEqual(results.map(() => expect.objectContaining({ state: 'granted', preExisting: false })));
   expect(results).toHaveLength(8);
   expect(held.every(Boolean)).toBe(true);
-  // The probe reads up to four times (about 250, 375, 563, 844 ms); the seven others once
-  // each, give or take three on a loaded machine. Each probing on its own, the eight need
-  // 19 or more reads (measured with the probe turned off).
+  // The probe reads up to six times; the seven others once each, give or take three on a
+  // loaded machine (13 in all here). Each probing on its own, the eight read 20 and 22 times
+  // in two runs with the probe turned off.
   const made = reads() - before;
   expect(made).toBeGreaterThanOrEqual(8);
-  expect(made).toBeLessThanOrEqual(4 + 7 + 3);
+  expect(made).toBeLessThanOrEqual(6 + 7 + 3);
   expect(statusReadState()).toMatchObject({ probes: 0, probeWaitsTimedOut: 0 });
   expect(learnedCreateMs()).toBeGreaterThan(0);
   expect(learnedCreateMs()).toBeLessThan(3_000);

@@ -70,7 +70,7 @@ describe('credentials', () => {
   });
 
   test('sessions expired early by AWS are replaced after one ExpiredToken', async () => {
-    const { session, logs } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const { session, logs, clients } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
     const org = await session.managementClient(OrganizationsClient);
     await org.send(new ListRootsCommand({}));
     expect(sim.faults.expireSessionsNow()).toBeGreaterThan(0);
@@ -145,7 +145,7 @@ describe('client factory', () => {
   });
 
   test("the SDK's logger has no info or error, so its middleware builds no masked copy of each response; calls and errors still work, and its warnings are log lines", async () => {
-    const { session, logs } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const { session, logs, clients } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
     const iam = await session.managementClient(IAMClient);
     const logger = (iam.config as unknown as { logger: Record<string, unknown> }).logger;
     // logger?.info?.({ input: filter(input), output: filter(output) }) runs its filters only when info exists.
@@ -154,6 +154,8 @@ describe('client factory', () => {
     // The SDK calls these without checking that they exist.
     for (const m of ['debug', 'warn', 'trace']) expect(typeof logger[m]).toBe('function');
     await expect(iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1 }))).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    // The HTTP handler the clients share got the same logger (its socket warnings use it).
+    expect((clients.requestHandler.httpHandlerConfigs() as { logger?: unknown }).logger).toBe(logger);
     await expect(iam.send(new GetRoleCommand({ RoleName: 'NoSuchRoleAnywhere' }))).rejects.toMatchObject({ code: 'AWS_NOT_FOUND' });
     // What the SDK warns about (its sockets all in use, say) is a log line of the connector's, bounded.
     (logger['warn'] as (m: string) => void)(`@smithy/node-http-handler:WARN - socket usage at capacity=50 and 7 additional requests are enqueued. ${'x'.repeat(1000)}`);
@@ -176,7 +178,7 @@ describe('client factory', () => {
     // after 4 s: the broker must replace it before AWS would refuse it.
     sim.faults.expireSessionsAfter(304);
     sim.stats.reset();
-    const { session, logs } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
+    const { session, logs, clients } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID });
     const org = await session.managementClient(OrganizationsClient);
     const stats = newAwsCallStats();
     await runInAwsScope({ stats }, async () => {
