@@ -206,13 +206,14 @@ const LEARN_MARGIN = 1.3;
  * earlier ones. The first status read waits that long, so most operations need one read
  * instead of two to four (reads share the instance's 20 TPS with every other call). An
  * operation found done at the first read lowers the estimate a little (0.5 %), one that was
- * not sets it from what its reads showed (`waitForStatus`), so it follows AWS both ways.
+ * not sets it from what its reads showed (`waitForStatus`), so it follows AWS both ways;
+ * always within 250 ms and 10 s, whatever the clock says.
  */
 const typicalMs = new Map<string, number>();
 function learn(key: string, tookMs: number, reads: number): void {
   const t = typicalMs.get(key);
-  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(REREAD_MIN_MS, t * 0.995));
-  else if (reads > 1 || t === undefined) typicalMs.set(key, Math.min(POLL_LEARNED_MAX_MS, Math.max(REREAD_MIN_MS, tookMs)));
+  if (reads <= 1 && t !== undefined) typicalMs.set(key, Math.max(POLL_FIRST_MS, t * 0.995));
+  else if (reads > 1 || t === undefined) typicalMs.set(key, Math.min(POLL_LEARNED_MAX_MS, Math.max(POLL_FIRST_MS, tookMs)));
 }
 
 /** Whether `p` settled within `ms` (false: the time ran out first); leaves no timer behind. */
@@ -337,6 +338,8 @@ async function waitForStatus(
     // (Never longer than `learned`, should the clock step back while waiting for a probe.)
     let wait = learned !== undefined ? Math.min(learned, Math.max(0, learned - (ctx.now() - started))) : POLL_FIRST_MS;
     let reads = 0;
+    /** The waits slept so far: the probe's schedule grows from them, not from the clock. */
+    let slept = 0;
     // When the last read was asked for. What is learned is the wait until then, not until its
     // answer: the answer also waited for a token of the instance's rate, which the next
     // operation's read waits for again, and counting it twice would make every read late.
@@ -364,10 +367,11 @@ async function waitForStatus(
         throw new ConnectorError('ACCESS_TIMEOUT', `Identity Center has not finished the ${verb} of the assignment of ${describeRef(a)} after ${POLL_DEADLINE_MS / 60_000} minutes (request ${requestId}); retry the job`);
       }
       await ctx.sleep(wait);
+      slept += wait;
       // After a first wait that was learned and too short, the operation is most likely
       // just past it: read again a little later (a tenth of that wait), then back off. Every
       // wait after the first is at least REREAD_MIN_MS, whatever the clock did.
-      if (learned === undefined) wait = Math.min(POLL_MAX_MS, Math.max(REREAD_MIN_MS, (ctx.now() - started) * 0.5));
+      if (learned === undefined) wait = Math.min(POLL_MAX_MS, Math.max(REREAD_MIN_MS, slept * 0.5));
       else if (reads === 0) wait = Math.max(REREAD_MIN_MS, learned * REREAD_FRACTION);
       else wait = Math.min(POLL_MAX_MS, wait * 2);
       reads++;
