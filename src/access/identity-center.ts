@@ -225,6 +225,8 @@ async function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
 }
 /** Waits for a probe that ran out of time (diagnostics: statusReadState). */
 let probeWaitsTimedOut = 0;
+/** Operations that waited for a probe and were never seen running, so taught nothing (diagnostics). */
+let waitedNotLearned = 0;
 
 /** Runs `fn`, retrying "slow down" answers with jittered backoff for a bounded time. */
 export async function slowDownRetry<T>(ctx: AccessContext, fn: () => Promise<T>, retryable: (err: unknown) => boolean = isSlowDown): Promise<T> {
@@ -353,9 +355,8 @@ async function waitForStatus(
         // early only costs one read more, and raises it again). An operation that waited for
         // a probe and was never seen running tells nothing: its time includes that wait.
         const seenRunning = runningAt - started;
-        if (reads > 0 && !(waitedForProbe && seenRunning <= 0)) {
-          learn(key, seenRunning > 0 ? Math.min(readAt - started, LEARN_MARGIN * seenRunning) : readAt - started, reads);
-        }
+        if (waitedForProbe && seenRunning <= 0) waitedNotLearned++;
+        else if (reads > 0) learn(key, seenRunning > 0 ? Math.min(readAt - started, LEARN_MARGIN * seenRunning) : readAt - started, reads);
         return;
       }
       if (status?.Status === 'FAILED') {
@@ -407,9 +408,12 @@ async function waitForStatus(
   }
 }
 
-/** For tests and diagnostics: what the status reads have learned, the probes under way, and waits for one that ran out. */
-export function statusReadState(): { learnedMs: Record<string, number>; probes: number; probeWaitsTimedOut: number } {
-  return { learnedMs: Object.fromEntries(typicalMs), probes: probes.size, probeWaitsTimedOut };
+/**
+ * For tests and diagnostics: what the status reads have learned, the probes under way, the
+ * waits for one that ran out, and the operations that waited for one and taught nothing.
+ */
+export function statusReadState(): { learnedMs: Record<string, number>; probes: number; probeWaitsTimedOut: number; waitedNotLearned: number } {
+  return { learnedMs: Object.fromEntries(typicalMs), probes: probes.size, probeWaitsTimedOut, waitedNotLearned };
 }
 
 /** One slot of the process-wide outstanding-operation limit of the instance. */

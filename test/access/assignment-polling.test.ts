@@ -14,9 +14,8 @@ import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { useAwsEnv } from '../helpers/aws.js';
 import { captureLog } from '../helpers/log.js';
 import { testConfig } from '../helpers/config.js';
-import { testAccessDeps } from '../helpers/access-deps.js';
+import { MEMBER, readOnlyGrants } from '../helpers/assignment-grants.js';
 
-const MEMBER = '333333333301';
 let sim: AwsSimulator;
 let restore: () => void;
 let integration: Integration;
@@ -81,18 +80,13 @@ test('operations that run long while others wait share one IN_PROGRESS list, and
   const undo = useAwsEnv(slow.env);
   const runtimes: AwsRuntime[] = [];
   try {
-    const deps = testAccessDeps({ runtimes, log: logs.log, now: Date.now, config: { ssoMaxOutstandingAssignments: 10 } });
-    const sso = slow.world.sso!;
-    const users = [...sso.users.values()].slice(0, 8);
-    const ps = [...sso.permissionSets.values()].find((p) => p.name === 'ReadOnly')!.arn;
     const calls = (op: string) => slow.stats.snapshot().byOperation[`sso-admin:${op}`]?.calls ?? 0;
-    const reqs = users.map((u, i) => accessParamsSchema.parse({ grantId: `g-slow-${i}`, accessKind: 'sso.accountAssignment', principal: { type: 'user', id: u.UserId, userName: u.UserName }, target: { accountId: MEMBER, permissionSetArn: ps } }));
-    const job = (req: (typeof reqs)[number]) => ({ jobId: `job-${req.grantId}`, integration, request: req, signal: new AbortController().signal, log: logs.log });
-    const granted = await Promise.all(reqs.map((r) => runGrant(deps, job(r))));
-    expect(granted.map((g) => g.state)).toEqual(reqs.map(() => 'granted'));
-    for (const r of reqs) expect(slow.admin.hasAssignment({ accountId: MEMBER, permissionSetArn: ps, principalType: 'USER', principalId: r.principal.id })).toBe(true);
+    const batch = readOnlyGrants(slow, runtimes, logs.log, MEMBER);
+    const granted = await Promise.all(Array.from({ length: batch.size }, (_, i) => batch.run(i)));
+    expect(granted.map((g) => (g as { state?: string }).state)).toEqual(granted.map(() => 'granted'));
+    expect(batch.held()).toEqual(granted.map(() => true));
     // Read one by one, 8 operations of 3 s would need about 5 Describes each (40).
-    expect(calls('DescribeAccountAssignmentCreationStatus')).toBeLessThanOrEqual(2 * reqs.length);
+    expect(calls('DescribeAccountAssignmentCreationStatus')).toBeLessThanOrEqual(2 * batch.size);
     expect(calls('ListAccountAssignmentCreationStatus')).toBeGreaterThanOrEqual(1);
   } finally {
     for (const r of runtimes) r.destroy();

@@ -36,11 +36,12 @@ test('a probe whose operation fails lets the others go on at once, and nothing i
   expect(held).toEqual([false, true, true, true, true, true, true, true]);
   // Released when the probe failed, not by the 10 s cap on waiting for it.
   expect(statusReadState()).toMatchObject({ probes: 0, probeWaitsTimedOut: 0 });
-  // The seven were released after the probe's last read (about 563 ms), and most found their
-  // own operation done at their first read, 250 ms later: never seen running, they teach
-  // nothing, since that time includes the wait for the probe (it would teach 750 ms or more
-  // here, and 10 s after a probe that ran out of time). One seen running on a loaded machine
-  // may teach 1.3 times what it was seen running for: under 650 ms for 400 ms operations.
-  const learned = learnedCreateMs();
-  if (learned !== undefined) expect(learned).toBeLessThan(650);
+  // The seven were released after the probe's last read (about 563 ms), most when their own
+  // operation was already done: found done at their first read and never seen running,
+  // they teach nothing, since their time includes the wait for the probe (it would teach
+  // 750 ms or more here, and 10 s after a probe that ran out of time). One seen running on
+  // a loaded machine may teach what it saw, which is the operation's length, not the wait.
+  const state = statusReadState();
+  expect(state.waitedNotLearned).toBeGreaterThanOrEqual(1);
+  expect(state.waitedNotLearned).toBeLessThanOrEqual(7);
 });
