@@ -28,11 +28,12 @@ COPY scripts/bundle.ts scripts/
 COPY src ./src
 # The image's tsconfig compiles src/ and the bundler script alone (the project's also
 # compiles test/, bench/, scripts/). The bundle is dist/bundle: one file per lazily loaded
-# part, the license texts of what it holds, and esbuild's metafile, which only tests read.
+# part, the license texts of what it holds, and esbuild's metafile and source maps, which
+# only tests, profiles and development read (they leave the image here).
 # yaml, the one package left outside the bundle, keeps its run-time files only.
 RUN node_modules/.bin/tsc -p scripts/image/tsconfig.json \
  && node dist/scripts/bundle.js \
- && rm dist/bundle/meta.json \
+ && rm dist/bundle/meta.json dist/bundle/*.map \
  && rm -rf node_modules/yaml/browser \
  && find node_modules/yaml -type f \( -name '*.ts' -o -name '*.map' \) -delete
 

@@ -5,6 +5,8 @@ export default {
   roots: ['<rootDir>/dist/test'],
   testMatch: ['**/*.test.js'],
   transform: {},
+  // dist/bundle made again when dist/src is newer (test/helpers/fresh-bundle.ts).
+  globalSetup: '<rootDir>/dist/test/helpers/fresh-bundle.js',
   testTimeout: 30000,
   maxWorkers: 2,
   verbose: false,

@@ -129,7 +129,20 @@ export function createLogger(opts: LogOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.epochTime,
     redact: { paths: REDACT_PATHS, censor: REDACTED },
     formatters: { level: (label) => ({ level: label }) },
-    serializers: { err: pino.stdSerializers.err },
+    serializers: { err: serializeError },
   };
   return pino(options, stream);
+}
+
+/**
+ * pino's error serializer, whose `type` is the error's class name. The bundle renames
+ * classes that refer to themselves (`var AccessDeniedException = class _AccessDeniedException`),
+ * and the SDK throws errors it has no class for as its service's base class with `name`
+ * set to AWS's code (`_IAMServiceException` named `Throttling`). Their `name` is what AWS and
+ * the SDK call the error, so `type` says that instead.
+ */
+export function serializeError(err: Error): ReturnType<typeof pino.stdSerializers.err> {
+  const out = pino.stdSerializers.err(err);
+  if (out && err instanceof Error && typeof out.type === 'string' && out.type.startsWith('_') && typeof err.name === 'string' && err.name !== '' && err.name !== 'Error') out.type = err.name;
+  return out;
 }

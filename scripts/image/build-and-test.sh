@@ -206,6 +206,7 @@ for path in src test bench scripts docs dist/test .git .tools; do
   [ ! -e "$app/$path" ] || fail "/app/$path is in the image"
 done
 [ -z "$(find "$app" -name '*.ts' -print -quit)" ] || fail ".ts files in /app: $(find "$app" -name '*.ts' | head -n 3)"
+[ -z "$(find "$app" -name '*.map' -print -quit)" ] || fail "source maps in /app: $(find "$app" -name '*.map' | head -n 3)"
 # The bundle stands in for node_modules: its SBOM and license texts name what it holds.
 "$node" -e '
 const b = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
@@ -228,7 +229,7 @@ for f in usr/local/bin/npm usr/local/bin/npx usr/local/bin/corepack usr/local/bi
 done
 [ -z "$(find "$rootfs/usr/local/lib/node_modules" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ] ||
   fail "packages left in /usr/local/lib/node_modules: $(ls "$rootfs/usr/local/lib/node_modules")"
-say "files: no npm cache, dev dependency, .ts file, secret, npm/npx/corepack; SBOM and licenses of the bundle; /app owned by root, read-only to others"
+say "files: no npm cache, dev dependency, .ts file, source map, secret, npm/npx/corepack; SBOM and licenses of the bundle; /app owned by root, read-only to others"
 
 # ---- the running image ------------------------------------------------------------------
 # What the image declares (checked above), read from its config: cfg KEY[.KEY] prints a

@@ -10,6 +10,7 @@ import type { NodeHttpHandler, NodeHttpHandlerOptions } from '@smithy/node-http-
 import type { Logger } from '../log.js';
 import { classifyAwsError, isExpiredCredentials, isThrottle } from './errors.js';
 import { RateLimiter } from './limiter.js';
+import { Sha256 } from './sha256.js';
 import { AWS_RATES, GLOBAL_FAMILIES, familyOf } from './quotas.js';
 import { ConnectorError } from '../errors.js';
 
@@ -311,6 +312,7 @@ export class AwsClients {
         customUserAgent: this.opts.userAgent,
         requestHandler: this.handler,
         logger: this.sdkLogger,
+        sha256: Sha256,
       }) as unknown as SdkClient;
       this.instrument(client, scope);
       this.cache.set(key, client);

@@ -10,6 +10,7 @@ import { ConnectorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { awsErrorCode } from './errors.js';
 import { outsideAwsScope, type AwsClients, type CredentialSource } from './clients.js';
+import { Sha256 } from './sha256.js';
 
 // The STS client and the credential provider chain are imported on first use: an idle
 // daemon holds neither.
@@ -137,7 +138,7 @@ export class CredentialBroker {
       let chain: (() => Promise<unknown>) | undefined;
       const m = memoized(async () => {
         try {
-          chain ??= (await import('@aws-sdk/credential-providers')).fromNodeProviderChain({ ...(profile !== undefined && { profile }), clientConfig: { requestHandler: this.opts.clients.requestHandler } });
+          chain ??= (await import('@aws-sdk/credential-providers')).fromNodeProviderChain({ ...(profile !== undefined && { profile }), clientConfig: { requestHandler: this.opts.clients.requestHandler, sha256: Sha256 } });
           return (await chain()) as Creds;
         } catch (err) {
           throw new ConnectorError(

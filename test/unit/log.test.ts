@@ -71,3 +71,24 @@ describe('untrusted text in log fields', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ ...hostile, msg: 'user\u001b[2K synced\n' });
   });
 });
+
+describe('errors in log lines', () => {
+  test('type is the error as AWS names it, also where the bundle renamed its class', () => {
+    // esbuild's output where two modules of a chunk declare the same class name.
+    const AccessDeniedException = class _AccessDeniedException extends Error {
+      override name = 'AccessDeniedException';
+    };
+    // An error the SDK has no class for: its service's base class, named by AWS's code.
+    const IAMServiceException = class _IAMServiceException extends Error {};
+    const unmodeled = new IAMServiceException('Rate exceeded');
+    unmodeled.name = 'Throttling';
+    class ConnectorFailure extends Error {}
+    const { log, lines } = capture();
+    log.warn({ err: new AccessDeniedException('no') }, 'a');
+    log.warn({ err: unmodeled }, 'u');
+    log.warn({ err: new ConnectorFailure('own class, default name') }, 'b');
+    log.warn({ err: new TypeError('x') }, 'c');
+    const types = lines.map((l) => (JSON.parse(l) as { err: { type: string } }).err.type);
+    expect(types).toEqual(['AccessDeniedException', 'Throttling', 'ConnectorFailure', 'TypeError']);
+  });
+});
