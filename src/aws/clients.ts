@@ -264,17 +264,16 @@ export class AwsClients {
   readonly limiter = new RateLimiter();
   /** One socket pool for every client. */
   private readonly handler: ScopedHttpHandler;
-  /** The shared socket pool (and proxy), for SDK clients the factory does not make. */
-  get requestHandler(): ScopedHttpHandler {
-    return this.handler;
-  }
-
-  /** One logger for every client (sdkLogger). */
-  private readonly sdkLogger: ReturnType<typeof sdkLogger>;
+  /**
+   * What every SDK client gets, the factory's and those it does not make (the credential
+   * chain's): the shared socket pool (and proxy), the logger (sdkLogger) and the signing
+   * hash (src/aws/sha256.ts). One logger for all matters: the shared socket pool keeps the
+   * logger of the first client made with it, for its own warnings.
+   */
+  readonly sdkConfig: { requestHandler: ScopedHttpHandler; logger: ReturnType<typeof sdkLogger>; sha256: typeof Sha256 };
 
   constructor(readonly opts: AwsClientsOptions) {
     if (!(opts.quotaShare > 0 && opts.quotaShare <= 1)) throw new Error('quotaShare must be in (0, 1]');
-    this.sdkLogger = sdkLogger(opts.log);
     // Node's own proxy support (24.5+): CONNECT through the proxy for every https endpoint
     // not in NO_PROXY, Proxy-Authorization from the URL's credentials, which never appear
     // in its error messages. The SDK alone ignores HTTPS_PROXY.
@@ -284,6 +283,7 @@ export class AwsClients {
       ...(opts.proxy && { proxyEnv: { HTTPS_PROXY: opts.proxy.href, NO_PROXY: (opts.noProxy ?? []).join(',') } }),
     } as ConstructorParameters<typeof HttpsAgent>[0]);
     this.handler = new ScopedHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000, httpsAgent });
+    this.sdkConfig = { requestHandler: this.handler, logger: sdkLogger(opts.log), sha256: Sha256 };
   }
 
   private readonly classIds = new WeakMap<object, number>();
@@ -305,14 +305,12 @@ export class AwsClients {
       this.cache.set(key, client);
     } else {
       client = new Ctor({
+        ...this.sdkConfig,
         region: scope.region,
         credentials: scope.credentials.provider,
         retryMode: 'adaptive',
         maxAttempts: this.opts.maxAttempts ?? 8,
         customUserAgent: this.opts.userAgent,
-        requestHandler: this.handler,
-        logger: this.sdkLogger,
-        sha256: Sha256,
       }) as unknown as SdkClient;
       this.instrument(client, scope);
       this.cache.set(key, client);

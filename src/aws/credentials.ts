@@ -10,7 +10,6 @@ import { ConnectorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { awsErrorCode } from './errors.js';
 import { outsideAwsScope, type AwsClients, type CredentialSource } from './clients.js';
-import { Sha256 } from './sha256.js';
 
 // The STS client and the credential provider chain are imported on first use: an idle
 // daemon holds neither.
@@ -134,11 +133,13 @@ export class CredentialBroker {
     let src = this.cached(key);
     if (!src) {
       // The chain's own STS client (IRSA's AssumeRoleWithWebIdentity) shares our sockets
-      // and so our proxy; the container credential endpoints are link-local and never proxied.
+      // and so our proxy, our logger and our signing hash (AwsClients.sdkConfig; cast: the
+      // SDK's Logger type wants the info and error our logger leaves out on purpose); the
+      // container credential endpoints are link-local and never proxied.
       let chain: (() => Promise<unknown>) | undefined;
       const m = memoized(async () => {
         try {
-          chain ??= (await import('@aws-sdk/credential-providers')).fromNodeProviderChain({ ...(profile !== undefined && { profile }), clientConfig: { requestHandler: this.opts.clients.requestHandler, sha256: Sha256 } });
+          chain ??= (await import('@aws-sdk/credential-providers')).fromNodeProviderChain({ ...(profile !== undefined && { profile }), clientConfig: this.opts.clients.sdkConfig as never });
           return (await chain()) as Creds;
         } catch (err) {
           throw new ConnectorError(

@@ -21,16 +21,13 @@ const keyObjects = new WeakMap<ArrayBufferView, { bytes: Buffer; key: KeyObject 
 function keyObjectOf(secret: ArrayBuffer | ArrayBufferView): KeyObject | Buffer {
   // An ArrayBuffer may be the pool behind many small Buffers: used as it is, not kept.
   if (!ArrayBuffer.isView(secret)) return Buffer.from(new Uint8Array(secret));
-  const now = Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength);
+  const now = secret instanceof Uint8Array ? secret : new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength);
   const seen = keyObjects.get(secret);
   if (seen && seen.bytes.equals(now)) return seen.key;
   const key = createSecretKey(now);
   keyObjects.set(secret, { bytes: Buffer.from(now), key });
   return key;
 }
-
-const bytes = (data: SourceData): string | Uint8Array =>
-  typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
 
 /** The SDK's Checksum interface: a hash, or an HMAC when constructed with a secret. */
 export class Sha256 {
@@ -44,7 +41,8 @@ export class Sha256 {
 
   update(data: SourceData): void {
     if (this.finished) throw new Error('Attempted to update an already finished hash.');
-    this.hash.update(bytes(data));
+    // Strings (UTF-8) and views as they are; a bare ArrayBuffer through a view of it.
+    this.hash.update(typeof data === 'string' ? data : ArrayBuffer.isView(data) ? (data as NodeJS.ArrayBufferView) : new Uint8Array(data));
   }
 
   async digest(): Promise<Uint8Array> {

@@ -155,7 +155,7 @@ describe('client factory', () => {
     for (const m of ['debug', 'warn', 'trace']) expect(typeof logger[m]).toBe('function');
     await expect(iam.send(new GetAccountAuthorizationDetailsCommand({ MaxItems: 1 }))).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
     // The HTTP handler the clients share got the same logger (its socket warnings use it).
-    expect((clients.requestHandler.httpHandlerConfigs() as { logger?: unknown }).logger).toBe(logger);
+    expect((clients.sdkConfig.requestHandler.httpHandlerConfigs() as { logger?: unknown }).logger).toBe(logger);
     await expect(iam.send(new GetRoleCommand({ RoleName: 'NoSuchRoleAnywhere' }))).rejects.toMatchObject({ code: 'AWS_NOT_FOUND' });
     // What the SDK warns about (its sockets all in use, say) is a log line of the connector's, bounded.
     (logger['warn'] as (m: string) => void)(`@smithy/node-http-handler:WARN - socket usage at capacity=50 and 7 additional requests are enqueued. ${'x'.repeat(1000)}`);
