@@ -60,9 +60,9 @@ export class SimAdmin {
   addAssignment(a: Assignment): void { addAssignment(this.sso(), a); }
   removeAssignment(a: Assignment): boolean { return removeAssignment(this.sso(), a); }
   listAssignmentOperations(): unknown[] { return [...this.sso().ops.values()]; }
-  /** The next `count` create/delete operations end FAILED with `reason`. */
-  failNextAssignments(a: { count?: number; reason?: string }): void {
-    this.rt.ssoFailures.push({ count: a.count ?? 1, reason: a.reason ?? 'Injected failure' });
+  /** The next `count` create/delete operations end FAILED with `reason`, after `afterMs` (default: as long as any operation). */
+  failNextAssignments(a: { count?: number; reason?: string; afterMs?: number }): void {
+    this.rt.ssoFailures.push({ count: a.count ?? 1, reason: a.reason ?? 'Injected failure', ...(a.afterMs !== undefined ? { afterMs: a.afterMs } : {}) });
   }
 
   listGroupMemberships(f: { groupId?: string; userId?: string } = {}): { MembershipId: string; GroupId: string; UserId: string }[] {

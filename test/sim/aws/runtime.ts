@@ -71,7 +71,7 @@ export class SimRuntime {
   private readonly byTarget = new Map<string, ServiceDef>();
   private clockOffsetMs = 0;
   /** SSO assignment failures to inject: next N operations fail with this reason. */
-  readonly ssoFailures: { count: number; reason: string }[] = [];
+  readonly ssoFailures: { count: number; reason: string; afterMs?: number }[] = [];
   /** SSM command failures to inject: next N SendCommand calls end Failed with this stderr. */
   readonly ssmFailures: { count: number; output: string }[] = [];
   /** Every allowed `role|action` pair, for the least-privilege test (what was really used, by whom). */

@@ -114,7 +114,7 @@ function startOp(ctx: Ctx, kind: 'create' | 'delete'): AssignmentOp {
   }
   const fail = ctx.sim.ssoFailures[0];
   const op: AssignmentOp = {
-    kind, requestId: uuid(), created: ctx.now, completesAt: ctx.now + ctx.sim.scaled(opts.assignmentDelayMs ?? 2000),
+    kind, requestId: uuid(), created: ctx.now, completesAt: ctx.now + ctx.sim.scaled(fail?.afterMs ?? opts.assignmentDelayMs ?? 2000),
     status: 'IN_PROGRESS', a, ...(fail ? { failureReason: fail.reason } : {}),
   };
   if (fail && --fail.count <= 0) ctx.sim.ssoFailures.shift();
