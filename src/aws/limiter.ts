@@ -4,7 +4,8 @@
 interface Bucket {
   tokens: number;
   last: number;
-  queue: Array<{ resolve: () => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void }>;
+  /** Waiters in the order they get tokens: those asking `first` ahead of the rest, each group in arrival order. */
+  queue: Array<{ resolve: () => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void; first?: boolean }>;
   timer?: NodeJS.Timeout;
   /** The rate of its last acquire, to tell when it is full again. */
   rate: number;
@@ -17,8 +18,12 @@ export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private made = 0;
 
-  /** Waits for one token of `key` at `rate` per second (burst: one second of rate). */
-  acquire(key: string, rate: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits for one token of `key` at `rate` per second (burst: one second of rate). A
+   * `first` caller waits only behind other `first` callers: the bucket's rate is unchanged,
+   * only who gets the next token.
+   */
+  acquire(key: string, rate: number, signal?: AbortSignal, first = false): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     let b = this.buckets.get(key);
     if (!b) {
@@ -35,7 +40,7 @@ export class RateLimiter {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Bucket['queue'][number] = { resolve, reject, ...(signal !== undefined && { signal }) };
+      const waiter: Bucket['queue'][number] = { resolve, reject, ...(signal !== undefined && { signal }), ...(first && { first }) };
       if (signal) {
         waiter.onAbort = () => {
           const i = b.queue.indexOf(waiter);
@@ -44,7 +49,12 @@ export class RateLimiter {
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      b.queue.push(waiter);
+      if (first) {
+        // Behind the `first` waiters already there (few: one per caller that asks it).
+        let i = 0;
+        while (i < b.queue.length && b.queue[i]!.first) i++;
+        b.queue.splice(i, 0, waiter);
+      } else b.queue.push(waiter);
       this.schedule(b, rate);
     });
   }

@@ -42,3 +42,57 @@ export async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
   for await (const p of pages) out.push(...p);
   return out;
 }
+
+/**
+ * Runs `gen` to its end as fast as it goes, keeping what it yields until asked for: the
+ * consumer gets the same items in the same order, later. What is kept is bounded by what
+ * `gen` yields in all, so it is for bounded listings (the organization's tree: a few
+ * hundred bytes an account). If `gen` fails,
+ * the consumer gets its error after the items before it; if the consumer stops, so does `gen`.
+ */
+export async function* readAhead<T>(gen: AsyncGenerator<T>): AsyncGenerator<T> {
+  const items: T[] = [];
+  let next = 0;
+  let ended = false;
+  let failure: { err: unknown } | undefined;
+  let stop = false;
+  let wake: (() => void) | undefined;
+  const pump = (async () => {
+    try {
+      for await (const item of gen) {
+        if (stop) break;
+        items.push(item);
+        wake?.();
+      }
+    } catch (err) {
+      failure = { err };
+    } finally {
+      ended = true;
+      wake?.();
+    }
+  })();
+  try {
+    for (;;) {
+      if (next < items.length) {
+        const item = items[next]!;
+        // Let go of what was handed out (compacted now and then, not shifted each time).
+        items[next++] = undefined as T;
+        if (next >= 1024 && next * 2 >= items.length) {
+          items.splice(0, next);
+          next = 0;
+        }
+        yield item;
+        continue;
+      }
+      if (ended) {
+        if (failure) throw failure.err;
+        return;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    stop = true;
+    await pump;
+  }
+}

@@ -230,8 +230,12 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
       ? new DeltaView(session, plan, new Date(params.since), log, (code, message) => warnings.push({ code, message }))
       : undefined;
 
-  // What `all-accounts` units started beside discovery see of it (SourceContext.discovery).
+  // What `all-accounts` units started beside discovery see of it (SourceContext.discovery):
+  // accounts entered, and those the walk has listed ahead of its tag reads and will enter
+  // (a few hundred bytes each; the walk lists the whole tree in about a twentieth of its time).
   const enteredById = new Map<string, AccountInfo>();
+  const listedIn = new Map<string, AccountInfo>();
+  const listedOut = new Set<string>();
   // Sets: both lists may name thousands of accounts, and the view is asked per resource.
   const excludedIds = new Set(integration.excludeAccountIds);
   const wantedIds = params.accountIds && new Set(params.accountIds);
@@ -240,8 +244,10 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   let endDiscovery: () => void = () => {};
   const discoveryView: DiscoveryView = {
     entered: (id) =>
-      enteredById.has(id) ? true : discoveryEnded || excludedIds.has(id) || (wantedIds !== undefined && !wantedIds.has(id)) ? false : undefined,
-    account: (id) => enteredById.get(id),
+      enteredById.has(id) || listedIn.has(id)
+        ? true
+        : discoveryEnded || excludedIds.has(id) || listedOut.has(id) || (wantedIds !== undefined && !wantedIds.has(id)) ? false : undefined,
+    account: (id) => enteredById.get(id) ?? listedIn.get(id),
     changed: () => (discoveryEnded ? Promise.resolve() : new Promise<void>((r) => wake.push(r))),
     ended: new Promise<void>((r) => (endDiscovery = r)),
     // Only a failed walk sets `stopped` (below).
@@ -254,6 +260,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   };
   const discoveryOver = () => {
     discoveryEnded = true;
+    listedIn.clear();
+    listedOut.clear();
     discoveryMoved();
     endDiscovery();
   };
@@ -397,7 +405,12 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const orgDelta = delta ? await delta.organization() : undefined;
   const quietOrg = orgDelta instanceof OrganizationDelta ? orgDelta : undefined;
   try {
-    for await (const e of organization.read({ ...contextFor(orgUnit), ...(quietOrg && { organizationDelta: quietOrg }) })) {
+    const listed = (a: AccountInfo, state: string) => {
+      if (accountState({ State: state as never }) === 'ACTIVE' && (!wantedIds || wantedIds.has(a.id))) listedIn.set(a.id, a);
+      else listedOut.add(a.id);
+      discoveryMoved();
+    };
+    for await (const e of organization.read({ ...contextFor(orgUnit), listed, ...(quietOrg && { organizationDelta: quietOrg }) })) {
       if (e.kind === 'aws.organization' && e.arn && e.attributes['managementAccountId']) {
         plan.organization = { id: e.name, arn: e.arn, managementAccountId: String(e.attributes['managementAccountId']) };
         if (integration.type === 'aws-organization') planAllAccounts();
@@ -407,6 +420,7 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
           const account: AccountInfo = { id: e.accountId, arn: e.id, name: e.name };
           entered.push(account);
           enteredById.set(account.id, account);
+          listedIn.delete(account.id);
           discoveryMoved();
           plan.accounts = entered;
           for (const s of sources) if (s.scope === 'account') plan1(s, onePlan(account), streaming);

@@ -71,19 +71,29 @@ export interface SourceContext {
    */
   directoryRefresh?: { groups: ReadonlySet<string>; since: Date };
   /**
+   * Organization unit: each account as the tree walk lists it with its state, before its
+   * tags are read and its entity is sent (in the order listed). The runner tells
+   * `discovery` views from it which accounts will be entered.
+   */
+  listed?(account: AccountInfo, state: string): void;
+  /**
    * Present while discovery still walks the organization (an `all-accounts` unit starts
    * beside it): `plan.accounts` is then incomplete, and this says which accounts are in.
    */
   discovery?: DiscoveryView;
 }
 
-/** The accounts discovery has entered so far (SourceContext.discovery). */
+/** The accounts discovery has entered or listed so far (SourceContext.discovery). */
 export interface DiscoveryView {
-  /** true: entered; false: never will be (excluded, or discovery ended without it); undefined: not known yet. */
+  /**
+   * true: entered, or listed by the walk and to be entered (its entity follows); false:
+   * never will be (excluded, not active, or discovery ended without it); undefined: not
+   * known yet.
+   */
   entered(accountId: string): boolean | undefined;
-  /** An entered account. */
+  /** An account `entered` says true of. */
   account(accountId: string): AccountInfo | undefined;
-  /** Resolves when discovery enters another account or ends. */
+  /** Resolves when discovery lists or enters another account, or ends. */
   changed(): Promise<void>;
   /** Resolves when discovery has ended (then `entered` is never undefined). */
   readonly ended: Promise<void>;

@@ -3,7 +3,8 @@
 // Organizations bucket paced so that the walk takes seconds. Resources of an account are
 // sent only once discovery has entered it, and never for an account it leaves out (an
 // excluded OU or account, a suspended account, an account outside `accountIds`), however
-// far the listing runs ahead of the walk.
+// far the listing runs ahead of the walk. The walk lists the tree ahead of its tag reads,
+// so the listing knows which accounts are in long before their entities are sent.
 import type { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import type { AwsSimulator } from '../sim/aws/index.js';
 import { canonicalRefs } from '../sim/aws/entity-ids.js';
@@ -62,6 +63,45 @@ test('the listing runs beside the walk and sends exactly the ground truth, exclu
   expect(firstResource).toBeGreaterThanOrEqual(0);
   expect(firstResource).toBeLessThan(lastAccount);
   expect(cp.violations).toEqual([]);
+}, 180_000);
+
+test('the walk lists the tree ahead of its tag reads: held at its first account\'s tags, the listing still reads every page', async () => {
+  const w = sim.world;
+  const org = w.organization!;
+  // The first account the walk reads tags for: the root's first (the simulator lists in order).
+  const first = [...w.accounts.values()].find((a) => a.inOrg && a.parentId === org.rootId)!;
+  const gate = sim.faults.gate({ service: 'organizations', operation: 'ListTagsForResource', match: first.id });
+  const calls = () => sim.stats.snapshot().byOperation['resource-explorer-2:ListResources']?.calls ?? 0;
+  const truth = sim.groundTruth({ type: 'aws-organization', resourceTypes: ['resources'] } as never).entities;
+  const resources = truth.filter((e) => e.kind === 'resource').length;
+  const pages = Math.ceil(resources / 999);
+  const before = calls();
+  const framesBefore = cp.unique().length;
+  const run = sync({ id: 'int-re-ahead' });
+  try {
+    await gate.reached;
+    // While no account has been sent (its tags are held), every page of the view is read:
+    // each resource's account is known from the listing. Reading only what it may hold for
+    // unknown accounts (2,000), it would stop at 3 pages.
+    for (let i = 0; i < 600 && calls() - before < pages; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(pages).toBeGreaterThan(3);
+    expect(calls() - before).toBe(pages);
+    // Sent meanwhile (the frames of this sync): resources, and not one account.
+    const sent = cp.unique().slice(framesBefore).filter((f) => f.frame?.['type'] === 'sync.batch').flatMap((f) => f.frame!['entities'] as Entity[]);
+    expect(sent.filter((e) => e.kind === 'resource').length).toBeGreaterThan(2000);
+    expect(sent.filter((e) => e.kind === 'aws.account')).toEqual([]);
+    gate.release();
+    const { result, entities } = await run;
+    expect(result.status).toBe('succeeded');
+    expect(refs(entities)).toEqual(refs(truth));
+    // The walk's order is unchanged: accounts and OUs in the order the tree is listed, the
+    // held account first.
+    expect(entities.find((e) => e.kind === 'aws.account')?.accountId).toBe(first.id);
+  } finally {
+    gate.release();
+    await run.catch(() => undefined);
+    sim.faults.clear();
+  }
 }, 180_000);
 
 test('with accountIds, only those accounts\' resources are sent', async () => {

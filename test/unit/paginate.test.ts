@@ -1,4 +1,4 @@
-import { collect, paginate, pageSize } from '../../src/aws/paginate.js';
+import { collect, paginate, pageSize, readAhead } from '../../src/aws/paginate.js';
 import { familyOf } from '../../src/aws/quotas.js';
 
 describe('pagination helpers', () => {
@@ -81,4 +81,68 @@ test("the connector's quota table and the simulator's are the same AWS facts", a
   const { AWS_RATES } = await import('../../src/aws/quotas.js');
   const { DEFAULT_RATES } = await import('../sim/aws/quotas.js');
   expect(AWS_RATES).toEqual(DEFAULT_RATES);
+});
+
+describe('readAhead', () => {
+  /** Yields 0..n-1, counting what it made; fails after `failAfter` items if given. */
+  function counted(n: number, failAfter?: number) {
+    const state = { made: 0, closed: false };
+    const gen = (async function* () {
+      try {
+        for (let i = 0; i < n; i++) {
+          if (i === failAfter) throw new Error('listing failed');
+          state.made++;
+          await Promise.resolve();
+          yield i;
+        }
+      } finally {
+        state.closed = true;
+      }
+    })();
+    return { state, gen };
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+
+  test('runs its source ahead of the consumer and hands out every item in order', async () => {
+    const { state, gen } = counted(3000);
+    const it = readAhead(gen);
+    expect((await it.next()).value).toBe(0);
+    await settle();
+    // The consumer took one; the source ran to its end meanwhile.
+    expect(state.made).toBe(3000);
+    const rest: number[] = [];
+    for await (const x of it) rest.push(x);
+    expect(rest).toEqual(Array.from({ length: 2999 }, (_, i) => i + 1));
+  });
+
+  test('a failing source: the items before the failure, then its error', async () => {
+    const { gen } = counted(10, 4);
+    const got: number[] = [];
+    await expect((async () => {
+      for await (const x of readAhead(gen)) got.push(x);
+    })()).rejects.toThrow('listing failed');
+    expect(got).toEqual([0, 1, 2, 3]);
+  });
+
+  test('a consumer that stops stops the source', async () => {
+    let made = 0;
+    let closed = false;
+    // A source that would never end on its own, a macrotask per item.
+    const endless = (async function* () {
+      try {
+        for (let i = 0; ; i++) {
+          made++;
+          await new Promise((r) => setImmediate(r));
+          yield i;
+        }
+      } finally {
+        closed = true;
+      }
+    })();
+    for await (const x of readAhead(endless)) if (x === 2) break;
+    expect(closed).toBe(true);
+    const stoppedAt = made;
+    await settle();
+    expect(made).toBe(stoppedAt);
+  });
 });

@@ -14,9 +14,11 @@ import {
   ListTagsForResourceCommand,
   OrganizationsClient,
   type Account,
+  type OrganizationalUnit,
 } from '@aws-sdk/client-organizations';
+import { firstInLine } from '../../aws/clients.js';
 import { ConnectorError } from '../../errors.js';
-import { paginate, pageSize } from '../../aws/paginate.js';
+import { paginate, pageSize, readAhead } from '../../aws/paginate.js';
 import type { Entity } from '../../protocol/messages.js';
 import { ids } from '../ids.js';
 import { tagRecord, type EntitySource, type SourceContext, type SyncPlan } from '../types.js';
@@ -112,36 +114,65 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
     if (!root.Id || !root.Arn) continue;
     const tags = await tagsOf(ctx, org, root.Id);
     yield { kind: 'aws.root', id: ids.root(root.Arn), name: root.Name ?? root.Id, arn: root.Arn, parentId: ids.organization(o.Arn), ...tags.fields, attributes: withUnknowns({ rootId: root.Id, policyTypes: root.PolicyTypes ?? [] }, tags.unknown) };
-    // Depth-first over OUs with an explicit stack: the OU path of each account is known
-    // when its parent is listed, and memory stays proportional to the tree's depth × width
-    // of one level, not to the organization's size.
-    const stack: Array<{ id: string; entityId: string; path: string[] }> = [{ id: root.Id, entityId: ids.root(root.Arn), path: [] }];
-    while (stack.length > 0) {
-      const parent = stack.pop()!;
-      for await (const page of paginate(async (t) => {
-        const r = await org.send(new ListAccountsForParentCommand({ ParentId: parent.id, MaxResults: pageSize('organizations'), NextToken: t }));
-        return { items: r.Accounts, next: r.NextToken };
-      })) {
-        const listed = page.filter((a): a is Account & { Id: string } => !!a.Id && !integ.excludeAccountIds.includes(a.Id));
+    // The tree is listed ahead of the tag reads (listTree, readAhead), and the entities go
+    // out in the order it was listed.
+    for await (const page of readAhead(listTree(ctx, org, { id: root.Id, entityId: ids.root(root.Arn), path: [] }, orgRef, excluded))) {
+      if (page.accounts) {
         // The page's tag reads are asked at once (the rate limiter still paces them).
-        const tagged = prefetch(listed.map((a) => tagsOf(ctx, org, a.Id, accountState(a))));
-        for (const [i, a] of listed.entries()) {
-          yield await accountEntity(ctx, org, a, { parentId: parent.entityId, ouPath: parent.path, orgRef, tags: tagged[i]! });
+        const tagged = prefetch(page.accounts.map((a) => tagsOf(ctx, org, a.Id, accountState(a))));
+        for (const [i, a] of page.accounts.entries()) {
+          yield await accountEntity(ctx, org, a, { parentId: page.parent.entityId, ouPath: page.parent.path, orgRef, tags: tagged[i]! });
         }
-      }
-      for await (const page of paginate(async (t) => {
-        const r = await org.send(new ListOrganizationalUnitsForParentCommand({ ParentId: parent.id, MaxResults: pageSize('organizations'), NextToken: t }));
-        return { items: r.OrganizationalUnits, next: r.NextToken };
-      })) {
-        // An excluded OU hides its whole subtree, the OU itself included.
-        const listed = page.filter((ou): ou is typeof ou & { Id: string; Arn: string } => !!ou.Id && !!ou.Arn && !excluded.has(ou.Id));
-        const tagged = prefetch(listed.map((ou) => tagsOf(ctx, org, ou.Id)));
-        for (const [i, ou] of listed.entries()) {
+      } else {
+        const tagged = prefetch(page.ous.map((ou) => tagsOf(ctx, org, ou.Id)));
+        for (const [i, ou] of page.ous.entries()) {
           const tags = await tagged[i]!;
-          yield { kind: 'aws.organizationalUnit', id: ids.organizationalUnit(ou.Arn), name: ou.Name ?? ou.Id, arn: ou.Arn, parentId: parent.entityId, ...tags.fields, attributes: withUnknowns({ ouId: ou.Id, path: parent.path }, tags.unknown) };
-          stack.push({ id: ou.Id, entityId: ids.organizationalUnit(ou.Arn), path: [...parent.path, ou.Id] });
+          yield { kind: 'aws.organizationalUnit', id: ids.organizationalUnit(ou.Arn), name: ou.Name ?? ou.Id, arn: ou.Arn, parentId: page.parent.entityId, ...tags.fields, attributes: withUnknowns({ ouId: ou.Id, path: page.parent.path }, tags.unknown) };
         }
       }
+    }
+  }
+}
+
+interface TreeParent {
+  id: string;
+  entityId: string;
+  path: string[];
+}
+/** One page of the tree as listed: accounts or OUs under `parent`, excluded ones left out. */
+type TreePage = { parent: TreeParent } & ({ accounts: Array<Account & { Id: string }>; ous?: undefined } | { accounts?: undefined; ous: Array<OrganizationalUnit & { Id: string; Arn: string }> });
+
+/**
+ * The tree under `top`, depth first with an explicit stack (the OU path of each account is
+ * known when its parent is listed), a page at a time. Its calls take the Organizations
+ * bucket's next token ahead of the tag reads (firstInLine): at 20 accounts or OUs a page it
+ * is done after about a twentieth of the walk's calls, and each account is announced
+ * (`ctx.listed`) then, not when its tags have been read. The walk's pace is the bucket's
+ * either way; what changes is that a listing over every account (Resource Explorer's
+ * organization view) knows early which accounts are in, instead of holding their
+ * resources until the tag reads reach them and sending them all at the end.
+ */
+async function* listTree(ctx: SourceContext, org: OrganizationsClient, top: TreeParent, orgRef: { managementAccountId: string; id: string }, excluded: ReadonlySet<string>): AsyncGenerator<TreePage> {
+  const integ = ctx.plan.integration;
+  const stack: TreeParent[] = [top];
+  while (stack.length > 0) {
+    const parent = stack.pop()!;
+    for await (const page of paginate(async (t) => {
+      const r = await firstInLine(() => org.send(new ListAccountsForParentCommand({ ParentId: parent.id, MaxResults: pageSize('organizations'), NextToken: t })));
+      return { items: r.Accounts, next: r.NextToken };
+    })) {
+      const accounts = page.filter((a): a is Account & { Id: string } => !!a.Id && !integ.excludeAccountIds.includes(a.Id));
+      for (const a of accounts) ctx.listed?.({ id: a.Id, arn: ids.account(ctx.plan.partition, a.Id, orgRef), name: a.Name ?? a.Id }, accountState(a));
+      if (accounts.length > 0) yield { parent, accounts };
+    }
+    for await (const page of paginate(async (t) => {
+      const r = await firstInLine(() => org.send(new ListOrganizationalUnitsForParentCommand({ ParentId: parent.id, MaxResults: pageSize('organizations'), NextToken: t })));
+      return { items: r.OrganizationalUnits, next: r.NextToken };
+    })) {
+      // An excluded OU hides its whole subtree, the OU itself included.
+      const ous = page.filter((ou): ou is OrganizationalUnit & { Id: string; Arn: string } => !!ou.Id && !!ou.Arn && !excluded.has(ou.Id));
+      for (const ou of ous) stack.push({ id: ou.Id, entityId: ids.organizationalUnit(ou.Arn), path: [...parent.path, ou.Id] });
+      if (ous.length > 0) yield { parent, ous };
     }
   }
 }

@@ -136,16 +136,19 @@ async function* list(ctx: SourceContext, re: ResourceExplorer2Client, viewArn: s
 }
 
 /**
- * Resources of accounts discovery has not reached yet, held by the organization view's
+ * Resources of accounts discovery does not know yet, held by the organization view's
  * listing while it runs beside the walk. Past this the listing waits for discovery instead
  * of reading on. Checked after each page (999), so at most about 3,000 resources are in
- * memory at once: about 0.7 KB each, some 2 MB.
+ * memory at once: about 0.7 KB each, some 2 MB. The walk lists the tree ahead of its tag
+ * reads (src/sync/sources/organization.ts), so this holds resources only for the listing's
+ * first seconds; after that every account is known.
  */
 const HELD_MAX = 2000;
 
 /**
  * The organization view's listing while discovery still walks the tree: a resource of an
- * entered account is sent at once, one of an account discovery has not reached is held
+ * account that is or will be entered is sent at once, one of an account discovery has not
+ * listed yet is held
  * (past HELD_MAX the listing waits for discovery), and one of an account that is not
  * entered is dropped, as after discovery. If the walk fails, the listing stops. Memory
  * stays at a few pages whatever the order in which AWS lists resources against the walk's.
