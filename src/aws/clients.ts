@@ -72,10 +72,11 @@ export function outsideAwsScope<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Runs `fn` in the current scope, its AWS calls taking their bucket's next token ahead of
- * calls already waiting: for a few calls whose answers the many others depend on (the
- * organization walk lists the tree ahead of its tag reads, src/sync/sources/organization.ts).
- * The bucket's rate is unchanged.
+ * Runs `fn` in the current scope, its AWS calls waiting behind at most one of the calls
+ * already waiting for their bucket (RateLimiter.acquire's `first`): for calls whose answers
+ * many others depend on (the organization walk lists the tree ahead of its tag reads,
+ * src/sync/sources/organization.ts). A caller that asks again at once gets every other
+ * token, so the others are slowed, never stopped; the bucket's rate is unchanged.
  */
 export function firstInLine<T>(fn: () => Promise<T>): Promise<T> {
   return scopeStorage.run({ ...scopeStorage.getStore(), first: true }, fn);

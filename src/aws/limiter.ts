@@ -4,7 +4,7 @@
 interface Bucket {
   tokens: number;
   last: number;
-  /** Waiters in the order they get tokens: those asking `first` ahead of the rest, each group in arrival order. */
+  /** Waiters in the order they get tokens (see acquire's `first`). */
   queue: Array<{ resolve: () => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void; first?: boolean }>;
   timer?: NodeJS.Timeout;
   /** The rate of its last acquire, to tell when it is full again. */
@@ -19,9 +19,12 @@ export class RateLimiter {
   private made = 0;
 
   /**
-   * Waits for one token of `key` at `rate` per second (burst: one second of rate). A
-   * `first` caller waits only behind other `first` callers: the bucket's rate is unchanged,
-   * only who gets the next token.
+   * Waits for one token of `key` at `rate` per second (burst: one second of rate).
+   *
+   * A `first` caller waits behind the `first` callers already waiting and at most one other:
+   * a caller that asks again as soon as it is answered gets every other token while others
+   * wait, not all of them, so the others (another job's calls among them) are slowed by
+   * half at most and never stopped. The bucket's rate is unchanged, only who gets a token.
    */
   acquire(key: string, rate: number, signal?: AbortSignal, first = false): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -50,9 +53,10 @@ export class RateLimiter {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       if (first) {
-        // Behind the `first` waiters already there (few: one per caller that asks it).
+        // Past the `first` waiters (few: one per caller that asks it) and one other.
         let i = 0;
-        while (i < b.queue.length && b.queue[i]!.first) i++;
+        let others = 0;
+        while (i < b.queue.length && (b.queue[i]!.first || others++ < 1)) i++;
         b.queue.splice(i, 0, waiter);
       } else b.queue.push(waiter);
       this.schedule(b, rate);

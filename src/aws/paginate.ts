@@ -44,13 +44,15 @@ export async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
 }
 
 /**
- * Runs `gen` to its end as fast as it goes, keeping what it yields until asked for: the
- * consumer gets the same items in the same order, later. What is kept is bounded by what
- * `gen` yields in all, so it is for bounded listings (the organization's tree: a few
- * hundred bytes an account). If `gen` fails,
- * the consumer gets its error after the items before it; if the consumer stops, so does `gen`.
+ * Runs the generator `make` returns to its end as fast as it goes, keeping what it yields
+ * until asked for: the consumer gets the same items in the same order, later. What is kept
+ * is bounded by what the generator yields in all, so it is for bounded listings (the
+ * organization's tree). If it fails, the consumer gets its error after the items before
+ * it. If the consumer stops, `stopped()` says so from then on: the generator should check
+ * it before each call it makes, since it is otherwise stopped only at its next yield (and
+ * the consumer's return waits for that).
  */
-export async function* readAhead<T>(gen: AsyncGenerator<T>): AsyncGenerator<T> {
+export async function* readAhead<T>(make: (stopped: () => boolean) => AsyncGenerator<T>): AsyncGenerator<T> {
   const items: T[] = [];
   let next = 0;
   let ended = false;
@@ -59,7 +61,7 @@ export async function* readAhead<T>(gen: AsyncGenerator<T>): AsyncGenerator<T> {
   let wake: (() => void) | undefined;
   const pump = (async () => {
     try {
-      for await (const item of gen) {
+      for await (const item of make(() => stop)) {
         if (stop) break;
         items.push(item);
         wake?.();

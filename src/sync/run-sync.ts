@@ -232,7 +232,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
 
   // What `all-accounts` units started beside discovery see of it (SourceContext.discovery):
   // accounts entered, and those the walk has listed ahead of its tag reads and will enter
-  // (a few hundred bytes each; the walk lists the whole tree in about a twentieth of its time).
+  // (listedIn: an account's id, entity id and name until it is entered), or will not
+  // (listedOut: wanted but not active).
   const enteredById = new Map<string, AccountInfo>();
   const listedIn = new Map<string, AccountInfo>();
   const listedOut = new Set<string>();
@@ -406,7 +407,9 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const quietOrg = orgDelta instanceof OrganizationDelta ? orgDelta : undefined;
   try {
     const listed = (a: AccountInfo, state: string) => {
-      if (accountState({ State: state as never }) === 'ACTIVE' && (!wantedIds || wantedIds.has(a.id))) listedIn.set(a.id, a);
+      // An account outside `accountIds` is known to be out already (discoveryView.entered).
+      if (wantedIds && !wantedIds.has(a.id)) return;
+      if (accountState({ State: state as never }) === 'ACTIVE') listedIn.set(a.id, a);
       else listedOut.add(a.id);
       discoveryMoved();
     };

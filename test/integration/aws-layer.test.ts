@@ -5,7 +5,7 @@ import { GetAccountAuthorizationDetailsCommand, IAMClient, GetRoleCommand } from
 import { ListInstancesCommand, SSOAdminClient } from '@aws-sdk/client-sso-admin';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT } from '../sim/aws/worlds/demo.js';
-import { runInAwsScope, newAwsCallStats } from '../../src/aws/clients.js';
+import { firstInLine, runInAwsScope, newAwsCallStats } from '../../src/aws/clients.js';
 import { roleSessionName } from '../../src/aws/credentials.js';
 import { ConnectorError } from '../../src/errors.js';
 import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
@@ -116,6 +116,24 @@ describe('client factory', () => {
     const elapsed = Date.now() - t0;
     expect(stats.byService['Organizations']).toBe(8);
     expect(elapsed).toBeGreaterThanOrEqual(2900);
+  }, 20_000);
+
+  test('calls made firstInLine wait behind at most one of the calls already waiting for their bucket', async () => {
+    const { session } = awsLayer({ roleArn: MGMT_ROLE, externalId: DEMO_EXTERNAL_ID }, { quotaShare: 0.25 });
+    const org = await session.managementClient(OrganizationsClient);
+    // Organizations at 1 a second, burst 1: the first call spends it (and makes the role
+    // session), then four wait, then the one asked firstInLine.
+    await org.send(new ListRootsCommand({}));
+    const order: string[] = [];
+    const call = (name: string) => org.send(new ListRootsCommand({})).then(() => order.push(name));
+    const waiting = ['n1', 'n2', 'n3', 'n4'].map(call);
+    // Long enough for the four to reach the limiter, far shorter than a token (1 s).
+    await new Promise((r) => setTimeout(r, 100));
+    const ahead = firstInLine(() => call('first'));
+    await Promise.all([...waiting, ahead]);
+    // Second, not fifth (last, as a call not asked first would be). Tokens are 1 s apart:
+    // only a stall of the machine longer than that could put n2 ahead of it as well.
+    expect(order.indexOf('first')).toBeLessThan(order.indexOf('n3'));
   }, 20_000);
 
   test('throttling by AWS is retried adaptively and counted; it does not fail the call', async () => {

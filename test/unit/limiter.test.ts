@@ -1,5 +1,6 @@
 // The rate limiter makes one bucket per account × family × region; a sync of a large
 // organization makes tens of thousands, and the daemon outlives the sync.
+import { jest } from '@jest/globals';
 import { RateLimiter } from '../../src/aws/limiter.js';
 
 test('idle buckets back at their burst are forgotten; busy ones are kept', async () => {
@@ -16,26 +17,51 @@ test('idle buckets back at their burst are forgotten; busy ones are kept', async
   expect(Date.now() - t0).toBeGreaterThan(500);
 });
 
-test('a caller asking first gets the next token ahead of those already waiting, behind earlier first callers', async () => {
-  const limiter = new RateLimiter();
-  const order: string[] = [];
-  // 50 a second, burst 50: spend the burst, then queue.
-  await Promise.all(Array.from({ length: 50 }, () => limiter.acquire('org', 50)));
-  const take = (name: string, first = false) => limiter.acquire('org', 50, undefined, first).then(() => order.push(name));
-  const all = [take('tag-1'), take('tag-2'), take('list-1', true), take('tag-3'), take('list-2', true), take('tag-4')];
-  await Promise.all(all);
-  expect(order).toEqual(['list-1', 'list-2', 'tag-1', 'tag-2', 'tag-3', 'tag-4']);
-});
+describe('callers asking first', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
 
-test('a first caller aborted while waiting leaves the others in order', async () => {
-  const limiter = new RateLimiter();
-  await limiter.acquire('org', 1);
-  const order: string[] = [];
-  const ac = new AbortController();
-  const a = limiter.acquire('org', 20, ac.signal, true).then(() => order.push('aborted'), () => order.push('gone'));
-  const b = limiter.acquire('org', 20).then(() => order.push('tag'));
-  const c = limiter.acquire('org', 20, undefined, true).then(() => order.push('list'));
-  ac.abort(new Error('cancelled'));
-  await Promise.all([a, b, c]);
-  expect(order).toEqual(['gone', 'list', 'tag']);
+  /** Takes a token of `org` at 4 a second (burst 4), recording who got it in `order`. */
+  const taker = (limiter: RateLimiter, order: string[]) => (name: string, first = false, signal?: AbortSignal) =>
+    limiter.acquire('org', 4, signal, first).then(() => order.push(name), () => order.push(`${name} aborted`));
+
+  test('wait behind the first callers already waiting and at most one other', async () => {
+    const limiter = new RateLimiter();
+    const order: string[] = [];
+    const take = taker(limiter, order);
+    // The burst is spent, then six wait (all in one go: no time passes between them).
+    for (let i = 0; i < 4; i++) void limiter.acquire('org', 4);
+    const all = Promise.all([take('n1'), take('n2'), take('f1', true), take('n3'), take('f2', true), take('n4')]);
+    await jest.advanceTimersByTimeAsync(2_000);
+    await all;
+    expect(order).toEqual(['n1', 'f1', 'f2', 'n2', 'n3', 'n4']);
+  });
+
+  test('one that asks again as soon as it is answered gets every other token, and the others go on', async () => {
+    const limiter = new RateLimiter();
+    const order: string[] = [];
+    const take = taker(limiter, order);
+    for (let i = 0; i < 4; i++) void limiter.acquire('org', 4);
+    const others = Promise.all(['n1', 'n2', 'n3', 'n4', 'n5'].map((n) => take(n)));
+    const lister = (async () => {
+      for (let i = 1; i <= 3; i++) await take(`L${i}`, true);
+    })();
+    await jest.advanceTimersByTimeAsync(3_000);
+    await Promise.all([others, lister]);
+    expect(order).toEqual(['n1', 'L1', 'n2', 'L2', 'n3', 'L3', 'n4', 'n5']);
+  });
+
+  test('one aborted while waiting leaves the others in their order', async () => {
+    const limiter = new RateLimiter();
+    const order: string[] = [];
+    const take = taker(limiter, order);
+    for (let i = 0; i < 4; i++) void limiter.acquire('org', 4);
+    const ac = new AbortController();
+    const all = Promise.all([take('n1'), take('f1', true, ac.signal), take('n2'), take('f2', true)]);
+    ac.abort(new Error('cancelled'));
+    await jest.advanceTimersByTimeAsync(2_000);
+    await all;
+    // f2 went in behind f1 and n1; with f1 gone it is second, and the aborted one took no token.
+    expect(order).toEqual(['f1 aborted', 'n1', 'f2', 'n2']);
+  });
 });

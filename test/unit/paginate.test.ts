@@ -105,7 +105,7 @@ describe('readAhead', () => {
 
   test('runs its source ahead of the consumer and hands out every item in order', async () => {
     const { state, gen } = counted(3000);
-    const it = readAhead(gen);
+    const it = readAhead(() => gen);
     expect((await it.next()).value).toBe(0);
     await settle();
     // The consumer took one; the source ran to its end meanwhile.
@@ -119,7 +119,7 @@ describe('readAhead', () => {
     const { gen } = counted(10, 4);
     const got: number[] = [];
     await expect((async () => {
-      for await (const x of readAhead(gen)) got.push(x);
+      for await (const x of readAhead(() => gen)) got.push(x);
     })()).rejects.toThrow('listing failed');
     expect(got).toEqual([0, 1, 2, 3]);
   });
@@ -139,10 +139,35 @@ describe('readAhead', () => {
         closed = true;
       }
     })();
-    for await (const x of readAhead(endless)) if (x === 2) break;
+    for await (const x of readAhead(() => endless)) if (x === 2) break;
     expect(closed).toBe(true);
     const stoppedAt = made;
     await settle();
     expect(made).toBe(stoppedAt);
+  });
+
+  test('a source that makes calls between its items is told when the consumer has stopped', async () => {
+    let calls = 0;
+    let sawStop = false;
+    // Many calls (a macrotask each) before each item, checking stopped() before each.
+    const source = (stopped: () => boolean) => (async function* () {
+      for (let item = 0; ; item++) {
+        for (let c = 0; c < 50; c++) {
+          if (stopped()) {
+            sawStop = true;
+            return;
+          }
+          calls++;
+          await new Promise((r) => setImmediate(r));
+        }
+        yield item;
+      }
+    })();
+    const t0 = calls;
+    for await (const x of readAhead(source)) if (x === 0) break;
+    // The consumer's return waited for the source, which saw the stop within a call of it
+    // instead of making the 50 calls to its next item.
+    expect(sawStop).toBe(true);
+    expect(calls - t0).toBeLessThan(2 * 50);
   });
 });
