@@ -14,6 +14,7 @@ import { accountState } from './sources/organization.js';
 import { isRegionDisabled } from './sources/ec2.js';
 import { DeltaView, OrganizationDelta, type DeltaVerdict } from './delta.js';
 import { Expansion } from './expand.js';
+import { ids } from './ids.js';
 import { PositionSet, UnitTable } from './unit-table.js';
 import { unitKey, type AccountInfo, type DiscoveryView, type EntitySource, type ProgressFigures, type SourceContext, type SyncPlan, type SyncUnit } from './types.js';
 
@@ -232,10 +233,10 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
 
   // What `all-accounts` units started beside discovery see of it (SourceContext.discovery):
   // accounts entered, and those the walk has listed ahead of its tag reads and will enter
-  // (listedIn: an account's id, entity id and name until it is entered), or will not
-  // (listedOut: wanted but not active).
+  // (listedIn, until entered) or will not (listedOut: wanted but not active). Ids only:
+  // the whole tree may be listed long before its accounts are entered.
   const enteredById = new Map<string, AccountInfo>();
-  const listedIn = new Map<string, AccountInfo>();
+  const listedIn = new Set<string>();
   const listedOut = new Set<string>();
   // Sets: both lists may name thousands of accounts, and the view is asked per resource.
   const excludedIds = new Set(integration.excludeAccountIds);
@@ -248,7 +249,8 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
       enteredById.has(id) || listedIn.has(id)
         ? true
         : discoveryEnded || excludedIds.has(id) || listedOut.has(id) || (wantedIds !== undefined && !wantedIds.has(id)) ? false : undefined,
-    account: (id) => enteredById.get(id) ?? listedIn.get(id),
+    // A listed account's entity id is the one its entity will have (organization.ts, accountEntity).
+    entityId: (id) => enteredById.get(id)?.arn ?? (listedIn.has(id) && plan.organization ? ids.account(plan.partition, id, plan.organization) : undefined),
     changed: () => (discoveryEnded ? Promise.resolve() : new Promise<void>((r) => wake.push(r))),
     ended: new Promise<void>((r) => (endDiscovery = r)),
     // Only a failed walk sets `stopped` (below).
@@ -406,11 +408,11 @@ export async function runSync(ctx: SyncJob, deps: SyncDeps): Promise<{ output: u
   const orgDelta = delta ? await delta.organization() : undefined;
   const quietOrg = orgDelta instanceof OrganizationDelta ? orgDelta : undefined;
   try {
-    const listed = (a: AccountInfo, state: string) => {
+    const listed = (id: string, state: string) => {
       // An account outside `accountIds` is known to be out already (discoveryView.entered).
-      if (wantedIds && !wantedIds.has(a.id)) return;
-      if (accountState({ State: state as never }) === 'ACTIVE') listedIn.set(a.id, a);
-      else listedOut.add(a.id);
+      if (wantedIds && !wantedIds.has(id)) return;
+      if (accountState({ State: state as never }) === 'ACTIVE') listedIn.add(id);
+      else listedOut.add(id);
       discoveryMoved();
     };
     for await (const e of organization.read({ ...contextFor(orgUnit), listed, ...(quietOrg && { organizationDelta: quietOrg }) })) {

@@ -75,7 +75,7 @@ export interface SourceContext {
    * tags are read and its entity is sent (in the order listed). The runner tells
    * `discovery` views from it which accounts will be entered.
    */
-  listed?(account: AccountInfo, state: string): void;
+  listed?(accountId: string, state: string): void;
   /**
    * Present while discovery still walks the organization (an `all-accounts` unit starts
    * beside it): `plan.accounts` is then incomplete, and this says which accounts are in.
@@ -91,8 +91,8 @@ export interface DiscoveryView {
    * known yet.
    */
   entered(accountId: string): boolean | undefined;
-  /** An account `entered` says true of. */
-  account(accountId: string): AccountInfo | undefined;
+  /** The aws.account entity id of an account `entered` says true of. */
+  entityId(accountId: string): string | undefined;
   /** Resolves when discovery lists or enters another account, or ends. */
   changed(): Promise<void>;
   /** Resolves when discovery has ended (then `entered` is never undefined). */

@@ -171,7 +171,7 @@ async function* listTree(
       return { items: r.Accounts, next: r.NextToken };
     })) {
       const accounts = page.filter((a): a is Account & { Id: string } => !!a.Id && !integ.excludeAccountIds.includes(a.Id));
-      for (const a of accounts) ctx.listed?.({ id: a.Id, arn: ids.account(ctx.plan.partition, a.Id, o.orgRef), name: a.Name ?? a.Id }, accountState(a));
+      for (const a of accounts) ctx.listed?.(a.Id, accountState(a));
       if (accounts.length > 0) yield { parent, accounts };
     }
     for await (const page of paginate(async (t) => {

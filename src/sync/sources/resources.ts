@@ -158,7 +158,7 @@ async function* listBesideDiscovery(ctx: SourceContext, d: DiscoveryView, re: Re
   // By account: a release looks at each account not yet known once, not at each resource.
   const held = new Map<string, Listed[]>();
   let heldCount = 0;
-  const entity = (r: Listed) => toEntity(ctx, r, d.account(r.OwningAccountId)?.arn);
+  const entity = (r: Listed) => toEntity(ctx, r, d.entityId(r.OwningAccountId));
   /** Sends the held resources of accounts now known in, drops those of accounts known out. */
   const release = function* (): Generator<Entity> {
     for (const [accountId, list] of held) {
