@@ -85,8 +85,13 @@ test('operations that run long while others wait share one IN_PROGRESS list, and
     const granted = await Promise.all(Array.from({ length: batch.size }, (_, i) => batch.run(i)));
     expect(granted.map((g) => (g as { state?: string }).state)).toEqual(granted.map(() => 'granted'));
     expect(batch.held()).toEqual(granted.map(() => true));
-    // Read one by one, 8 operations of 3 s would need about 5 Describes each (40).
-    expect(calls('DescribeAccountAssignmentCreationStatus')).toBeLessThanOrEqual(2 * batch.size);
+    // Read one by one, 8 operations of 3 s would need about 5 Describes each (40). Here the
+    // probe describes its own on its schedule (at most 8 reads in 3 s: 250, 375, … 2,848,
+    // 4,272 ms), and each of the seven is described at its first read and at its end, the
+    // reads between going to the shared list: 15 when the seven are released after their
+    // operations ended, up to 8 + 2 × 7 = 22 when a late read of the probe's (a loaded
+    // machine) makes it learn less and release them while theirs still run.
+    expect(calls('DescribeAccountAssignmentCreationStatus')).toBeLessThanOrEqual(8 + 2 * (batch.size - 1));
     expect(calls('ListAccountAssignmentCreationStatus')).toBeGreaterThanOrEqual(1);
   } finally {
     for (const r of runtimes) r.destroy();

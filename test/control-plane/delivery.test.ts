@@ -179,6 +179,8 @@ describe('reference control plane: delivery', () => {
     const a = await FakeConnector.welcomed(cp, 'conn-shared');
     const b = await FakeConnector.welcomed(cp, 'conn-shared');
     const { jobId } = cp.sendJob({ jobType: 'grant' });
+    // One of them gets it (however slowly); then the other must not, also 100 ms later.
+    await Promise.race([a.next(isType('job'), 20_000), b.next(isType('job'), 20_000)]);
     await sleep(100);
     const holders = [a, b].filter((c) => c.frames.some(isType('job')));
     expect(holders).toHaveLength(1);

@@ -74,6 +74,8 @@ describe('jobs over the wire', () => {
   test('a slow control plane: the window holds a streaming job until acks arrive', async () => {
     const { cp } = await setup({ window: 4, autoAck: false });
     const { jobId } = cp.sendJob({ jobType: 'test.sleep', params: { batches: 30, entitiesPerBatch: 1 } });
+    // The window's 4 arrive (however slowly), then nothing more while none is acked.
+    await cp.waitFor((f) => f.frame?.['type'] === 'sync.batch' && f.frame['jobId'] === jobId && f.frame['seq'] === 3, 20_000);
     await new Promise((r) => setTimeout(r, 500));
     expect(cp.job(jobId)!.batches.size).toBe(4);
     cp.setAutoAck(true);

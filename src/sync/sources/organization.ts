@@ -117,7 +117,7 @@ async function* organizationEntities(ctx: SourceContext): AsyncGenerator<Entity>
     // The tree is listed ahead of the tag reads (listTree, readAhead), and the entities go
     // out in the order it was listed.
     const top: TreeParent = { id: root.Id, entityId: ids.root(root.Arn), path: [] };
-    for await (const page of readAhead((stopped) => listTree(ctx, org, top, { orgRef, excluded, stopped }))) {
+    for await (const page of readAhead((stopped) => listTree(ctx, org, top, { excluded, stopped }))) {
       if (page.accounts) {
         // The page's tag reads are asked at once (the rate limiter still paces them).
         const tagged = prefetch(page.accounts.map((a) => tagsOf(ctx, org, a.Id, accountState(a))));
@@ -159,7 +159,7 @@ async function* listTree(
   ctx: SourceContext,
   org: OrganizationsClient,
   top: TreeParent,
-  o: { orgRef: { managementAccountId: string; id: string }; excluded: ReadonlySet<string>; stopped: () => boolean },
+  o: { excluded: ReadonlySet<string>; stopped: () => boolean },
 ): AsyncGenerator<TreePage> {
   const integ = ctx.plan.integration;
   const stack: TreeParent[] = [top];

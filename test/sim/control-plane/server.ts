@@ -947,7 +947,9 @@ export class ReferenceControlPlane {
   }
 
   /** Resolves with a live welcomed session (optionally one matching `filter`), existing or future. */
-  waitForSession(timeoutMs = 5000, filter: (s: SessionInfo) => boolean = () => true): Promise<SessionInfo> {
+  // 20 s by default: callers spawn a connector just before, and on a loaded machine its
+  // start (module loading, TLS) can take several seconds; only a real failure waits this long.
+  waitForSession(timeoutMs = 20_000, filter: (s: SessionInfo) => boolean = () => true): Promise<SessionInfo> {
     return this.wait(() => this.sessions().find(filter), timeoutMs, 'a welcomed session');
   }
 
