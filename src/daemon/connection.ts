@@ -392,7 +392,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.failures++;
     this.reconnects++;
-    this.deps.log.debug({ delayMs: delay, failures: this.failures }, 'reconnect scheduled');
+    this.deps.log.debug({ delayMs: delay, failures: this.failures, after: kind === 'after-up' ? 'session' : 'failed-dial' }, 'reconnect scheduled');
     this.retryTimer = setTimeout(() => this.dial(), delay);
   }
 

@@ -3,13 +3,14 @@
 //   1. A real connector process syncs a generated organization (AWS simulator, quotas on)
 //      while the reference control plane is killed and restarted KILLS times. After the
 //      protocol's dedupe by message id, every ground-truth entity arrived exactly once and
-//      the result arrived; reconnect p99 (kill → next welcome) ≤ 30 s.
+//      the result arrived; reconnect p99 (kill → next welcome) ≤ 30 s; after each lost
+//      session the connector drew one wait from the first-reconnect window.
 //   2. 1,000 real Connection objects (src/daemon/connection.ts) in this process against the
 //      reference control plane's CLI in another, which is SIGKILLed and started again: the
 //      waits they draw after the cut spread over the 0–10 s window with no tenth of it
 //      holding more than 15 %, and they dial when their waits say.
 // Fast mode shrinks the timings (TEST_CONNECTOR_TIMING, Connection's timing option) and
-// scales the bounds with them; long mode runs the protocol's own.
+// checks the waits drawn against them; long mode runs the protocol's own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
@@ -51,7 +52,10 @@ describe('control-plane chaos', () => {
     // session grew with every recent drop, towards the 60 s cap) broke the bound.
     const KILLS = size(10, 20);
     // Fast mode runs the protocol's timings at a twentieth (0–0.5 s first wait, 50 ms–3 s
-    // backoff, reset after 3 s up), so its bound is a twentieth of 30 s too.
+    // backoff, reset after 3 s up). The machine does not run a twentieth as long: a restart,
+    // a refused dial and a handshake on a loaded machine take what they take. So the gaps
+    // are held to the protocol's own 30 s in both modes, and what the connector decided (the
+    // waits it drew, logged) is checked against the scaled timings exactly.
     const scale = size(0.05, 1);
     const timing: Partial<Timing> = {
       firstReconnectMaxMs: DEFAULT_TIMING.firstReconnectMaxMs * scale,
@@ -59,7 +63,7 @@ describe('control-plane chaos', () => {
       backoffCapMs: DEFAULT_TIMING.backoffCapMs * scale,
       resetAfterMs: DEFAULT_TIMING.resetAfterMs * scale,
     };
-    const boundMs = 30_000 * scale;
+    const boundMs = 30_000;
     const K = size(20, 10);
     const sim: AwsSimulator = await startAwsSimulator({ world: { generate: { seed: 11, accounts: size(30, 320) } }, quotas: true, timeScale: K, latencyMs: 30 });
     cleanup.push(() => sim.close());
@@ -79,7 +83,8 @@ describe('control-plane chaos', () => {
       ...connectorEnv(cp.url),
       ...sim.env,
       AWS_QUOTA_MULTIPLIER: String(K),
-      LOG_LEVEL: 'info',
+      // Debug: its 'reconnect scheduled' lines hold the waits it drew, checked below.
+      LOG_LEVEL: 'debug',
       NODE_OPTIONS: '--max-old-space-size=160 --max-semi-space-size=4',
       ...(LONG ? {} : { TEST_CONNECTOR_TIMING: JSON.stringify(timing) }),
     });
@@ -117,6 +122,19 @@ describe('control-plane chaos', () => {
     const gaps = cp.reconnectGaps.filter((g) => g.connectorId === 'conn-it').map((g) => g.gapMs);
     expect(gaps).toHaveLength(KILLS);
     const p99 = percentile(gaps, 99);
+    // What the connector decided, apart from how fast this machine ran it: after each lost
+    // session one wait drawn from the first-reconnect window, however many drops came just
+    // before (the old backoff grew it towards the cap); after a dial the restarting control
+    // plane refused, a backoff wait within the cap.
+    const firstMaxMs = timing.firstReconnectMaxMs ?? DEFAULT_TIMING.firstReconnectMaxMs;
+    const capMs = timing.backoffCapMs ?? DEFAULT_TIMING.backoffCapMs;
+    const waits = c.logs().filter((e) => e['msg'] === 'reconnect scheduled').map((e) => ({ after: e['after'], ms: Number(e['delayMs']) }));
+    const afterSession = waits.filter((x) => x.after === 'session').map((x) => x.ms);
+    const afterFailedDial = waits.filter((x) => x.after === 'failed-dial').map((x) => x.ms);
+    expect(afterSession.length + afterFailedDial.length).toBe(waits.length);
+    expect(afterSession).toHaveLength(KILLS);
+    expect(afterSession.filter((ms) => !(ms >= 0 && ms < firstMaxMs))).toEqual([]);
+    expect(afterFailedDial.filter((ms) => !(ms >= 0 && ms < capMs))).toEqual([]);
     report('control-plane-kills-during-sync', {
       kills: KILLS,
       entities: truth.length,
@@ -127,6 +145,8 @@ describe('control-plane chaos', () => {
       timingScale: scale,
       reconnectMs: { p50: percentile(gaps, 50), p99, max: Math.max(...gaps) },
       reconnectBoundMs: boundMs,
+      drawnAfterSessionMs: { max: Math.max(...afterSession), windowMs: firstMaxMs },
+      waitsAfterFailedDial: afterFailedDial.length,
     });
     expect(p99).toBeLessThanOrEqual(boundMs);
   }, 1_800_000);
@@ -237,7 +257,10 @@ describe('control-plane chaos', () => {
     // ...and dialed no earlier than its draw, and not much later.
     // (libuv times timers from the loop's cached clock, so one may fire a few ms "early" by Date.now().)
     expect(observed.map((d, i) => d - drawn[i]!).filter((early) => early < -5)).toEqual([]);
-    expect(observed.filter((d) => d >= windowMs + 1_000)).toEqual([]);
+    // How late a timer fires is this process's longest event-loop stall (measured), not the
+    // connector's doing; beyond that stall, a dial may be at most 1 s late.
+    const stallMs = loop.max / 1e6;
+    expect(observed.map((d, i) => d - drawn[i]!).filter((late) => late > stallMs + 1_000)).toEqual([]);
     if (LONG) expect(Math.max(...observedShares)).toBeLessThanOrEqual(0.15);
     expect(errors).toEqual([]);
   }, 600_000);
