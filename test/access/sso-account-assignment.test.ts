@@ -238,14 +238,23 @@ describe('sso.accountAssignment (simulator, assignments take 200 ms)', () => {
   test('a second operation on an assignment in progress gets ConflictException, which is retried until it succeeds', async () => {
     const ctx = accessContextFor(sim);
     const a: AssignmentRef = { accountId: '444444444405', permissionSetArn: psArn('ReadOnly'), principalType: 'USER', principalId: userId('ivan') };
-    sim.stats.reset();
-    await Promise.all([createAssignment(ctx, a), sleep(20).then(() => createAssignment(ctx, a))]);
-    expect(calls('CreateAccountAssignment').errors).toBeGreaterThanOrEqual(1);
-    expect(sim.admin.hasAssignment(a)).toBe(true);
-    // A revoke racing a grant ends with the last one AWS ran, never with a failure.
-    await Promise.all([deleteAssignment(ctx, a), sleep(20).then(() => deleteAssignment(ctx, a))]);
-    expect(sim.admin.hasAssignment(a)).toBe(false);
-  });
+    // Operations of 2 s here, so the second call lands while the first is in progress
+    // however late a loaded machine sends it.
+    sim.runtime.options.sso!.assignmentDelayMs = 2_000;
+    try {
+      sim.stats.reset();
+      await Promise.all([createAssignment(ctx, a), sleep(20).then(() => createAssignment(ctx, a))]);
+      expect(calls('CreateAccountAssignment').errors).toBeGreaterThanOrEqual(1);
+      expect(sim.admin.hasAssignment(a)).toBe(true);
+      // A revoke racing a grant ends with the last one AWS ran, never with a failure.
+      sim.stats.reset();
+      await Promise.all([deleteAssignment(ctx, a), sleep(20).then(() => deleteAssignment(ctx, a))]);
+      expect(calls('DeleteAccountAssignment').errors).toBeGreaterThanOrEqual(1);
+      expect(sim.admin.hasAssignment(a)).toBe(false);
+    } finally {
+      sim.runtime.options.sso!.assignmentDelayMs = DELAY_MS;
+    }
+  }, 60_000);
 
   test('25 concurrent assignments with the limit at 10 never exceed it and all succeed, without a single conflict', async () => {
     const ctx = accessContextFor(sim);

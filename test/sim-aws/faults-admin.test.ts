@@ -74,11 +74,19 @@ describe('faults, stats and the HTTP admin API', () => {
     sim.faults.setLatency(0);
     const fast = await startAwsSimulator({ quotas: false, latencyMs: 300, timeScale: 10 });
     try {
-      t = Date.now();
-      await new STSClient(cfg(fast)).send(new GetCallerIdentityCommand({}));
-      const took = Date.now() - t;
-      expect(took).toBeGreaterThanOrEqual(25);
-      expect(took).toBeLessThan(250);
+      // 300 ms at k = 10 is 30 ms a call. Undivided, every call would take 300 ms or more;
+      // the fastest of five (after a first call that loads the client) shows it is not,
+      // however slow a loaded machine makes some of them.
+      const client = new STSClient(cfg(fast));
+      await client.send(new GetCallerIdentityCommand({}));
+      const took: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        t = Date.now();
+        await client.send(new GetCallerIdentityCommand({}));
+        took.push(Date.now() - t);
+      }
+      expect(Math.min(...took)).toBeGreaterThanOrEqual(25);
+      expect(Math.min(...took)).toBeLessThan(250);
     } finally { await fast.close(); }
   });
 

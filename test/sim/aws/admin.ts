@@ -297,8 +297,9 @@ export class SimAdmin {
   /** Opt-in regions the account has not enabled (see world.regionEnabled). */
   setDisabledRegions(a: { accountId: string; regions: string[] }): void { this.account(a.accountId).disabledRegions = [...a.regions]; }
   advanceClock(a: { ms: number }): void { this.rt.advanceClock(a.ms); }
-  setQuotas(a: { enabled?: boolean; timeScale?: number; rates?: Partial<Record<Family, number>> }): void {
+  setQuotas(a: { enabled?: boolean; timeScale?: number; rates?: Partial<Record<Family, number>>; refill?: boolean }): void {
     if (a.enabled !== undefined) this.rt.quotas.enabled = a.enabled;
+    if (a.refill !== undefined) this.rt.quotas.refill = a.refill;
     if (a.timeScale !== undefined) this.rt.quotas.timeScale = a.timeScale;
     if (a.rates) Object.assign(this.rt.quotas.rates, a.rates);
     this.rt.quotas.reset();
