@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidParameters, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
-import type { ManagedInstance, OsUser } from '../sim/aws/world.js';
+import type { ManagedInstance, OsUser, SsmCommand } from '../sim/aws/world.js';
 import { awsErrorCode } from '../../src/aws/errors.js';
 import { ConnectorError } from '../../src/errors.js';
 import type { AccessContext, AccessRequest, Principal } from '../../src/access/types.js';
@@ -18,6 +18,7 @@ import {
 import { accessContextFor } from '../helpers/access.js';
 import { destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { until } from '../helpers/wait.js';
 
 type Target = { accountId: string; region: string; instanceIds: string[]; sshPublicKey: string };
 const PROD = '333333333301';
@@ -438,8 +439,22 @@ describe('ec2.localUser (simulator, SSM commands take 200 ms)', () => {
       let skew = 0;
       const clock: AccessContext = { ...ctx, now: () => Date.now() + skew };
       sim.admin.hangNextCommands({ accountId: PROD, region: EAST, instanceId: web2 });
+      const commandsBefore = sim.admin.ssmCommands({ accountId: PROD, region: EAST }).length;
+      const polls = () => sim.stats.snapshot().byOperation['ssm:GetCommandInvocation']?.calls ?? 0;
       const pending = rejection(kind.grant(clock, req, before));
-      await new Promise((r) => setTimeout(r, 700)); // web-1 has answered, web-2 never will
+      // The skew must come after the grant set its deadline (else the deadline moves with it
+      // and the test waits the real 10 minutes) and after it has seen web-1 succeed (else
+      // both instances are late). A fixed 700 ms guessed both; instead: the grant's command
+      // is in the simulator, the simulator's clock is past the command's end (web-1 has
+      // succeeded, web-2 hangs), and two more GetCommandInvocation calls have come. Rounds
+      // of polls run one after the other, so the second of those belongs to a round that
+      // began after web-1 had succeeded: the deadline is set and web-1 is seen done.
+      let command: SsmCommand | undefined;
+      await until(() => (command = sim.admin.ssmCommands({ accountId: PROD, region: EAST }).slice(commandsBefore)[0] as SsmCommand | undefined) !== undefined, 20_000, 'the grant\'s SendCommand');
+      expect(command!.instanceIds).toEqual(expect.arrayContaining([web1, web2]));
+      await until(() => sim.runtime.now() >= command!.completesAt, 20_000, 'web-1\'s command to end in the simulator');
+      const pollsAfterEnd = polls();
+      await until(() => polls() >= pollsAfterEnd + 2, 20_000, 'two GetCommandInvocation polls after the command ended');
       skew = 10 * 60_000;
       const e = await pending;
       expect(e.code).toBe('ACCESS_TIMEOUT');

@@ -60,8 +60,12 @@ export class ConnectorProcess {
     });
   }
 
-  /** Resolves with the first log entry (past or future) matching `pred`. */
-  waitForLog(pred: (e: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  /**
+   * Resolves with the first log entry (past or future) matching `pred`. 20 s by default:
+   * many callers wait for a line of a connector just spawned, whose start (module loading,
+   * TLS, AWS clients) takes several seconds on a loaded machine; only a failure waits this long.
+   */
+  waitForLog(pred: (e: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
     const found = this.logs().find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {

@@ -114,7 +114,8 @@ export async function startSyncHarness(o: { sim: AwsSimulatorOptions; window: nu
   const sim = await startAwsSimulator(o.sim);
   const cp = await ReferenceControlPlane.start({ window: o.window });
   const connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: String(o.quotaMultiplier) });
-  await cp.waitForSession(10_000);
+  // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+  await cp.waitForSession(20_000);
   return {
     sim,
     cp,

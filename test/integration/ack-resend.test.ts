@@ -14,7 +14,8 @@ test('a lost ack at a full window: the unacked batch is resent on the same conne
   cleanup.push(() => cp.close());
   const c = new ConnectorProcess({ TEST_CONNECTOR_TIMING: JSON.stringify({ ackResendMs: 300 }), ...connectorEnv(cp.url) });
   cleanup.push(() => c.stop());
-  const session = await cp.waitForSession(10_000);
+  // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+  const session = await cp.waitForSession(20_000);
   cp.dropAckOnce((f) => f['type'] === 'sync.batch' && f['seq'] === 1);
   const { jobId } = cp.sendJob({ jobType: 'test.sleep', params: { batches: 4, entitiesPerBatch: 2 } });
 

@@ -193,7 +193,8 @@ describe('check job', () => {
   test('the control plane receives the same report as the job output', async () => {
     const c = new ConnectorProcess({ ...connectorEnv(cp.url, { CONNECTOR_TOKEN: 'doctor-token', LEDGER_TABLE: 'access-connector-ledger' }), ...sim.env });
     try {
-      await cp.waitForSession(10_000, (s) => s.connectorId === 'conn-it');
+      // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+      await cp.waitForSession(20_000, (s) => s.connectorId === 'conn-it');
       const { jobId } = cp.sendJob({ jobType: 'check', integration });
       const result = await cp.waitForResult(jobId, 20_000);
       expect(result.status).toBe('succeeded');

@@ -33,7 +33,8 @@ test('an error frame carrying a forged log line: pretty output escapes it, JSON 
   const pretty = run('pretty');
   const json = run('json');
   for (const connectorId of ['conn-pretty', 'conn-json']) {
-    const s = await cp.waitForSession(10_000, (x) => x.connectorId === connectorId);
+    // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+    const s = await cp.waitForSession(20_000, (x) => x.connectorId === connectorId);
     cp.sendRaw(JSON.stringify({ type: 'error', id: `e-${connectorId}`, code: 'BAD\u001b[31m\nREQUEST', message: HOSTILE }), { sessionId: s.sessionId });
   }
   await until(() => pretty.output().includes('control plane reported an error'), 'the pretty error line');

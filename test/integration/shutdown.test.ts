@@ -61,17 +61,27 @@ describe('shutdown', () => {
     const t0 = Date.now();
     c.signal('SIGINT');
     const exit = await c.exited;
-    expect(exit.at - t0).toBeLessThan(1000);
+    // Wall time in this process: the connector logs the second signal (daemon.forced_exit)
+    // but nothing after it (process.exit follows at once), so there is no pair of its own
+    // lines to measure between. 10 s, not 1 s, so a loaded machine's delays in delivering
+    // the signal and reporting the exit cannot fail it; still far below the 60 s grace and
+    // the 60 s job that a drain would wait for.
+    expect(exit.at - t0).toBeLessThan(10_000);
     expect(exit.code).toBe(130);
     expect(c.logs().some((e) => e['event'] === 'daemon.forced_exit')).toBe(true);
   });
 
   test('SIGTERM with nothing running exits 0 promptly', async () => {
     const { c } = await setup();
-    const t0 = Date.now();
     c.signal('SIGTERM');
     const exit = await c.exited;
     expect(exit.code).toBe(0);
-    expect(exit.at - t0).toBeLessThan(3000);
+    // Measured by the connector's own clock, from its line taking the signal (daemon.drain)
+    // to its last line before process.exit (daemon.exit): a loaded machine's delays in
+    // delivering the signal or in this process noticing the exit are not the connector's.
+    const drain = await c.waitForEvent('daemon.drain');
+    const stopped = await c.waitForEvent('daemon.exit');
+    expect(drain['reason']).toBe('SIGTERM');
+    expect(Number(stopped['time']) - Number(drain['time'])).toBeLessThan(3000);
   });
 });

@@ -5,6 +5,7 @@ import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { chainPki, testPki } from '../helpers/certs.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { ConnectProxy } from '../helpers/proxy.js';
+import { until } from '../helpers/wait.js';
 
 const FAST = JSON.stringify({ firstReconnectMaxMs: 200, backoffBaseMs: 100, backoffCapMs: 400 });
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -77,8 +78,11 @@ describe('TLS to the control plane', () => {
     });
     const failed = await c.waitForEvent('connection.failed');
     expect(failed['code']).toBe('CONTROL_PLANE_PIN_MISMATCH');
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(mitm.connections()).toBeGreaterThanOrEqual(2); // it kept trying, with backoff
+    // It keeps trying, with backoff: a second connection, and the connector's own line that
+    // the pin refused it too (so the byte count below covers two whole attempts). Waited for,
+    // up to 10 s, rather than expected within a fixed 1 s.
+    await until(() => mitm.connections() >= 2, 10_000, 'a second connection to the impostor');
+    await c.waitForLog((e) => e['code'] === 'CONTROL_PLANE_PIN_MISMATCH' && String(e['msg']).startsWith('connection attempt failed'), 10_000);
     expect(Buffer.concat(mitm.received).length).toBe(0); // not one byte of HTTP: no Authorization header
   });
 

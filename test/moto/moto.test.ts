@@ -74,6 +74,7 @@ import {
   motoClientConfig,
   MOTO_VERSION,
   MOTO_ACCOUNT_ID,
+  START_TIMEOUT_MS,
   type MotoServer,
   type MotoWorld,
   type MotoCredentials,
@@ -94,10 +95,13 @@ let moto: MotoServer;
 let world: MotoWorld;
 const cfg = (creds?: MotoCredentials) => motoClientConfig(moto.url, creds);
 
+// 120 s: a cold moto start may take up to START_TIMEOUT_MS (60 s) on a loaded machine, and
+// the seeding after it creates a whole organization call by call. 30 s left a slow start
+// failing with jest's hook timeout instead of startMoto's own error and moto's output.
 beforeAll(async () => {
   moto = await startMoto();
   world = await seedMoto(moto.url);
-}, 30_000);
+}, START_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
   await moto?.stop();

@@ -101,7 +101,13 @@ export function motoServerPath(): string {
   return resolve(findRepoRoot(), '.tools/moto-venv/bin/moto_server');
 }
 
-const START_TIMEOUT_MS = 30_000;
+/**
+ * One deadline for the whole start (listening, then answering HTTP; it was 30 s for each),
+ * so a caller knows the most it can take: a cold start on a loaded machine (Python
+ * importing moto) takes tens of seconds. A hook given more than this fails a slow start
+ * with this error and moto's output rather than with jest's bare hook timeout.
+ */
+export const START_TIMEOUT_MS = 60_000;
 
 /**
  * Spawns moto_server on 127.0.0.1, on a port the OS picks (`-p 0`; the bound port is read
@@ -163,9 +169,10 @@ export async function startMotoServer(server: string): Promise<MotoServer> {
   };
 
   try {
-    const port = await waitForPort(child, () => output);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    const port = await waitForPort(child, () => output, deadline);
     const url = `http://127.0.0.1:${port}`;
-    await waitUntilAnswering(url, child, () => output);
+    await waitUntilAnswering(url, child, () => output, deadline);
     return {
       url,
       port,
@@ -185,7 +192,7 @@ export async function startMotoServer(server: string): Promise<MotoServer> {
   }
 }
 
-function waitForPort(child: ChildProcess, output: () => string): Promise<number> {
+function waitForPort(child: ChildProcess, output: () => string, deadline: number): Promise<number> {
   return new Promise((res, rej) => {
     const done = (f: () => void) => {
       clearTimeout(timer);
@@ -202,7 +209,7 @@ function waitForPort(child: ChildProcess, output: () => string): Promise<number>
       done(() => rej(new Error(`moto_server exited (${signal ?? code}) before listening:\n${output()}`)));
     const timer = setTimeout(
       () => done(() => rej(new Error(`moto_server did not start within ${START_TIMEOUT_MS / 1000} s:\n${output()}`))),
-      START_TIMEOUT_MS,
+      Math.max(0, deadline - Date.now()),
     );
     child.stdout!.on('data', check);
     child.stderr!.on('data', check);
@@ -211,8 +218,7 @@ function waitForPort(child: ChildProcess, output: () => string): Promise<number>
   });
 }
 
-async function waitUntilAnswering(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
+async function waitUntilAnswering(url: string, child: ChildProcess, output: () => string, deadline: number): Promise<void> {
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`moto_server exited before answering:\n${output()}`);
@@ -224,7 +230,7 @@ async function waitUntilAnswering(url: string, child: ChildProcess, output: () =
     } catch {
       // not yet listening
     }
-    if (Date.now() > deadline) throw new Error(`moto_server at ${url} did not answer:\n${output()}`);
+    if (Date.now() > deadline) throw new Error(`moto_server at ${url} did not answer within ${START_TIMEOUT_MS / 1000} s of its start:\n${output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

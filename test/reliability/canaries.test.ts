@@ -14,6 +14,7 @@ import { ReferenceControlPlane } from '../sim/control-plane/server.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { ConnectProxy } from '../helpers/proxy.js';
 import { report, size } from './report.js';
+import { until } from '../helpers/wait.js';
 
 const CANARY = {
   tokenFile: 'rel-canary-tokenfile-6b0f8e21',
@@ -131,9 +132,19 @@ test('canaries in the token, token file, AWS keys, session token and proxy URL: 
     expect((await run('grant', grant(`cn-${r}-denied2`, 'iam.roleAssume', { type: 'role', id: 'arn:aws:iam::333333333302:role/lambda-exec' }, { roleArn: 'arn:aws:iam::333333333302:role/app-deployer' }, new Date(Date.now() + 3_600_000).toISOString()))).status).toBe('failed');
     await run('sync', { mode: 'full', accountIds: ['333333333302', PROD] });
     sim.faults.allowAccount('333333333302');
-    sim.faults.throttleStorm({ service: 'sso-admin', durationMs: 1_000 });
-    await run('grant', grant(`cn-${r}-throttled`, 'sso.accountAssignment', { type: 'user', id: userId('frank') }, { accountId: PROD, permissionSetArn: ps }));
+    // The storm lasts until cleared, and is cleared once it has throttled an sso-admin call
+    // of this grant. A storm of fixed wall time could end before the grant's first sso-admin
+    // call on a slow machine (role assumption and ledger calls come first), and no throttle
+    // would happen; cleared at once, the SDK's next attempt goes through and the grant succeeds.
+    const throttledSoFar = () => sim.stats.snapshot().byService['sso-admin']?.throttled ?? 0;
+    const throttledBefore = throttledSoFar();
+    sim.faults.throttleStorm({ service: 'sso-admin' });
+    let settled = false;
+    const throttledGrant = ok('grant', grant(`cn-${r}-throttled`, 'sso.accountAssignment', { type: 'user', id: userId('frank') }, { accountId: PROD, permissionSetArn: ps })).finally(() => (settled = true));
+    await until(() => throttledSoFar() > throttledBefore || settled, 60_000, 'an sso-admin call throttled by the storm', 5);
     sim.faults.clear();
+    await throttledGrant;
+    expect(throttledSoFar()).toBeGreaterThan(throttledBefore);
     sim.faults.expireSessionsNow();
     await ok('revoke', grant(`cn-${r}-throttled`, 'sso.accountAssignment', { type: 'user', id: userId('frank') }, { accountId: PROD, permissionSetArn: ps }));
 

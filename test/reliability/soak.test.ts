@@ -66,9 +66,10 @@ function metric(healthUrl: string, name: string): Promise<number> {
 
 function connector(defer: Defer, cp: ReferenceControlPlane, k: number, env: Record<string, string> = {}): ConnectorProcess {
   const c = new ConnectorProcess({
+    // info unless the test asks for more (the away test reads the debug 'reconnect scheduled' lines).
+    LOG_LEVEL: 'info',
     ...connectorEnv(cp.url, env),
     TEST_CONNECTOR_TIMING: compressed(k),
-    LOG_LEVEL: 'info',
     // docs/operations.md's container settings: a leak would meet the heap cap instead of hiding in a large heap.
     NODE_OPTIONS: '--max-old-space-size=160 --max-semi-space-size=4',
   });
@@ -106,6 +107,8 @@ describe('soak', () => {
     let nextCut = t0 + hourMs / cutsPerHour / 2;
     let nextSample = t0;
     let n = 0;
+    // Since when the due cut has been waiting for the connector to be back (0: not waiting).
+    let cutWaitingSince = 0;
     // The planned cuts all happen even when the machine is slow: a control-plane restart
     // can take seconds on a loaded host and push the last cut past the end of the window,
     // and the count of cuts is a property of the scenario, not of the machine's speed.
@@ -115,13 +118,25 @@ describe('soak', () => {
         samples.push({ hour: (now - t0) / hourMs, rss: rssBytes(pid), fds: fdCount(pid) });
         nextSample += hourMs / 8;
       }
+      // A cut is made only on a live session. Every cut kills all sessions at once, so a live
+      // one is the connector back from the previous cut. On a loaded host the redial can
+      // outlast the 1.5 s between cuts; a cut then would find no session, record no death
+      // and leave one gap fewer than cuts, a miss of the machine and not of the connector.
+      // Waiting keeps "one reconnect per cut" exact, and a connector that does not come back
+      // within 30 s fails here instead.
       if (now >= nextCut) {
-        const how = cuts % 3;
-        if (how === 0) cp.dropSessions('terminate');
-        else if (how === 1) cp.dropSessions('close', 1001);
-        else await cp.restart();
-        cuts++;
-        nextCut += hourMs / cutsPerHour;
+        if (cp.sessions().length > 0) {
+          const how = cuts % 3;
+          if (how === 0) cp.dropSessions('terminate');
+          else if (how === 1) cp.dropSessions('close', 1001);
+          else await cp.restart();
+          cuts++;
+          nextCut += hourMs / cutsPerHour;
+          cutWaitingSince = 0;
+        } else {
+          cutWaitingSince ||= now;
+          if (now - cutWaitingSince > 30_000) throw new Error(`cut ${cuts + 1} of ${hours * cutsPerHour}: no session for 30 s, the connector did not come back after cut ${cuts}`);
+        }
       }
       if (now >= nextJob) {
         nextJob += hourMs / jobsPerHour;
@@ -140,7 +155,10 @@ describe('soak', () => {
           }
         }
       }
-      await sleep(Math.max(1, Math.min(nextJob, nextCut, nextSample) - Date.now()));
+      // A cut waiting for the connector is looked at again every 10 ms, not every 1 ms:
+      // a busy loop here would take CPU from the connector it waits for.
+      const cutAt = cutWaitingSince ? Date.now() + 10 : nextCut;
+      await sleep(Math.max(1, Math.min(nextJob, cutAt, nextSample) - Date.now()));
     }
 
     // Every job sent was answered once the dust settled.
@@ -199,7 +217,8 @@ describe('soak', () => {
     const cp = await ReferenceControlPlane.start({ heartbeatSeconds: 120, window: WINDOW, autoAck: false });
     defer(() => cp.close());
     // Room for the sync and every quick job at once (the default 4 + 4 queued would answer busy).
-    const c = connector(defer, cp, k, { MAX_CONCURRENT_JOBS: '16' });
+    // Debug: the connector logs each wait it draws before a redial ('reconnect scheduled').
+    const c = connector(defer, cp, k, { MAX_CONCURRENT_JOBS: '16', LOG_LEVEL: 'debug' });
     const pid = c.child.pid!;
     const health = await c.healthUrl();
     await cp.waitForSession(15_000);
@@ -214,14 +233,16 @@ describe('soak', () => {
 
     await cp.stop();
     const awayAt = Date.now();
-    const attempts0 = await metric(health, 'access_connector_connection_attempts_total');
-    const samples: Array<{ hour: number; rss: number; fds: number; outbox: number }> = [];
+    const attempts = () => metric(health, 'access_connector_connection_attempts_total');
+    const attempts0 = await attempts();
+    const samples: Array<{ hour: number; rss: number; fds: number; outbox: number; attempts: number }> = [];
     while (Date.now() - awayAt < awayHours * hourMs) {
-      samples.push({ hour: (Date.now() - awayAt) / hourMs, rss: rssBytes(pid), fds: fdCount(pid), outbox: await metric(health, 'access_connector_outbox_depth') });
+      samples.push({ hour: (Date.now() - awayAt) / hourMs, rss: rssBytes(pid), fds: fdCount(pid), outbox: await metric(health, 'access_connector_outbox_depth'), attempts: await attempts() });
       await sleep(hourMs / 10);
     }
-    const dials = (await metric(health, 'access_connector_connection_attempts_total')) - attempts0;
+    const dials = (await attempts()) - attempts0;
     const heldOutbox = await metric(health, 'access_connector_outbox_depth');
+    const returnAt = Date.now();
 
     await cp.restart();
     cp.setAutoAck(true);
@@ -255,8 +276,22 @@ describe('soak', () => {
       entitiesAfterReturn: ids.size,
       quickResults: results.length,
     });
-    // Still redialing at the cap: full jitter under 60 s averages 120 attempts an hour.
-    expect(dials).toBeGreaterThan(awayHours * 30);
+    // Still redialing at the cap, proven without a dial rate (a count of dials in wall time
+    // falls with the machine's speed): (1) the attempts counter rose in every sampling
+    // interval of the absence (each interval is at least six caps long), so the connector
+    // never stopped dialing; (2) every wait it drew after a failed dial, as it logged them,
+    // was below the compressed 60 s cap, so the backoff never grew past it; (3) its failure
+    // count went past the point where the backoff's ceiling is the cap, so it got there.
+    const timing = JSON.parse(compressed(k)) as { backoffBaseMs: number; backoffCapMs: number };
+    const rises = samples.slice(1).map((s, i) => s.attempts - samples[i]!.attempts);
+    expect(rises.length).toBeGreaterThan(0);
+    expect(rises.filter((d) => d <= 0)).toEqual([]);
+    const waits = c.logs().filter((e) => e['msg'] === 'reconnect scheduled' && e['after'] === 'failed-dial' && Number(e['time']) >= awayAt && Number(e['time']) <= returnAt);
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits.filter((e) => Number(e['delayMs']) >= timing.backoffCapMs)).toEqual([]);
+    // The wait logged with `failures` = f was drawn below min(cap, base × 2^(f − 2)).
+    const maxFailures = Math.max(...waits.map((e) => Number(e['failures'])));
+    expect(timing.backoffBaseMs * 2 ** (maxFailures - 2)).toBeGreaterThanOrEqual(timing.backoffCapMs);
     // The sync's window, the accepted frames and the quick jobs' results; nothing else piles up.
     expect(Math.max(...samples.map((s) => s.outbox))).toBeLessThanOrEqual(WINDOW + 2 * (QUICK + 2));
     expect(heldOutbox).toBeGreaterThanOrEqual(WINDOW + QUICK);

@@ -21,7 +21,8 @@ beforeAll(async () => {
   restore = useAwsEnv(sim.env);
   cp = await ReferenceControlPlane.start();
   connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: '50' });
-  await cp.waitForSession(10_000);
+  // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+  await cp.waitForSession(20_000);
 });
 afterAll(async () => {
   destroyAwsLayers();

@@ -28,7 +28,8 @@ beforeAll(async () => {
   // A window of 2: the sync cannot get ahead of the control plane by more than 2 batches.
   cp = await ReferenceControlPlane.start({ window: 2 });
   connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: '50' });
-  await cp.waitForSession(10_000);
+  // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+  await cp.waitForSession(20_000);
 });
 afterAll(async () => {
   destroyAwsLayers();
@@ -229,7 +230,8 @@ describe('a generated organization of 40 accounts', () => {
     // A window of 2: the sync cannot get ahead of the control plane by more than 2 batches.
     bigCp = await ReferenceControlPlane.start({ window: 2 });
     bigConnector = new ConnectorProcess({ ...connectorEnv(bigCp.url), ...big.env, AWS_QUOTA_MULTIPLIER: '50' });
-    await bigCp.waitForSession(10_000);
+    // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+    await bigCp.waitForSession(20_000);
   });
   afterAll(async () => {
     await bigConnector.stop();

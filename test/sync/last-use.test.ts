@@ -29,7 +29,8 @@ beforeAll(async () => {
   cp = await ReferenceControlPlane.start();
   // The connector paces LookupEvents at AWS's 2 TPS; scaled up 20× so 100 pages take seconds.
   connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: '20' });
-  await cp.waitForSession(10_000);
+  // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+  await cp.waitForSession(20_000);
 });
 afterAll(async () => {
   await connector.stop();

@@ -28,7 +28,8 @@ beforeAll(async () => {
   }
   cp = await ReferenceControlPlane.start();
   connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env });
-  await cp.waitForSession(10_000);
+  // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+  await cp.waitForSession(20_000);
 });
 afterAll(async () => {
   await connector.stop();

@@ -17,7 +17,8 @@ beforeAll(async () => {
   sim = await startAwsSimulator({ world: 'demo', quotas: true, timeScale: 20 });
   cp = await ReferenceControlPlane.start({ window: 8 });
   connector = new ConnectorProcess({ ...connectorEnv(cp.url), ...sim.env, AWS_QUOTA_MULTIPLIER: '20' });
-  await cp.waitForSession(10_000);
+  // 20 s: the connector process was just spawned; its start is slow on a loaded machine.
+  await cp.waitForSession(20_000);
 });
 afterAll(async () => {
   await connector.stop();
