@@ -8,6 +8,7 @@ import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { DEMO_EXTERNAL_ID, DEMO_MANAGEMENT_ACCOUNT, demoIntegration } from '../sim/aws/worlds/demo.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { awsLayer, destroyAwsLayers, useAwsEnv } from '../helpers/aws.js';
+import { until } from '../helpers/wait.js';
 import type { Entity } from '../../src/protocol/messages.js';
 
 let sim: AwsSimulator;
@@ -52,6 +53,10 @@ test('only the units with changes in their feed are read; the rest are skipped a
   const ps = (await sso.send(new ListPermissionSetsCommand({ InstanceArn: inst.InstanceArn! }))).PermissionSets![0]!;
   const user = [...sim.world.sso!.users.keys()][0]!;
   await sso.send(new CreateAccountAssignmentCommand({ InstanceArn: inst.InstanceArn!, TargetId: assigned, TargetType: 'AWS_ACCOUNT', PermissionSetArn: ps, PrincipalType: 'USER', PrincipalId: user }));
+  // AWS makes the assignment asynchronously. The full sync is the reference the delta is
+  // compared with, so it must start once the assignment exists: on a loaded machine it
+  // could otherwise read that account's assignments first and miss it.
+  await until(() => sim.admin.hasAssignment({ accountId: assigned, permissionSetArn: ps, principalType: 'USER', principalId: user }), 20_000, 'the assignment to be made');
 
   const full = await run({ mode: 'full' });
   const delta = await run({ mode: 'delta', since });
