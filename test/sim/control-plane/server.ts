@@ -378,6 +378,10 @@ export class ReferenceControlPlane {
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const record: UpgradeRecord = { at: Date.now(), path: req.url ?? '', headers: req.headers, status: 101 };
     this.upgrades.push(record);
+    // Node hands an upgrade's socket over without an error listener. A client may reset the
+    // connection while reading a refusal (the connector drops a redirect at once), and an
+    // unheard ECONNRESET would crash the process hosting this control plane, a test runner.
+    socket.on('error', () => {});
     const tlsSocket = socket as TLSSocket;
     if (this.opts.tls?.requestClientCert && typeof tlsSocket.getPeerCertificate === 'function') {
       const cert = tlsSocket.getPeerCertificate();
