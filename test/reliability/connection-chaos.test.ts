@@ -27,24 +27,12 @@ import { PROTOCOL_VERSION, type Entity } from '../../src/protocol/messages.js';
 import { VERSION } from '../../src/version.js';
 import { LONG, percentile, report, size } from './report.js';
 import { worldIntegration } from '../helpers/sync.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `cond` every 20 ms; fails with `what` after `timeoutMs`. */
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe('control-plane chaos', () => {
   test('killed and restarted during a sync: every entity exactly once after dedupe, the result arrives, reconnect p99 ≤ 30 s', async () => {

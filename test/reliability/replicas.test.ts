@@ -19,6 +19,7 @@ import { startAwsSimulator, type AwsSimulator } from '../sim/aws/index.js';
 import { demoIntegration } from '../sim/aws/worlds/demo.js';
 import { ConnectorProcess, connectorEnv } from '../helpers/process.js';
 import { report, size } from './report.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const REPLICAS = 3;
 const SWEEP_S = 10;
@@ -30,16 +31,6 @@ const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Assignments no one holds in the demo world: users other than alice and judy, member accounts. */
 function assignments(sim: AwsSimulator, n: number): Array<{ user: string; accountId: string; permissionSetArn: string }> {
