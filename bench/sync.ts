@@ -28,6 +28,12 @@
 // metricsRssMbMax): what lives mid-sync, beside VmHWM's peak. Each sample also goes to
 // stderr with the CPU both processes took since the last one and the operations called most.
 // At 10,000 accounts give the bench itself room: node --max-old-space-size=8192 dist/bench/sync.js …
+// --connector-cpu N: the connector (all its threads) runs on CPU N alone and this process
+// (the simulator and the control plane) on the other CPUs, as in a deployment, where the
+// connector shares no core with AWS. Without it both share every core, and at 10,000
+// accounts this process's collections of its multi-gigabyte world take them all at once
+// (docs/performance.md, "Eighth pass"). Needs taskset (util-linux) and two CPUs or more.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createServer } from 'node:net';
@@ -73,6 +79,7 @@ const snapshotAt = process.argv.includes('--heap-snapshot-at')
   ? process.argv[process.argv.indexOf('--heap-snapshot-at') + 1]!.split(',').map(Number).filter((x) => x >= 0)
   : [];
 const metricsEvery = arg('metrics-every', 0);
+const connectorCpu = arg('connector-cpu', -1);
 
 /**
  * Where the anonymous resident memory sits (/proc/PID/smaps), in MB: glibc's main arena
@@ -207,6 +214,13 @@ async function main(): Promise<void> {
     },
     { entry: MAIN_JS, nodeArgs },
   );
+  if (connectorCpu >= 0) {
+    const others = cpus().map((_, i) => i).filter((i) => i !== connectorCpu);
+    if (connectorCpu >= cpus().length || others.length === 0) throw new Error(`--connector-cpu ${connectorCpu}: this machine has ${cpus().length} CPUs`);
+    // -a: every thread (V8's and libuv's helpers too); threads made later inherit it.
+    execFileSync('taskset', ['-a', '-p', '-c', String(connectorCpu), String(connector.child.pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { stdio: 'ignore' });
+  }
   await cp.waitForSession(15_000);
   sim.stats.reset();
   const t0 = Date.now();
@@ -406,6 +420,7 @@ async function main(): Promise<void> {
       mallocArenaMax: mallocArenaMax || 'default',
       ...(extraNodeOptions && { nodeOptions: extraNodeOptions }),
       ...(nodeArgs.length > 0 && { nodeArgs: nodeArgs.join(' ') }),
+      ...(connectorCpu >= 0 && { connectorCpu }),
       ...(Object.keys(extraEnv).length > 0 && { env: extraEnv }),
       missing,
       ...(missing > 0 && { missingByKind, missingSample }),
