@@ -29,10 +29,10 @@
 // stderr with the CPU both processes took since the last one and the operations called most.
 // At 10,000 accounts give the bench itself room: node --max-old-space-size=8192 dist/bench/sync.js …
 // --connector-cpu N: the connector (all its threads) runs on CPU N alone and this process
-// (the simulator and the control plane) on the other CPUs, as in a deployment, where the
-// connector shares no core with AWS. Without it both share every core, and at 10,000
-// accounts this process's collections of its multi-gigabyte world take them all at once
-// (docs/performance.md, "Eighth pass"). Needs taskset (util-linux) and two CPUs or more.
+// (the simulator and the control plane) on the other CPUs; without it both share every
+// core. It shows how much of a figure comes from the two competing for the cores
+// (docs/performance.md, "A faster machine, and where the 10,000-account peak comes from").
+// Needs taskset (util-linux) and two CPUs or more.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -80,6 +80,10 @@ const snapshotAt = process.argv.includes('--heap-snapshot-at')
   : [];
 const metricsEvery = arg('metrics-every', 0);
 const connectorCpu = arg('connector-cpu', -1);
+// Checked before anything starts, so a bad value leaves no simulator or connector running.
+if (connectorCpu !== -1 && !(Number.isInteger(connectorCpu) && connectorCpu >= 0 && connectorCpu < cpus().length && cpus().length >= 2)) {
+  throw new Error(`--connector-cpu ${process.argv[process.argv.indexOf('--connector-cpu') + 1]}: a CPU number from 0 to ${cpus().length - 1}, on a machine of two CPUs or more (this one has ${cpus().length})`);
+}
 
 /**
  * Where the anonymous resident memory sits (/proc/PID/smaps), in MB: glibc's main arena
@@ -216,7 +220,6 @@ async function main(): Promise<void> {
   );
   if (connectorCpu >= 0) {
     const others = cpus().map((_, i) => i).filter((i) => i !== connectorCpu);
-    if (connectorCpu >= cpus().length || others.length === 0) throw new Error(`--connector-cpu ${connectorCpu}: this machine has ${cpus().length} CPUs`);
     // -a: every thread (V8's and libuv's helpers too); threads made later inherit it.
     execFileSync('taskset', ['-a', '-p', '-c', String(connectorCpu), String(connector.child.pid)], { stdio: 'ignore' });
     execFileSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { stdio: 'ignore' });
